@@ -1,0 +1,1 @@
+"""Analysis of computed curves (pure numpy/scipy): buildup fits."""

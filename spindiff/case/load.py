@@ -1,0 +1,163 @@
+"""Read, validate and cross-check case files; every failure is one line naming the key."""
+from __future__ import annotations
+
+import copy
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import CaseError
+from .schema import Case
+
+
+def load_case(path: str | Path, overrides: dict[str, Any] | None = None) -> Case:
+    """Load and validate the TOML case file at `path`.
+
+    `overrides` maps dotted keys ("materials.matrix.D0") to values that replace the file's.
+    Raises CaseError (one line: file, key, value, what is allowed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CaseError("case file", str(path), "no such file")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError("TOML", path.name, f"not valid TOML ({exc})", source=str(path)) from None
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value)
+    return case_from_dict(raw, source=str(path))
+
+
+def case_from_dict(raw: dict[str, Any], source: str | None = None) -> Case:
+    """Validate a case given as a nested dict (the TOML structure)."""
+    try:
+        case = Case.model_validate(raw)
+    except ValidationError as exc:
+        raise _first_error(exc, raw, source) from None
+    check_consistency(case, source)
+    object.__setattr__(case, "_raw", copy.deepcopy(raw))
+    return case
+
+
+def raw_dict(case: Case) -> dict[str, Any]:
+    """The nested dict a case was validated from (for re-validation with changes)."""
+    return copy.deepcopy(getattr(case, "_raw"))
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set raw["a"]["b"][0]["c"] from the dotted key "a.b.0.c" (creating tables as needed)."""
+    parts = key.split(".")
+    node: Any = raw
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def check_consistency(case: Case, source: str | None = None) -> None:
+    """Rules that involve several keys."""
+    g, c = case.geometry, case.centres
+    if (g.concentration is None) == (g.radius is None):
+        raise CaseError("geometry", "concentration/radius",
+                        "give exactly one of concentration (e.g. \"10 mM\") or radius", source)
+    if len(case.materials) != 1:
+        raise CaseError("materials", ", ".join(case.materials),
+                        f"geometry kind {g.kind!r} holds exactly one material", source)
+    big_r = case.cell_radius
+    if c.barrier_radius >= big_r:
+        raise CaseError("centres.barrier_radius", f"{c.barrier_radius:g} nm",
+                        f"must be smaller than the cell radius R = {big_r:.4g} nm", source)
+    if case.visible_radius >= big_r:
+        raise CaseError("centres.visible_radius", f"{case.visible_radius:g} nm",
+                        f"must be smaller than the cell radius R = {big_r:.4g} nm", source)
+    if case.relaxation.P0 == "thermal" and case.conditions is None:
+        raise CaseError("relaxation.P0", "thermal",
+                        "needs a [conditions] table (B0, temperature, nucleus) or a number", source)
+    if case.mesh.size_barrier > case.mesh.size_bulk:
+        raise CaseError("mesh.size_barrier", f"{case.mesh.size_barrier:g} nm",
+                        f"must not exceed mesh.size_bulk = {case.mesh.size_bulk:g} nm", source)
+    if case.solver.dt_max is not None and case.solver.dt_max < case.solver.dt_initial:
+        raise CaseError("solver.dt_max", f"{case.solver.dt_max:g} s",
+                        "must be >= solver.dt_initial", source)
+    src = case.source
+    if src.model == "volume" and src.C6 is None:
+        raise CaseError("source.C6", "(missing)", "source model \"volume\" needs C6, e.g. \"5 nm^6/s\"", source)
+    if src.model == "surface" and src.kappa is None:
+        raise CaseError("source.kappa", "(missing)", "source model \"surface\" needs kappa, e.g. \"0.5 nm/s\"", source)
+    if src.model in ("surface", "fixed") and c.barrier != "hole":
+        raise CaseError("source.model", src.model, "surface and fixed sources need centres.barrier = \"hole\"", source)
+    if (g.outer_boundary == "fixed") != (g.outer_polarization is not None):
+        raise CaseError("geometry.outer_polarization", g.outer_polarization,
+                        "give it exactly when geometry.outer_boundary = \"fixed\"", source)
+    names = [s.name for s in case.protocol.stages]
+    if len(set(names)) != len(names):
+        raise CaseError("protocol.stages.name", ", ".join(names), "stage names must be unique", source)
+
+
+def _first_error(exc: ValidationError, raw: dict[str, Any], source: str | None) -> CaseError:
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    key = _dotted(loc)
+    kind = err["type"]
+    if kind == "missing":
+        return CaseError(key, "(missing)", "required key is missing", source)
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return CaseError(key, err.get("input"), f"unknown key{hint}", source)
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return CaseError(key, err.get("input"), msg, source)
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    """Field names of the model found by following `loc` through the schema."""
+    annotation: Any = Case
+    for part in loc:
+        model = _inner_model(annotation)
+        if isinstance(part, int) or model is None:
+            continue
+        if _is_mapping(annotation):
+            annotation = model  # part is a user-chosen key such as a material name
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+    model = _inner_model(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _is_mapping(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping(a) for a in typing.get_args(annotation))
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside Optional[...], list[...] or dict[str, ...] annotations."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None

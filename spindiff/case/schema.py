@@ -1,0 +1,250 @@
+"""Case-file schema: every key, its unit, its default and its allowed range.
+
+Quantities are strings with units ("0.8 nm", "20 nm^2/s") parsed with pint and stored as floats
+in internal units (nm, s, T, K; densities and concentrations in nm^-3). Unknown keys are
+rejected. Cross-field rules (b < R, r_h < R, ...) live in `spindiff.case.load`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from .. import units
+from ..physics.constants import GAMMA_NUCLEUS
+
+
+def _quantity(kind: str):
+    def convert(value: Any) -> float:
+        try:
+            return units.parse(value, kind)
+        except units.UnitParseError as exc:
+            raise ValueError(str(exc)) from None
+    return BeforeValidator(convert)
+
+
+def _time_or_inf(value: Any) -> float:
+    if isinstance(value, str) and value.strip().lower() in ("inf", "infinite", "none"):
+        return math.inf
+    try:
+        return units.parse(value, "time")
+    except units.UnitParseError as exc:
+        raise ValueError(f"{exc} (or \"inf\" for no relaxation)") from None
+
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _non_negative(value: float) -> float:
+    if not value >= 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _polarization(value: float) -> float:
+    if not -1.0 < value < 1.0:
+        raise ValueError("a polarization must satisfy |P| < 1")
+    return value
+
+
+Length = Annotated[float, _quantity("length"), AfterValidator(_positive)]
+LengthOrZero = Annotated[float, _quantity("length"), AfterValidator(_non_negative)]
+Time = Annotated[float, _quantity("time"), AfterValidator(_positive)]
+TimeOrInf = Annotated[float, BeforeValidator(_time_or_inf), AfterValidator(_positive)]
+Diffusivity = Annotated[float, _quantity("diffusivity"), AfterValidator(_positive)]
+C6Coefficient = Annotated[float, _quantity("c6"), AfterValidator(_non_negative)]
+Density = Annotated[float, _quantity("density"), AfterValidator(_positive)]
+Velocity = Annotated[float, _quantity("velocity"), AfterValidator(_non_negative)]
+Concentration = Annotated[float, _quantity("concentration"), AfterValidator(_positive)]
+MagneticField = Annotated[float, _quantity("field"), AfterValidator(_positive)]
+Temperature = Annotated[float, _quantity("temperature"), AfterValidator(_positive)]
+Polarization = Annotated[float, AfterValidator(_polarization)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Nucleus = Literal[tuple(GAMMA_NUCLEUS)]  # type: ignore[valid-type]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CaseInfo(Section):
+    """[case]: a name (used for the results folder) and a free-text description."""
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
+    description: str = ""
+
+
+class Geometry(Section):
+    """[geometry]: the domain family.
+
+    sphere_cell: one centre at the origin in a sphere of radius R; R from `radius` or from the
+    centre `concentration` (R = (3 / (4 pi c))^(1/3)). outer_boundary: "zero_flux" (symmetry of
+    a Wigner-Seitz cell) or "fixed" (P = outer_polarization on r = R).
+    """
+    kind: Literal["sphere_cell"] = "sphere_cell"
+    concentration: Optional[Concentration] = None
+    radius: Optional[Length] = None
+    outer_boundary: Literal["zero_flux", "fixed"] = "zero_flux"
+    outer_polarization: Optional[Polarization] = None
+
+
+class Centres(Section):
+    """[centres]: the paramagnetic centre(s).
+
+    barrier_radius b: flip-flops are quenched for r < b. barrier = "hole" cuts the ball out of
+    the mesh (zero-flux surface); "kept" meshes it with D = barrier_diffusion * D0 inside and
+    no source or paramagnetic relaxation there. visible_radius r_h: nuclei with r > r_h are
+    NMR-visible (defaults to b).
+    """
+    barrier_radius: Length
+    barrier: Literal["hole", "kept"] = "hole"
+    barrier_diffusion: Fraction = 0.0
+    visible_radius: Optional[LengthOrZero] = None
+
+
+class Material(Section):
+    """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0, bulk T1n."""
+    nuclear_density: Density
+    D0: Diffusivity
+    T1n: TimeOrInf = math.inf
+
+
+class Source(Section):
+    """[source]: how the centre polarizes nuclei toward P_src while microwaves are on.
+
+    model = "volume": rate k(r) = C6 / r^6 for r >= b (PHYSICS.md section 5);
+    "surface": flux -n D dP/dn = n kappa (P_src - P) on the barrier surface (kappa in nm/s);
+    "fixed": P = P_src on the barrier surface (instantaneous source).
+    The last two need barrier = "hole".
+    """
+    model: Literal["volume", "surface", "fixed"] = "volume"
+    C6: Optional[C6Coefficient] = None
+    kappa: Optional[Velocity] = None
+    polarization: Polarization
+
+
+class Relaxation(Section):
+    """[relaxation]: paramagnetic R1(r) = C6 / r^6 (r >= b) toward P0, added to 1/T1n.
+
+    P0 = "thermal" takes the nuclear Boltzmann polarization from [conditions].
+    """
+    C6: C6Coefficient = 0.0
+    P0: Union[Polarization, Literal["thermal"]] = "thermal"
+
+
+class Conditions(Section):
+    """[conditions]: field, temperature and observed nucleus."""
+    B0: MagneticField
+    temperature: Temperature
+    nucleus: Nucleus = "1H"  # type: ignore[valid-type]
+
+
+class Stage(Section):
+    """[[protocol.stages]]: one stage of the experiment.
+
+    microwaves: source on (true) or off. saturate: region set to P = 0 at the stage start.
+    outputs: number of output times in the stage, spaced linearly or logarithmically.
+    """
+    name: str = Field(min_length=1)
+    duration: Time
+    microwaves: bool = True
+    saturate: Literal["none", "visible", "hidden", "all"] = "none"
+    outputs: int = Field(default=60, ge=1, le=100000)
+    spacing: Literal["linear", "log"] = "log"
+
+
+class Protocol(Section):
+    """[protocol]: initial polarization and the list of stages."""
+    initial_polarization: Union[Polarization, Literal["thermal"]] = "thermal"
+    stages: list[Stage] = Field(min_length=1)
+
+
+class Mesh(Section):
+    """[mesh]: resolution. model = "3d" (Gmsh tetrahedra) or "radial" (1D reduction, r^2 weight).
+
+    size_barrier: element size at the barrier surface; size_bulk: far from it; order: geometry
+    order of the tetrahedra (2 = curved, exact-ish spheres); radial_cells: 1D cells.
+    """
+    model: Literal["3d", "radial"] = "3d"
+    size_barrier: Length = 0.1
+    size_bulk: Length = 0.6
+    order: Literal[1, 2] = 2
+    radial_cells: int = Field(default=400, ge=10, le=1_000_000)
+
+
+class Solver(Section):
+    """[solver]: adaptive BDF2 tolerances and linear-solver choice.
+
+    The local error estimate is measured in a weighted RMS norm with weights
+    1 / (atol + rtol |P|); steps with error > 1 are retried with a smaller dt.
+    """
+    rtol: float = Field(default=1e-4, gt=0, lt=1)
+    atol: float = Field(default=1e-6, gt=0, lt=1)
+    dt_initial: Time = 1e-3
+    dt_max: Optional[Time] = None
+    linear_solver: Literal["auto", "direct", "iterative"] = "auto"
+    ksp_rtol: float = Field(default=1e-10, gt=0, lt=1e-3)
+    petsc_options: dict[str, Union[str, int, float, bool]] = Field(default_factory=dict)
+
+
+class Output(Section):
+    """[output]: optional field output (XDMF) and plots."""
+    fields: bool = False
+    plots: bool = True
+
+
+class Case(Section):
+    """A validated case: all quantities in internal units."""
+    case: CaseInfo
+    geometry: Geometry
+    centres: Centres
+    materials: dict[str, Material] = Field(min_length=1)
+    source: Source
+    relaxation: Relaxation = Relaxation()
+    conditions: Optional[Conditions] = None
+    protocol: Protocol
+    mesh: Mesh = Mesh()
+    solver: Solver = Solver()
+    output: Output = Output()
+
+    # Derived quantities (internal units) --------------------------------------------------
+
+    @property
+    def material_name(self) -> str:
+        """The single material of a one-material geometry."""
+        return next(iter(self.materials))
+
+    @property
+    def cell_radius(self) -> float:
+        """Radius R (nm) of the spherical cell."""
+        from ..physics.cells import sphere_cell_radius
+        if self.geometry.radius is not None:
+            return self.geometry.radius
+        return sphere_cell_radius(self.geometry.concentration)
+
+    @property
+    def visible_radius(self) -> float:
+        """r_h (nm); defaults to the barrier radius."""
+        v = self.centres.visible_radius
+        return self.centres.barrier_radius if v is None else v
+
+    @property
+    def thermal_polarization(self) -> float:
+        """Nuclear Boltzmann polarization P0 (explicit [relaxation] P0 wins over [conditions])."""
+        from ..physics.constants import nuclear_thermal_polarization
+        if self.relaxation.P0 != "thermal":
+            return float(self.relaxation.P0)
+        c = self.conditions
+        return nuclear_thermal_polarization(c.nucleus, c.B0, c.temperature)
+
+    @property
+    def initial_polarization(self) -> float:
+        p = self.protocol.initial_polarization
+        return self.thermal_polarization if p == "thermal" else float(p)
+
+    @property
+    def end_time(self) -> float:
+        return sum(s.duration for s in self.protocol.stages)

@@ -1,0 +1,122 @@
+"""Command line: thin wrappers over the Python API.
+
+    spindiff check CASE             validate a case file without running it
+    spindiff run CASE [--out DIR]   run it (also under mpirun -n N)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SpindiffError
+
+
+def _rank() -> int:
+    try:
+        from mpi4py import MPI
+        return MPI.COMM_WORLD.rank
+    except Exception:  # pragma: no cover
+        return 0
+
+
+def say(*args, **kwargs) -> None:
+    """print on rank 0 only."""
+    if _rank() == 0:
+        print(*args, **kwargs, flush=True)
+
+
+def _parse_set(items: list[str]) -> dict:
+    """--set key=value pairs; values are parsed as TOML scalars when possible."""
+    import tomllib
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SpindiffError(f"--set {item!r}: expected KEY=VALUE, e.g. materials.glass.D0=\"50 nm^2/s\"")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def cmd_check(args) -> int:
+    from .case import load_case
+    case = load_case(args.case, _parse_set(args.set))
+    say(f"{args.case}: ok ({case.case.name}: {case.geometry.kind}, R = {case.cell_radius:.4g} nm, "
+        f"{len(case.protocol.stages)} stage(s), {case.end_time:g} s)")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .case import load_case
+    from .simulation import run
+    overrides = _parse_set(args.set)
+    if args.radial:
+        overrides["mesh.model"] = "radial"
+    case = load_case(args.case, overrides)
+    out = Path(args.out) if args.out else Path("results") / case.case.name
+    text = Path(args.case).read_text()
+    if overrides:
+        text += "\n# command-line overrides: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items()) + "\n"
+    say(f"spindiff {__version__}: running {args.case} -> {out}")
+    res = run(case, out_dir=out, progress=not args.quiet, case_text=text)
+    s = res.summary
+    fin = s["final"]
+    say(f"done in {s['wall_time_s']:.1f} s on {s['ranks']} rank(s): {s['mesh']['dofs']} dofs "
+        f"({s['mesh']['model']}), {s['time_stepping']['accepted']} steps "
+        f"({s['time_stepping']['rejected_error']} rejected)")
+    say(f"final <P> = {fin['P']['sample']:.5g} (visible {fin['P']['visible']:.5g}), "
+        f"enhancement {fin['enhancement']:.4g} at t = {fin['time_s']:g} s")
+    for name, fit in s["fits"].items():
+        if fit.get("mono"):
+            m, st = fit["mono"], fit.get("stretched")
+            line = f"stage {name}: T_B = {m['T_B_s']:.4g} s, P_inf = {m['P_inf']:.4g}"
+            if st:
+                line += f"; stretched T_B = {st['T_B_s']:.4g} s, beta = {st['beta']:.3f}"
+            say(line)
+    say(f"results: {res.out_dir}/ (timeseries.csv, summary.json"
+        + (", buildup.png" if case.output.plots else "") + ")")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spindiff",
+                                description="Nuclear spin diffusion in hyperpolarized solids (DNP).")
+    p.add_argument("--version", action="version", version=f"spindiff {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="validate a case file")
+    c.add_argument("case")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
+    c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("run", help="run a case")
+    r.add_argument("case")
+    r.add_argument("--out", help="results folder (default results/<case name>)")
+    r.add_argument("--radial", action="store_true", help="use the 1D radial reduction")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SpindiffError as exc:
+        if _rank() == 0:
+            print(f"spindiff: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        if _rank() == 0:
+            print("spindiff: interrupted; computed rows are kept in the .partial results folder",
+                  file=sys.stderr, flush=True)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""FEM layer (DOLFINx): forms, operators, linear/nonlinear solves, time stepping."""

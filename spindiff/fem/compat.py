@@ -1,0 +1,286 @@
+"""Every DOLFINx / dolfinx_mpc version seam in one place.
+
+Written against DOLFINx 0.5.2 (Debian 12). Where newer releases renamed things, the probe is a
+feature test (hasattr / try-import), not a version comparison, so a port to a newer DOLFINx
+(conda-forge, Spack) is a change in this module only.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+import basix
+import dolfinx
+from dolfinx import fem, mesh as dmesh
+import dolfinx.fem.petsc  # noqa: F401  (registers fem.petsc)
+
+# The JIT compiler (FFCx via setuptools) logs every compilation at INFO, partly on the root
+# logger; keep user output to what spindiff prints.
+# ffcx calls logging.basicConfig() and cffi lowers the root threshold while compiling, so
+# quieten the handler ffcx installed rather than the logger level.
+for _name in ("ffcx", "UFL", "FFC", "dolfinx"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+for _handler in logging.getLogger().handlers:
+    _handler.setLevel(logging.WARNING)
+
+DOLFINX_VERSION: str = dolfinx.__version__
+PETSC_VERSION: str = ".".join(str(v) for v in PETSc.Sys.getVersion())
+
+Mesh = dmesh.Mesh
+MeshTags = Any
+
+
+def versions() -> dict[str, str]:
+    """Versions of the FEM stack, for results metadata."""
+    out = {"dolfinx": DOLFINX_VERSION, "petsc": PETSC_VERSION}
+    try:
+        import gmsh
+        out["gmsh"] = gmsh.__version__
+    except Exception:  # pragma: no cover - gmsh optional for radial runs
+        pass
+    return out
+
+
+# --- function spaces ------------------------------------------------------------------------
+
+def lagrange_space(msh: Mesh, degree: int = 1) -> fem.FunctionSpace:
+    """Continuous Lagrange space of `degree` on `msh`."""
+    if hasattr(fem, "functionspace"):  # DOLFINx >= 0.7
+        return fem.functionspace(msh, ("Lagrange", degree))
+    return fem.FunctionSpace(msh, ("Lagrange", degree))
+
+
+def dg0_space(msh: Mesh) -> fem.FunctionSpace:
+    """Piecewise-constant (cell-wise) space."""
+    if hasattr(fem, "functionspace"):
+        return fem.functionspace(msh, ("DG", 0))
+    return fem.FunctionSpace(msh, ("DG", 0))
+
+
+def quadrature_space(msh: Mesh, degree: int) -> fem.FunctionSpace:
+    """Scalar quadrature space: one value per quadrature point of the default scheme."""
+    if hasattr(fem, "functionspace"):  # pragma: no cover - newer DOLFINx
+        import basix.ufl
+        qe = basix.ufl.quadrature_element(msh.topology.cell_name(), value_shape=(), degree=degree)
+        return fem.functionspace(msh, qe)
+    qe = ufl.FiniteElement("Quadrature", msh.ufl_cell(), degree, quad_scheme="default")
+    return fem.FunctionSpace(msh, qe)
+
+
+def quadrature_points(msh: Mesh, degree: int) -> np.ndarray:
+    """Reference quadrature points of the default scheme for the mesh's cell type."""
+    cell = {1: basix.CellType.interval, 2: basix.CellType.triangle, 3: basix.CellType.tetrahedron}
+    pts, _ = basix.make_quadrature(cell[msh.topology.dim], degree)
+    return pts
+
+
+def num_cells_local(msh: Mesh, with_ghosts: bool = True) -> int:
+    imap = msh.topology.index_map(msh.topology.dim)
+    return imap.size_local + (imap.num_ghosts if with_ghosts else 0)
+
+
+def num_dofs_global(V: fem.FunctionSpace) -> int:
+    return V.dofmap.index_map.size_global * V.dofmap.index_map_bs
+
+
+def cell_dofs(V: fem.FunctionSpace, ncells: int) -> np.ndarray:
+    """Dof indices per cell as an (ncells, ndofs_per_cell) array."""
+    return np.asarray(V.dofmap.list.array).reshape(ncells, -1)
+
+
+def eval_at_quadrature(expr: Any, msh: Mesh, degree: int) -> np.ndarray:
+    """Evaluate a UFL expression at the quadrature points of every local cell (incl. ghosts).
+
+    Returns an array of shape (ncells, npoints, value_size).
+    """
+    pts = quadrature_points(msh, degree)
+    ncells = num_cells_local(msh)
+    e = fem.Expression(expr, pts)
+    cells = np.arange(ncells, dtype=np.int32)
+    if _expression_eval_takes_mesh():  # pragma: no cover - DOLFINx >= 0.8
+        vals = e.eval(msh, cells)
+    else:
+        vals = e.eval(cells)
+    return np.asarray(vals).reshape(ncells, pts.shape[0], -1)
+
+
+def _expression_eval_takes_mesh() -> bool:
+    import inspect
+    try:
+        return "mesh" in inspect.signature(fem.Expression.eval).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+
+
+def dof_coordinates(V: fem.FunctionSpace) -> np.ndarray:
+    """Coordinates (local + ghost dofs, shape (n, 3)) of the dofs of a scalar Lagrange space."""
+    return V.tabulate_dof_coordinates()
+
+
+def cell_midpoints(msh: Mesh) -> np.ndarray:
+    """Midpoints of the local (incl. ghost) cells, shape (ncells, 3)."""
+    tdim = msh.topology.dim
+    cells = np.arange(num_cells_local(msh), dtype=np.int32)
+    return dmesh.compute_midpoints(msh, tdim, cells)
+
+
+# --- forms and assembly ---------------------------------------------------------------------
+
+def form(f: Any) -> Any:
+    return fem.form(f)
+
+
+def assemble_matrix(a: Any, bcs: Sequence[Any] = ()) -> PETSc.Mat:
+    A = fem.petsc.assemble_matrix(a, bcs=list(bcs))
+    A.assemble()
+    return A
+
+
+def assemble_vector(L: Any) -> PETSc.Vec:
+    b = fem.petsc.assemble_vector(L)
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    return b
+
+
+def assemble_vector_into(b: PETSc.Vec, L: Any) -> PETSc.Vec:
+    with b.localForm() as loc:
+        loc.set(0.0)
+    fem.petsc.assemble_vector(b, L)
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    return b
+
+
+def assemble_matrix_into(A: PETSc.Mat, a: Any) -> PETSc.Mat:
+    A.zeroEntries()
+    fem.petsc.assemble_matrix(A, a)
+    A.assemble()
+    return A
+
+
+def assemble_scalar(M: Any, comm: MPI.Comm) -> float:
+    """Global value of a scalar form (allreduce over ranks)."""
+    return comm.allreduce(fem.assemble_scalar(M), op=MPI.SUM)
+
+
+def petsc_vector(u: fem.Function) -> PETSc.Vec:
+    """The (ghosted) PETSc vector behind a Function."""
+    if hasattr(u.x, "petsc_vec"):  # pragma: no cover - DOLFINx >= 0.8
+        return u.x.petsc_vec
+    return u.vector
+
+
+def scatter_forward(u: fem.Function) -> None:
+    """Update ghost values of `u` from their owners."""
+    u.x.scatter_forward()
+
+
+def ghost_update(v: PETSc.Vec) -> None:
+    v.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+
+
+# --- meshes ---------------------------------------------------------------------------------
+
+def gmsh_model_to_mesh(model: Any, comm: MPI.Comm, rank: int = 0, gdim: int = 3):
+    """(mesh, cell_tags, facet_tags) from a gmsh model built on `rank`."""
+    try:
+        from dolfinx.io import gmshio
+    except ImportError:  # pragma: no cover - DOLFINx 0.4
+        from dolfinx.io import gmsh as gmshio  # type: ignore
+    out = gmshio.model_to_mesh(model, comm, rank, gdim=gdim)
+    if hasattr(out, "mesh"):  # pragma: no cover - DOLFINx >= 0.9 returns a MeshData
+        return out.mesh, out.cell_tags, out.facet_tags
+    return out
+
+
+def interval_mesh(comm: MPI.Comm, nodes: np.ndarray) -> Mesh:
+    """A 1D mesh with the given (sorted) node coordinates; data provided on rank 0."""
+    if comm.rank == 0:
+        x = np.asarray(nodes, dtype=np.float64).reshape(-1, 1)
+        n = x.shape[0] - 1
+        cells = np.stack([np.arange(n), np.arange(1, n + 1)], axis=1).astype(np.int64)
+    else:
+        x = np.empty((0, 1), dtype=np.float64)
+        cells = np.empty((0, 2), dtype=np.int64)
+    if hasattr(ufl, "VectorElement"):
+        domain = ufl.Mesh(ufl.VectorElement("Lagrange", "interval", 1))
+    else:  # pragma: no cover - DOLFINx >= 0.7
+        import basix.ufl
+        domain = ufl.Mesh(basix.ufl.element("Lagrange", "interval", 1, shape=(1,)))
+    return dmesh.create_mesh(comm, cells, x, domain)
+
+
+def meshtags(msh: Mesh, dim: int, entities: np.ndarray, values: np.ndarray):
+    order = np.argsort(entities)
+    return dmesh.meshtags(msh, dim, np.asarray(entities, dtype=np.int32)[order],
+                          np.asarray(values, dtype=np.int32)[order])
+
+
+def locate_boundary_entities(msh: Mesh, dim: int, marker: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    if dim == msh.topology.dim - 1:
+        msh.topology.create_connectivity(dim, msh.topology.dim)
+    return dmesh.locate_entities_boundary(msh, dim, marker)
+
+
+def locate_dofs_on_facets(V: fem.FunctionSpace, facet_tags: Any, value: int) -> np.ndarray:
+    """Local dof indices (incl. ghosts) on facets tagged `value`."""
+    msh = V.mesh
+    fdim = msh.topology.dim - 1
+    msh.topology.create_connectivity(fdim, msh.topology.dim)
+    facets = facet_tags.indices[facet_tags.values == value]
+    return fem.locate_dofs_topological(V, fdim, facets)
+
+
+def owned_size(V: fem.FunctionSpace) -> int:
+    return V.dofmap.index_map.size_local * V.dofmap.index_map_bs
+
+
+def global_offset(V: fem.FunctionSpace) -> int:
+    """PETSc global index of the first owned dof."""
+    return V.dofmap.index_map.local_range[0] * V.dofmap.index_map_bs
+
+
+def locate_cells(msh: Mesh, marker: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    return dmesh.locate_entities(msh, msh.topology.dim, marker)
+
+
+def geometry_degree(msh: Mesh) -> int:
+    """Polynomial degree of the coordinate element (2 for curved tetrahedra)."""
+    cmap = msh.geometry.cmap if hasattr(msh.geometry, "cmap") else msh.geometry.cmaps[0]
+    return int(cmap.degree)
+
+
+# --- output ---------------------------------------------------------------------------------
+
+class FieldWriter:
+    """Collective XDMF time-series writer for a scalar P1 field.
+
+    DOLFINx 0.5 writes a Function to XDMF only when its degree matches the coordinate element,
+    so on curved (degree-2) meshes the field is interpolated into a degree-2 space first
+    (exact for a P1 field).
+    """
+
+    def __init__(self, comm: MPI.Comm, path: str, u: fem.Function, name: str = "P"):
+        from dolfinx.io import XDMFFile
+        msh = u.function_space.mesh
+        self._u = u
+        gdeg = geometry_degree(msh)
+        if gdeg != u.function_space.ufl_element().degree():
+            self._out = fem.Function(lagrange_space(msh, gdeg))
+        else:
+            self._out = u
+        self._out.name = name
+        self._file = XDMFFile(comm, path, "w")
+        self._file.write_mesh(msh)
+
+    def write(self, t: float) -> None:
+        if self._out is not self._u:
+            self._out.interpolate(self._u)
+        self._file.write_function(self._out, t)
+
+    def close(self) -> None:
+        self._file.close()

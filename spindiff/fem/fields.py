@@ -1,0 +1,74 @@
+"""Coefficient fields on a mesh: cell-wise material data and values at quadrature points.
+
+Laws that depend on the distance to the centres (k ~ r^-6, R1, visibility, later D(r; P_e))
+are evaluated in numpy at the quadrature points of every cell, so the physics layer supplies
+plain functions of r and forms compile once whatever the number of centres.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import ufl
+from dolfinx import fem
+
+from ..geometry.domain import Domain
+from . import compat
+
+
+class QuadratureFields:
+    """Quadrature-point geometry of a domain and a factory for quadrature-space functions."""
+
+    def __init__(self, domain: Domain, degree: int):
+        msh = domain.mesh
+        self.domain = domain
+        self.degree = degree
+        self.space = compat.quadrature_space(msh, degree)
+        self.ncells = compat.num_cells_local(msh)
+        x = compat.eval_at_quadrature(ufl.SpatialCoordinate(msh), msh, degree)
+        self.npts = x.shape[1]
+        xyz = np.zeros((self.ncells * self.npts, 3))
+        xyz[:, : x.shape[2]] = x.reshape(-1, x.shape[2])
+        self.points = xyz
+        #: distance of every quadrature point to every centre, shape (ncells*npts, ncentres)
+        self.distances = domain.distances(xyz)
+        self.nearest = self.distances.min(axis=1)
+        self._dofs = compat.cell_dofs(self.space, self.ncells)
+        tags = cell_tag_array(domain)
+        self.cell_tag = tags
+        self.in_barrier = np.isin(np.repeat(tags, self.npts), domain.barrier_tags)
+
+    def function(self, values: np.ndarray, name: str = "") -> fem.Function:
+        """A quadrature function with `values` given per point (flat, cell-major order)."""
+        f = fem.Function(self.space, name=name)
+        self.assign(f, values)
+        return f
+
+    def assign(self, f: fem.Function, values: np.ndarray) -> None:
+        f.x.array[self._dofs.reshape(-1)] = np.asarray(values, dtype=float).reshape(-1)
+
+    def centre_sum(self, law: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Sum over centres of law(r_c) at every point; zero inside kept barriers."""
+        vals = law(self.distances).sum(axis=1)
+        vals[self.in_barrier] = 0.0
+        return vals
+
+
+def cell_tag_array(domain: Domain) -> np.ndarray:
+    """Tag value of every local cell (incl. ghosts); 0 where untagged."""
+    ncells = compat.num_cells_local(domain.mesh)
+    tags = np.zeros(ncells, dtype=np.int32)
+    ct = domain.cell_tags
+    if ct is not None:
+        tags[ct.indices] = ct.values
+    return tags
+
+
+def cellwise_function(domain: Domain, values_per_cell: np.ndarray, name: str = "") -> fem.Function:
+    """A DG0 function from one value per local cell (incl. ghosts)."""
+    V0 = compat.dg0_space(domain.mesh)
+    f = fem.Function(V0, name=name)
+    ncells = compat.num_cells_local(domain.mesh)
+    dofs = compat.cell_dofs(V0, ncells)[:, 0]
+    f.x.array[dofs] = values_per_cell
+    return f

@@ -1,0 +1,1 @@
+"""Results folders, progress reporting and plots (rank 0 writes files; fields are collective)."""

@@ -1,0 +1,156 @@
+"""Manufactured solutions: measured convergence orders in space and in time.
+
+Exact solution (zero radial flux at r = b and r = R, as the solver's boundaries require):
+
+    P(x, t) = p(t) + a(t) cos(pi (r - b) / (R - b)) g(x),
+    p(t) = 0.3 + 0.1 sin(2 t),  a(t) = 0.2 exp(-t / 2),
+    g = 1 (radial) or 1 + 0.5 z / r (3D: not radially symmetric; g does not depend on r)
+
+with the full model (volume source C6 / r^6 toward P_src, paramagnetic and bulk relaxation
+toward P0). The forcing f = dP/dt - D lap P + k (P - P_src) + R1 (P - P0) is generated
+symbolically by UFL from the same expression. Errors are L2 norms at t = T (quadrature of the
+exact expression, not of its interpolant). Theory: P1 elements give order 2 in space; BDF2 gives
+order 2 in time.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import ufl
+
+from conftest import make_case
+
+B, R = 0.8, 3.0
+D0, C6S, C6R, T1N = 10.0, 4.0, 0.5, 2.0
+PSRC, P0 = 0.9, 0.01
+T_END = 1.0
+
+MMS_CASE = {
+    "geometry.radius": f"{R} nm",
+    "materials.m.D0": f"{D0} nm^2/s",
+    "materials.m.T1n": f"{T1N} s",
+    "source.C6": f"{C6S} nm^6/s",
+    "relaxation.C6": f"{C6R} nm^6/s",
+    "protocol.stages.0.duration": f"{T_END} s",
+    "protocol.stages.0.outputs": 1,
+    "protocol.stages.0.spacing": "linear",
+}
+
+
+def exact(x, t, m, radial):
+    """The manufactured solution with math module `m` (ufl or numpy)."""
+    if radial:
+        r, g = x[0], 1.0
+    else:
+        r = m.sqrt(x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
+        g = 1.0 + 0.5 * x[2] / r
+    p = 0.3 + 0.1 * m.sin(2 * t)
+    a = 0.2 * m.exp(-t / 2)
+    return p + a * m.cos(math.pi * (r - B) / (R - B)) * g
+
+
+def exact_dt(x, t, m, radial):
+    if radial:
+        r, g = x[0], 1.0
+    else:
+        r = m.sqrt(x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
+        g = 1.0 + 0.5 * x[2] / r
+    dp = 0.2 * m.cos(2 * t)
+    da = -0.1 * m.exp(-t / 2)
+    return dp + da * m.cos(math.pi * (r - B) / (R - B)) * g
+
+
+def forcing_for(radial):
+    def forcing(t, x):
+        P = exact(x, t, ufl, radial)
+        if radial:
+            r = x[0]
+            lap = ufl.grad(r**2 * ufl.grad(P)[0])[0] / r**2
+        else:
+            r = ufl.sqrt(ufl.dot(x, x))
+            lap = ufl.div(ufl.grad(P))
+        k = C6S / r**6
+        R1 = 1.0 / T1N + C6R / r**6
+        return exact_dt(x, t, ufl, radial) - D0 * lap + k * (P - PSRC) + R1 * (P - P0)
+    return forcing
+
+
+def run_mms(changes, fixed_dt=None):
+    from spindiff.fem import compat
+    from spindiff.simulation import build_domain, run
+    from spindiff.fem.operators import Discretization  # noqa: F401
+    case = make_case({**MMS_CASE, **changes})
+    radial = case.mesh.model == "radial"
+    domain = build_domain(case, __import__("mpi4py").MPI.COMM_WORLD)
+    res = run(case, domain=domain, progress=False, forcing=forcing_for(radial),
+              initial=lambda x: exact(x, 0.0, np, radial), fixed_dt=fixed_dt)
+    # L2 error at T of the final field
+    from dolfinx import fem
+    V = compat.lagrange_space(domain.mesh, 1)
+    Ph = fem.Function(V)
+    Ph.x.array[:] = res.final_field
+    x = ufl.SpatialCoordinate(domain.mesh)
+    w = 4 * math.pi * x[0] ** 2 if radial else 1.0
+    dx = ufl.Measure("dx", domain=domain.mesh, metadata={"quadrature_degree": 8})
+    err2 = compat.assemble_scalar(compat.form((Ph - exact(x, T_END, ufl, radial)) ** 2 * w * dx),
+                                  domain.comm)
+    vol = compat.assemble_scalar(compat.form(w * dx), domain.comm)
+    return math.sqrt(err2 / vol), res
+
+
+def orders(h, e):
+    h, e = np.asarray(h, float), np.asarray(e, float)
+    return np.log(e[:-1] / e[1:]) / np.log(h[:-1] / h[1:])
+
+
+@pytest.mark.mpi
+def test_space_order_radial():
+    errs, hs = [], []
+    for n in (20, 40, 80):
+        e, _ = run_mms({"mesh.radial_cells": n, "solver.rtol": 1e-8, "solver.atol": 1e-10})
+        errs.append(e)
+        hs.append(1.0 / n)
+    p = orders(hs, errs)
+    print(f"radial space: L2 errors {errs}, orders {p}")
+    assert np.all(np.abs(p - 2.0) < 0.2), p
+
+
+@pytest.mark.mpi
+def test_space_order_3d():
+    errs, hs, dofs = [], [], []
+    for h in (0.6, 0.42, 0.3):
+        e, res = run_mms({"mesh.model": "3d", "mesh.size_barrier": f"{h} nm",
+                          "mesh.size_bulk": f"{h} nm", "solver.rtol": 1e-5, "solver.atol": 1e-7})
+        errs.append(e)
+        hs.append(h)
+        dofs.append(res.summary["mesh"]["dofs"])
+    p = orders(hs, errs)
+    print(f"3D space: h {hs} nm, dofs {dofs}, L2 errors {errs}, orders {p}")
+    assert np.all(np.abs(p - 2.0) < 0.35), p
+
+
+@pytest.mark.mpi
+def test_time_order_bdf2():
+    errs, dts = [], []
+    for n in (10, 20, 40):
+        dt = T_END / n
+        e, _ = run_mms({"mesh.radial_cells": 1000}, fixed_dt=dt)
+        errs.append(e)
+        dts.append(dt)
+    p = orders(dts, errs)
+    print(f"time (fixed-step BDF2): L2 errors {errs}, orders {p}")
+    assert np.all(np.abs(p - 2.0) < 0.2), p
+
+
+@pytest.mark.mpi
+def test_adaptive_error_follows_tolerance():
+    """Tightening rtol and atol by 100 should shrink the time error by ~100^(2/3) (a BDF2
+    controller with error-per-step control): assert at least 10x and more steps."""
+    loose, r1 = run_mms({"mesh.radial_cells": 1000, "solver.rtol": 1e-4, "solver.atol": 1e-6})
+    tight, r2 = run_mms({"mesh.radial_cells": 1000, "solver.rtol": 1e-6, "solver.atol": 1e-8})
+    print(f"adaptive: rtol 1e-4 -> {loose:.3e} ({r1.summary['time_stepping']['accepted']} steps); "
+          f"rtol 1e-6 -> {tight:.3e} ({r2.summary['time_stepping']['accepted']} steps)")
+    assert tight < loose / 10
+    assert r2.summary["time_stepping"]["accepted"] > r1.summary["time_stepping"]["accepted"]
