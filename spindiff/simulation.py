@@ -221,11 +221,11 @@ def _summary(case, model, domain, disc, system, stepper, series, starts, comm, w
 
 
 def _case_text(case: Case) -> str:
-    import json
+    """TOML text of a case built in Python (the dict it was validated from)."""
+    import tomli_w
     from .case.load import raw_dict
     try:
         raw = raw_dict(case)
     except AttributeError:
-        return "# case built in Python\n"
-    return "# case as run (JSON form of the validated input)\n# " + \
-        json.dumps(raw, default=str).replace("\n", " ") + "\n"
+        return "# case built in Python without a source dict\n"
+    return "# case as run (written by spindiff from the validated input)\n" + tomli_w.dumps(raw)

@@ -1,0 +1,121 @@
+"""Cost of a 3D buildup run at several mesh sizes, against the floor of one bare linear solve.
+
+For each mesh size (element size at the barrier; the bulk size scales with it) the default case
+is run in a fresh process (so peak memory is that run's own) and the script prints:
+dofs, accepted steps, wall time of the time loop, time per step, peak resident memory, and the
+cost of ONE bare linear diffusion solve on the same mesh (matrix u v + dt D grad u . grad v
+assembled once, CG + BoomerAMG from a zero guess to the same tolerance, set-up included) with
+the ratio (time per step) / (bare solve). A ratio near 1 means a time step costs about one
+linear solve; the adaptive stepper's extra work (error estimate, history) is the rest.
+
+    python benchmarks/bench_solver.py                 # serial, three sizes
+    python benchmarks/bench_solver.py --np 2          # under mpirun -n 2
+    python benchmarks/bench_solver.py --sizes 0.1 0.07
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = ROOT / "cases" / "default.toml"
+
+
+def one(size: float, case_path: Path) -> dict:
+    import numpy as np
+    import ufl
+    from mpi4py import MPI
+    from petsc4py import PETSc
+    from dolfinx import fem
+
+    from spindiff.case import load_case
+    from spindiff.fem import compat, linear_solver
+    from spindiff.simulation import build_domain, run
+
+    comm = MPI.COMM_WORLD
+    case = load_case(case_path, {"mesh.size_barrier": f"{size} nm",
+                                 "mesh.size_bulk": f"{max(6.25 * size, 0.3)} nm"})
+    domain = build_domain(case, comm)
+    run(case, domain=domain, progress=False)  # warm-up: JIT compilation, caches
+    res = run(case, domain=domain, progress=False)
+    s = res.summary
+    loop = s["wall_time_s"] - s["mesh_time_s"]
+    steps = s["time_stepping"]["accepted"]
+    solves = s["linear_solver"]["solves"]
+
+    # the floor: one bare linear diffusion solve on the same mesh
+    V = compat.lagrange_space(domain.mesh, 1)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    dx = ufl.Measure("dx", domain=domain.mesh, metadata={"quadrature_degree": 4})
+    dt = case.end_time / max(steps, 1)
+    D0 = next(iter(case.materials.values())).D0
+    t0 = time.perf_counter()
+    A = compat.assemble_matrix(compat.form((u * v + dt * D0 * ufl.inner(ufl.grad(u), ufl.grad(v))) * dx))
+    b = compat.assemble_vector(compat.form(v * dx))
+    t_asm = time.perf_counter() - t0
+    times = []
+    for _ in range(3):
+        ksp = linear_solver.make_ksp(comm, "iterative", case.solver.ksp_rtol, True, None, "bench")
+        ksp.setOperators(A)
+        x = A.createVecRight()
+        x.set(0.0)
+        comm.barrier()
+        t0 = time.perf_counter()
+        ksp.solve(b, x)
+        comm.barrier()
+        times.append(time.perf_counter() - t0)
+    bare = min(times)
+    peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, op=MPI.SUM) / 1024.0
+    return {"size_nm": size, "dofs": s["mesh"]["dofs"], "steps": steps, "solves": solves,
+            "loop_s": loop, "per_step_ms": 1e3 * loop / steps, "peak_MB": peak,
+            "bare_solve_ms": 1e3 * bare, "bare_its": ksp.getIterationNumber(),
+            "assembly_ms": 1e3 * t_asm, "ratio": (loop / steps) / bare,
+            "krylov_its_per_solve": s["linear_solver"]["krylov_its"] / solves,
+            "ranks": comm.size}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=float, nargs="+", default=[0.16, 0.11, 0.08])
+    p.add_argument("--np", type=int, default=1)
+    p.add_argument("--case", type=Path, default=CASE)
+    p.add_argument("--one", type=float, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one is not None:
+        out = one(args.one, args.case)
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.rank == 0:
+            print("RESULT " + json.dumps(out), flush=True)
+        return
+    rows = []
+    for size in args.sizes:
+        cmd = [sys.executable, __file__, "--one", str(size), "--case", str(args.case)]
+        if args.np > 1:
+            cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(args.np)] + cmd
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not line:
+            print(proc.stdout, proc.stderr, file=sys.stderr)
+            sys.exit(f"benchmark at size {size} failed")
+        rows.append(json.loads(line[0][7:]))
+    print(f"spindiff solver benchmark: {args.case.name}, {args.np} rank(s)")
+    head = (f"{'h_b nm':>7} {'dofs':>8} {'steps':>6} {'loop s':>8} {'ms/step':>8} {'its/solve':>9} "
+            f"{'peak MB':>8} {'bare ms':>8} {'ratio':>6}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['size_nm']:7.3f} {r['dofs']:8d} {r['steps']:6d} {r['loop_s']:8.2f} "
+              f"{r['per_step_ms']:8.2f} {r['krylov_its_per_solve']:9.1f} {r['peak_MB']:8.0f} "
+              f"{r['bare_solve_ms']:8.2f} {r['ratio']:6.2f}")
+    print("ratio = (time per accepted step) / (one bare CG+AMG diffusion solve on the same mesh, "
+          "set-up included); peak MB summed over ranks")
+
+
+if __name__ == "__main__":
+    main()

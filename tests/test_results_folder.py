@@ -1,0 +1,96 @@
+"""The results folder contract (docs/results.md): files, columns, summary keys, atomic finish."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from conftest import CASES, make_case, subprocess_env, venv_bin
+
+
+@pytest.mark.mpi
+def test_run_writes_complete_folder(shared_tmp):
+    from mpi4py import MPI
+    from spindiff.io.results import read_timeseries
+    from spindiff.simulation import run
+    case = make_case({"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "output.fields": True,
+                      "output.plots": True})
+    out = shared_tmp / "res"
+    res = run(case, out_dir=out, progress=False)
+    MPI.COMM_WORLD.barrier()
+    assert res.out_dir == out
+    for name in ("case.toml", "timeseries.csv", "summary.json", "buildup.png",
+                 "fields/P.xdmf", "fields/P.h5"):
+        assert (out / name).is_file(), name
+    assert not out.with_name("res.partial").exists()
+    ts = read_timeseries(out)
+    assert list(ts) == ["time_s", "P_sample", "P_visible", "enhancement", "stage"]
+    assert ts["time_s"][0] == 0.0 and ts["time_s"][-1] == pytest.approx(10.0, abs=0)
+    assert np.all(np.diff(ts["time_s"]) > 0)
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("spindiff_version", "case", "status", "thermal_polarization", "final", "fits",
+                "mesh", "time_stepping", "linear_solver", "wall_time_s", "ranks", "versions"):
+        assert key in s, key
+    assert s["status"] == "complete"
+    assert s["ranks"] == MPI.COMM_WORLD.size
+    assert set(s["versions"]) >= {"spindiff", "dolfinx", "petsc"}
+    assert s["fits"]["buildup"]["mono"]["T_B_s"] > 0
+    assert s["final"]["P"]["sample"] == pytest.approx(ts["P_sample"][-1])
+
+
+@pytest.mark.mpi
+def test_saturation_event_and_resurgence():
+    """HypRes-like protocol: buildup, then saturate the visible spins with the source off; the
+    visible polarization restarts at 0 and resurges from the hidden reservoir."""
+    from spindiff.simulation import run
+    case = make_case({
+        "materials.m.D0": "0.5 nm^2/s",
+        "protocol.stages": [
+            {"name": "dnp", "duration": "20 s", "outputs": 10},
+            {"name": "resurgence", "duration": "5 s", "microwaves": False,
+             "saturate": "visible", "outputs": 20, "spacing": "linear"},
+        ]})
+    res = run(case, progress=False)
+    ts = res.series
+    stage = ts["stage"]
+    first = np.nonzero(stage == "resurgence")[0][0]
+    assert ts["time_s"][first] == pytest.approx(20.0)
+    assert ts["time_s"][first - 1] == pytest.approx(20.0)
+    assert abs(ts["P_visible"][first]) < 1e-12
+    assert ts["P_sample"][first] > 0.01  # the hidden spins kept their polarization
+    vis = ts["P_visible"][first:]
+    assert np.all(np.diff(vis) > -1e-12) and vis[-1] > 0.2 * ts["P_sample"][first]
+    # no source, no relaxation: magnetization is conserved during the resurgence
+    samp = ts["P_sample"][first:]
+    assert np.max(np.abs(samp - samp[0])) < 1e-8
+
+
+def test_interrupted_run_keeps_rows(tmp_path):
+    """SIGINT during a run: one-line message, exit 130, rows already computed stay in
+    DIR.partial with a STATUS note, and no DIR is created."""
+    text = (CASES / "default.toml").read_text().replace('duration = "120 s"', 'duration = "1e5 s"')
+    text = text.replace("outputs = 60", "outputs = 4000").replace('spacing = "log"', 'spacing = "linear"')
+    case = tmp_path / "long.toml"
+    case.write_text(text.replace('model = "3d"', 'model = "radial"').replace(
+        "rtol = 1e-4", "rtol = 1e-9").replace("atol = 1e-6", "atol = 1e-11"))
+    out = tmp_path / "res"
+    proc = subprocess.Popen([venv_bin("spindiff"), "run", str(case), "--out", str(out), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=subprocess_env())
+    partial = tmp_path / "res.partial" / "timeseries.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if partial.exists() and len(partial.read_text().splitlines()) > 5:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists()
+    assert (tmp_path / "res.partial" / "STATUS").read_text().startswith("interrupted at t =")
+    assert len(partial.read_text().splitlines()) > 5
