@@ -31,10 +31,11 @@ $(SETUP)/apt.stamp:
 	fi
 	@touch $@
 
-$(VENV)/bin/python: $(SETUP)/apt.stamp
+$(SETUP)/venv.stamp: $(SETUP)/apt.stamp
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	@touch $@
 
-$(SETUP)/pip.stamp: $(VENV)/bin/python pyproject.toml
+$(SETUP)/pip.stamp: $(SETUP)/venv.stamp pyproject.toml
 	@/usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > $(SETUP)/constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -c $(SETUP)/constraints.txt -e ".[test]"
 	@$(PY) -c "import dolfinx, dolfinx_mpc, gmsh, numpy; assert int(numpy.__version__.split('.')[0]) < 2"
