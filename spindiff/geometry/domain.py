@@ -23,9 +23,14 @@ class Domain:
     radial: True for the 1D radial reduction of a spherical cell (weight 4 pi r^2, x[0] = r).
     centres: (N, 3) centre positions in nm (a radial domain has one centre at r = 0).
     materials: material name -> list of cell-tag values belonging to it.
-    barrier_tags: cell-tag values of kept barrier balls (no source, suppressed D).
-    period: box lengths for periodic minimum-image distances, or None.
+    barrier_tags: cell-tag values of kept barrier balls meshed conformingly (no source,
+        suppressed D). When a domain keeps barriers WITHOUT meshing their spheres,
+        `barrier_by_distance` is True and the solver marks r < b at quadrature points instead.
+    barrier_by_distance: see above.
+    period: box lengths (3,) for periodic boundaries and minimum-image distances, or None.
+    box_lower: lower corner (3,) of a periodic box (faces x = lo, x = lo + period are matched).
     exact_volume: volume of the ideal (uncurved) domain in nm^3, for reporting.
+    region_names: cell-tag value -> human-readable name (physical group names of user meshes).
     """
 
     mesh: Any
@@ -35,9 +40,16 @@ class Domain:
     centres: np.ndarray
     materials: dict[str, list[int]]
     barrier_tags: list[int] = field(default_factory=list)
+    barrier_by_distance: bool = False
     period: Optional[np.ndarray] = None
+    box_lower: Optional[np.ndarray] = None
     exact_volume: float = float("nan")
     description: str = ""
+    region_names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def periodic(self) -> bool:
+        return self.period is not None
 
     @property
     def comm(self):
