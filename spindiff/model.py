@@ -1,16 +1,18 @@
 """The transport model a solver needs, built from a validated case (no dolfinx here).
 
-    n dP/dt = div(n D grad P) + n k(r) (P_src - P) - n R1(r) (P - P0)
+    n dP/dt = div(n D grad P) + n k(r) (P_src - P) - n R1(r) (P - P0),
+    D = D0 * s(x) * f(P~)
 
-with, per material, n (nm^-3), D0 (nm^2/s) and T1n (s); around each centre a source
-k(r) = C6_src / r^6 and a paramagnetic relaxation C6_rel / r^6 for r >= b (1/s); and a protocol
-of stages during which the source is on or off. Everything is in internal units (nm, s).
+with, per material, n (nm^-3), D0 (nm^2/s) and T1n (s); around each centre the laws of the
+current protocol stage (`StageLaws`: source rate k(r) and target P_src(r), paramagnetic
+relaxation R1_para(r), diffusion suppression s_e(r)); f the polarization dependence of the
+diffusion coefficient (`DiffusionSpec`). Everything is in internal units (nm, s).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -48,8 +50,66 @@ class InverseSixth:
 
 
 @dataclass(frozen=True)
+class DiffusionSpec:
+    """Polarization dependence of the spin-diffusion coefficient (PHYSICS.md section 3.2).
+
+    model "conventional": f = 1. model "corrected": f(P~) = 1 / sqrt(max(1 - P~^2, eps)), with
+    P~ the local polarization ("local": a nonlinear PDE) or the material mean ("mean"). The floor
+    eps caps f at 1 / sqrt(eps) (eps = 1e-4: f <= 100).
+    """
+    model: str = "conventional"
+    polarization: str = "local"
+    eps: float = 1e-4
+
+    @property
+    def mode(self) -> str:
+        """"conventional", "local" or "mean"."""
+        return "conventional" if self.model == "conventional" else self.polarization
+
+    @property
+    def cap(self) -> float:
+        """Largest value of f (the regularisation cap)."""
+        return 1.0 if self.model == "conventional" else 1.0 / math.sqrt(self.eps)
+
+    def f(self, p: np.ndarray) -> np.ndarray:
+        """f(P~), vectorised."""
+        p = np.asarray(p, dtype=float)
+        if self.model == "conventional":
+            return np.ones_like(p)
+        return 1.0 / np.sqrt(np.maximum(1.0 - p * p, self.eps))
+
+    def kirchhoff(self, p: np.ndarray) -> np.ndarray:
+        """Phi(P) = int_0^P f: arcsin P, continued linearly with slope f_cap beyond the cap, so
+        that div(D0 f(P) grad P) = div(D0 grad Phi(P))."""
+        p = np.asarray(p, dtype=float)
+        if self.model == "conventional":
+            return p.copy()
+        pc = math.sqrt(1.0 - self.eps)
+        a = np.abs(p)
+        inner = np.arcsin(np.minimum(a, pc))
+        return np.sign(p) * (inner + np.maximum(a - pc, 0.0) * self.cap)
+
+
+@dataclass(frozen=True)
+class StageLaws:
+    """What acts around every centre during a stage; functions of the distance r (nm).
+
+    source_rate: k(r) in 1/s (None: no volume source); source_target: P_src(r) or a number;
+    paramagnetic_rate: R1_para(r) in 1/s; suppression: s_e(r) multiplying D near the centre
+    (None: no suppression outside the barrier).
+    """
+    source_rate: Optional[RadialLaw]
+    source_target: Union[RadialLaw, float]
+    paramagnetic_rate: RadialLaw
+    suppression: Optional[RadialLaw] = None
+
+
+@dataclass(frozen=True)
 class StageSpec:
-    """One protocol stage: duration (s), whether the source acts, its target, events, outputs."""
+    """One protocol stage: duration (s), whether the source acts, its target, events, outputs.
+
+    electron_polarization: P_e during the stage when the case models it (None otherwise).
+    """
     name: str
     duration: float
     source_on: bool
@@ -57,6 +117,7 @@ class StageSpec:
     saturate: str = "none"
     outputs: int = 60
     spacing: str = "log"
+    electron_polarization: Optional[float] = None
 
     def output_times(self) -> np.ndarray:
         """Output times relative to the stage start (s), ending exactly at `duration`."""
@@ -64,6 +125,20 @@ class StageSpec:
         if self.spacing == "linear" or n == 1:
             return self.duration * np.arange(1, n + 1) / n
         return self.duration * np.logspace(-3.0, 0.0, n)
+
+
+@dataclass(frozen=True)
+class InverseSixthCentres:
+    """Centre physics with C6/r^6 laws given directly in the case file."""
+    source_C6: float
+    relaxation_C6: float
+    b: float
+
+    def laws(self, stage: StageSpec) -> StageLaws:
+        return StageLaws(
+            source_rate=InverseSixth(self.source_C6, self.b) if stage.source_on else None,
+            source_target=stage.source_polarization,
+            paramagnetic_rate=InverseSixth(self.relaxation_C6, self.b))
 
 
 @dataclass
@@ -74,8 +149,7 @@ class TransportModel:
     barrier: str
     barrier_diffusion: float
     visible_radius: float
-    source_rate: RadialLaw
-    paramagnetic_rate: RadialLaw
+    centre_physics: InverseSixthCentres
     thermal_polarization: float
     initial_polarization: float
     stages: list[StageSpec]
@@ -84,14 +158,19 @@ class TransportModel:
     surface_rate: float = 0.0
     outer_boundary: str = "zero_flux"
     outer_polarization: float = 0.0
+    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
     notes: dict[str, object] = field(default_factory=dict)
 
     @property
     def end_time(self) -> float:
         return sum(s.duration for s in self.stages)
 
-    def stage_starts(self) -> list[float]:
-        return list(np.cumsum([0.0] + [s.duration for s in self.stages])[:-1])
+    def laws(self, stage: StageSpec) -> StageLaws:
+        """The centre laws during `stage` (a volume source only for source model "volume")."""
+        laws = self.centre_physics.laws(stage)
+        if self.source_model != "volume" and laws.source_rate is not None:
+            laws = StageLaws(None, laws.source_target, laws.paramagnetic_rate, laws.suppression)
+        return laws
 
 
 def transport_model(case: Case) -> TransportModel:
@@ -103,16 +182,17 @@ def transport_model(case: Case) -> TransportModel:
                         source_polarization=case.source.polarization, saturate=s.saturate,
                         outputs=s.outputs, spacing=s.spacing)
               for s in case.protocol.stages]
+    d = case.diffusion
     return TransportModel(
         materials=materials, barrier_radius=b, barrier=case.centres.barrier,
         barrier_diffusion=case.centres.barrier_diffusion, visible_radius=case.visible_radius,
-        source_rate=InverseSixth(case.source.C6 or 0.0, b),
-        paramagnetic_rate=InverseSixth(case.relaxation.C6, b),
+        centre_physics=InverseSixthCentres(case.source.C6 or 0.0, case.relaxation.C6, b),
         thermal_polarization=case.thermal_polarization,
         initial_polarization=case.initial_polarization, stages=stages,
         cell_radius=case.cell_radius, source_model=case.source.model,
         surface_rate=case.source.kappa or 0.0, outer_boundary=case.geometry.outer_boundary,
-        outer_polarization=case.geometry.outer_polarization or 0.0)
+        outer_polarization=case.geometry.outer_polarization or 0.0,
+        diffusion=DiffusionSpec(d.model, d.polarization, d.regularization))
 
 
 def stage_boundaries(stages: Sequence[StageSpec]) -> np.ndarray:

@@ -62,7 +62,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     from .fem import compat
     from .fem.operators import Discretization
     from .fem.stepper import AdaptiveBDF2
-    from .fem.systems import LinearStepSystem
+    from .fem.systems import StepSystem
     from .io.progress import Progress
     from .io.results import ResultsWriter
 
@@ -72,7 +72,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     t_mesh = time.perf_counter() - wall0
     disc = Discretization(domain, model, forcing=forcing)
     s = case.solver
-    system = LinearStepSystem(disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
+    system = StepSystem(disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
 
     columns = ["time_s", *(f"P_{k}" for k in disc.weights), "enhancement", "stage"]
     writer = None
@@ -88,6 +88,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     else:
         disc.P.interpolate(initial)
     P = compat.petsc_vector(disc.P)
+    disc.constrain(P)
     P0 = model.thermal_polarization
     rows: list[list] = []
 
@@ -116,6 +117,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
             if stage.saturate != "none":
                 disc.saturate(stage.saturate)
             system.apply_dirichlet(P)
+            disc.constrain(P)
             if stage.saturate != "none" or t0 > 0 and system.ops.has_bc:
                 record(float(t0), stage.name)
             stepper.restart(float(t0))
@@ -157,14 +159,14 @@ def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | 
     disc.P holds the field; needs relaxation or a fixed boundary to be well posed."""
     from .fem import compat
     from .fem.operators import Discretization
-    from .fem.systems import LinearStepSystem
+    from .fem.systems import StepSystem
     from .errors import SolverError
 
     model = model or transport_model(case)
     domain = domain or build_domain(case, comm, mesh_model)
     disc = Discretization(domain, model)
-    system = LinearStepSystem(disc, "direct" if domain.radial else case.solver.linear_solver,
-                              case.solver.ksp_rtol, case.solver.petsc_options)
+    system = StepSystem(disc, "direct" if domain.radial else case.solver.linear_solver,
+                        case.solver.ksp_rtol, case.solver.petsc_options)
     system.set_stage(model.stages[stage])
     P = compat.petsc_vector(disc.P)
     P.set(model.initial_polarization)

@@ -126,6 +126,18 @@ class Source(Section):
     polarization: Polarization
 
 
+class Diffusion(Section):
+    """[diffusion]: polarization dependence of D (PHYSICS.md section 3.2).
+
+    model = "conventional" (D = D0) or "corrected" (D = D0 / sqrt(1 - P~^2)); polarization:
+    P~ = the "local" P (nonlinear PDE) or the material "mean" (D follows the average
+    polarization); regularization: floor eps of 1 - P~^2, capping the factor at 1/sqrt(eps).
+    """
+    model: Literal["conventional", "corrected"] = "conventional"
+    polarization: Literal["local", "mean"] = "local"
+    regularization: float = Field(default=1e-4, gt=0.0, le=0.5)
+
+
 class Relaxation(Section):
     """[relaxation]: paramagnetic R1(r) = C6 / r^6 (r >= b) toward P0, added to 1/T1n.
 
@@ -203,6 +215,7 @@ class Case(Section):
     centres: Centres
     materials: dict[str, Material] = Field(min_length=1)
     source: Source
+    diffusion: Diffusion = Diffusion()
     relaxation: Relaxation = Relaxation()
     conditions: Optional[Conditions] = None
     protocol: Protocol

@@ -183,6 +183,78 @@ def ghost_update(v: PETSc.Vec) -> None:
     v.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
 
 
+# --- periodic constraints (dolfinx_mpc) ----------------------------------------------------
+
+def periodic_constraint(V: fem.FunctionSpace, lower: np.ndarray, period: np.ndarray):
+    """A finalized dolfinx_mpc MultiPointConstraint making V periodic on a box.
+
+    Dofs on an upper face (x_i = lower_i + period_i for any i) are slaves of the point with
+    every upper coordinate wrapped to its lower face, so masters are never slaves (edges and
+    corners included) and one constraint covers the three directions.
+    """
+    import dolfinx_mpc
+    lo = np.asarray(lower, dtype=float)
+    L = np.asarray(period, dtype=float)
+    hi = lo + L
+    tol = 1e-8 * float(L.max())
+
+    def on_upper(x):
+        return np.logical_or.reduce([np.isclose(x[i], hi[i], atol=tol) for i in range(3)])
+
+    def wrap(x):
+        out = x.copy()
+        for i in range(3):
+            upper = np.isclose(x[i], hi[i], atol=tol)
+            out[i] = np.where(upper, x[i] - L[i], x[i])
+        return out
+
+    mpc = dolfinx_mpc.MultiPointConstraint(V)
+    mpc.create_periodic_constraint_geometrical(V, on_upper, wrap, [])
+    mpc.finalize()
+    return mpc
+
+
+def constrained_space(mpc) -> fem.FunctionSpace:
+    """The function space whose vectors carry the constraint's extra ghosts."""
+    return mpc.function_space
+
+
+def assemble_matrix_mpc(a: Any, mpc) -> PETSc.Mat:
+    import dolfinx_mpc
+    A = dolfinx_mpc.assemble_matrix(a, mpc, bcs=[])
+    A.assemble()
+    return A
+
+
+def assemble_vector_mpc(L: Any, mpc) -> PETSc.Vec:
+    import dolfinx_mpc
+    b = dolfinx_mpc.assemble_vector(L, mpc)
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    return b
+
+
+def backsubstitute(mpc, v: PETSc.Vec) -> None:
+    """Set slave entries of a ghosted vector from its masters (ghosts refreshed first).
+
+    dolfinx_mpc 0.5 adds the master contributions to whatever the slave entry holds (after a
+    constrained solve it holds 0), so the slaves are zeroed first."""
+    mpc.homogenize(v)
+    mpc.backsubstitution(v)
+
+
+def homogenize(mpc, v: PETSc.Vec) -> None:
+    """Zero the slave entries of a ghosted vector."""
+    mpc.homogenize(v)
+
+
+def slave_mask(mpc, n_owned: int) -> np.ndarray:
+    """Boolean mask of owned dofs that are slaves."""
+    mask = np.zeros(n_owned, dtype=bool)
+    slaves = np.asarray(mpc.slaves)
+    mask[slaves[slaves < n_owned]] = True
+    return mask
+
+
 # --- meshes ---------------------------------------------------------------------------------
 
 def gmsh_model_to_mesh(model: Any, comm: MPI.Comm, rank: int = 0, gdim: int = 3):

@@ -1,20 +1,25 @@
 """Weak form of the transport equation and its assembled operators.
 
-    n dP/dt = div(n D grad P) + n k (P_src - P) - n R1 (P - P0)
+    n dP/dt = div(n D0 s(x) f(P) grad P) + n k (P_src - P) - n R1 (P - P0)
 
 Multiplying by a test function v (times the radial weight w = 4 pi r^2 in 1D, else 1) and
 integrating by parts with zero flux on every outer or hole surface:
 
-    M dP/dt = -(K + Q_k + Q_R) P + g,
-    M   = (n u, v)_w,          K   = (n D grad u, grad v)_w,
-    Q_k = (n k u, v)_w,        Q_R = (n R1 u, v)_w,       g = (n (k P_src + R1 P0), v)_w.
+    M dP/dt = -(K Phi(P) + Q_k P + Q_R P) + g,
+    M   = (n u, v)_w,           K   = (n D0 s grad u, grad v)_w,
+    Q_k = (n k u, v)_w,         Q_R = (n R1 u, v)_w,      g = (n (k P_src + R1 P0), v)_w.
+
+For the polarization-dependent (corrected, local) diffusion the Kirchhoff transform
+div(D0 s f(P) grad P) = div(D0 s grad Phi(P)), Phi = int f, is used with Phi interpolated at the
+nodes (a product, or group, finite-element approximation): the stiffness matrix stays constant
+and the Newton Jacobian is K diag(f(P)) without re-assembly. Conventional diffusion is Phi(P) = P.
 
 Interfaces between materials need nothing: n multiplies every term, so P and the flux
 n D dP/dn are continuous. A surface source adds (n kappa u, v)_{w, barrier} to the matrix and
-(n kappa P_src, v)_{w, barrier} to g; a fixed source or a fixed outer polarization are
-Dirichlet rows. The operators depend on the stage (source on or off) only through Q_k, the
-surface terms, g and the Dirichlet rows, which are re-assembled at stage changes; M and K are
-assembled once. An optional forcing f(x, t) (manufactured solutions) adds (n f, v)_w to g.
+(n kappa P_src, v)_{w, barrier} to g; a fixed source or a fixed outer polarization are Dirichlet
+rows. Periodic boxes are handled by a dolfinx_mpc multi-point constraint (slave dofs on the
+upper faces). The stage laws (k, P_src, R1_para, s_e) are evaluated at quadrature points and
+their matrices re-assembled only when they change; M is assembled once.
 """
 from __future__ import annotations
 
@@ -24,11 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 import ufl
 from dolfinx import fem
+from mpi4py import MPI
 from petsc4py import PETSc
 
 from ..errors import MeshError
 from ..geometry.domain import FACET_BARRIER, FACET_OUTER, Domain
-from ..model import StageSpec, TransportModel
+from ..model import StageLaws, StageSpec, TransportModel
 from . import compat
 from .fields import QuadratureFields, cell_tag_array, cellwise_function
 
@@ -37,9 +43,9 @@ SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
 
 @dataclass
 class StageOperators:
-    """S = K + Q (the stage's stiffness-plus-reaction matrix), its load vector g and the
-    Dirichlet rows: owned local dof indices, their PETSc global indices and values."""
-    S: PETSc.Mat
+    """The reaction matrix Q (volume and surface source, relaxation), the load g and the
+    Dirichlet rows (owned local indices, PETSc global indices, values) of a stage."""
+    Q: PETSc.Mat
     g: PETSc.Vec
     name: str
     bc_local: np.ndarray
@@ -58,13 +64,17 @@ class Discretization:
         self.model = model
         self.comm = domain.comm
         msh = domain.mesh
-        self.V = compat.lagrange_space(msh, 1)
+        self.V0 = compat.lagrange_space(msh, 1)
+        self.mpc = (compat.periodic_constraint(self.V0, domain.box_lower, domain.period)
+                    if domain.periodic else None)
+        self.V = compat.constrained_space(self.mpc) if self.mpc is not None else self.V0
         self.P = fem.Function(self.V, name="P")
-        self.ndofs = compat.num_dofs_global(self.V)
+        self.ndofs = compat.num_dofs_global(self.V0)
+        self.n_owned = compat.owned_size(self.V0)
         q = quadrature_degree or (6 if domain.radial else 4)
         self.quadrature_degree = q
-        self.dx = ufl.Measure("dx", domain=msh, metadata={"quadrature_degree": q,
-                                                          "quadrature_scheme": "default"})
+        meta = {"quadrature_degree": q, "quadrature_scheme": "default"}
+        self.dx = ufl.Measure("dx", domain=msh, metadata=meta)
         self.ds = ufl.Measure("ds", domain=msh, subdomain_data=domain.facet_tags,
                               metadata={"quadrature_degree": q})
         x = ufl.SpatialCoordinate(msh)
@@ -75,13 +85,37 @@ class Discretization:
 
         self._setup_cell_data()
         self.qf = QuadratureFields(domain, q)
+        self.in_barrier = self._barrier_mask()
         self._setup_fields()
         self._setup_forms()
-        self.M = compat.assemble_matrix(self.forms["M"])
-        self.K = compat.assemble_matrix(self.forms["K"])
-        self.Q_R = compat.assemble_matrix(self.forms["Q_R"])
-        self.g_R = compat.assemble_vector(self.forms["g_R"])
+        self.M = self.assemble_matrix(self.forms["M"])
+        self.K: PETSc.Mat | None = None
+        self.K_parts: dict[str, PETSc.Mat] = {}
+        self._laws: StageLaws | None = None
+        self._Q_cache: dict = {}
         self._observable_vectors()
+
+    # --- assembly with or without the periodic constraint --------------------------------
+
+    def assemble_matrix(self, a) -> PETSc.Mat:
+        if self.mpc is not None:
+            return compat.assemble_matrix_mpc(a, self.mpc)
+        return compat.assemble_matrix(a)
+
+    def assemble_vector(self, L) -> PETSc.Vec:
+        if self.mpc is not None:
+            return compat.assemble_vector_mpc(L, self.mpc)
+        return compat.assemble_vector(L)
+
+    def constrain(self, v: PETSc.Vec) -> None:
+        """Make a (ghosted) vector satisfy the periodic constraint: slaves = masters."""
+        if self.mpc is not None:
+            compat.backsubstitute(self.mpc, v)
+
+    def homogenize(self, v: PETSc.Vec) -> None:
+        """Zero the slave entries (periodic constraint) of a ghosted vector."""
+        if self.mpc is not None:
+            compat.homogenize(self.mpc, v)
 
     # --- set-up --------------------------------------------------------------------------
 
@@ -100,8 +134,6 @@ class Discretization:
             sel = np.isin(tags, tag_values)
             n[sel], D[sel], r1[sel] = props.nuclear_density, props.D0, props.R1_bulk
             self.material_of_cell[sel] = name
-        barrier = np.isin(tags, d.barrier_tags)
-        D[barrier] *= m.barrier_diffusion
         nlocal = compat.num_cells_local(d.mesh, with_ghosts=False)
         if np.isnan(n[:nlocal]).any():
             bad = sorted(set(tags[:nlocal][np.isnan(n[:nlocal])].tolist()))
@@ -109,46 +141,62 @@ class Discretization:
         n[np.isnan(n)] = 1.0
         D[np.isnan(D)] = 0.0
         r1[np.isnan(r1)] = 0.0
+        self.cell_D0 = D
         self.n = cellwise_function(d, n, "n")
-        self.D = cellwise_function(d, D, "D0")
+        self.D0 = cellwise_function(d, D, "D0")
         self.R1_bulk_cell = cellwise_function(d, r1, "R1_bulk")
+
+    def _barrier_mask(self) -> np.ndarray:
+        """Quadrature points inside a kept barrier (tagged cells, or r < b by distance)."""
+        qf, d = self.qf, self.domain
+        mask = qf.in_barrier.copy()
+        if d.barrier_by_distance:
+            mask |= qf.nearest < self.model.barrier_radius
+        return mask
 
     def _setup_fields(self) -> None:
         qf, m = self.qf, self.model
-        self.k = qf.function(qf.centre_sum(m.source_rate), "k")
-        r1 = qf.centre_sum(m.paramagnetic_rate)
-        self.R1_para = qf.function(r1, "R1_para")
-        visible = (qf.nearest > m.visible_radius) & ~qf.in_barrier
+        zeros = np.zeros(qf.points.shape[0])
+        self.k = qf.function(zeros, "k")
+        self.kP = qf.function(zeros, "k_Psrc")
+        self.R1_para = qf.function(zeros, "R1_para")
+        self.s = qf.function(np.ones_like(zeros), "s")
+        visible = (qf.nearest > m.visible_radius) & ~self.in_barrier
         self.visible = qf.function(visible.astype(float), "visible")
         self.P_src = fem.Constant(self.domain.mesh, 0.0)
         self.P0 = fem.Constant(self.domain.mesh, float(m.thermal_polarization))
 
     def _setup_forms(self) -> None:
-        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        u, v = ufl.TrialFunction(self.V0), ufl.TestFunction(self.V0)
         n, w, dx = self.n, self.weight, self.dx
         R1 = self.R1_bulk_cell + self.R1_para
         ds_b = self.ds(FACET_BARRIER)
         kappa = fem.Constant(self.domain.mesh, float(self.model.surface_rate))
+        stiff = n * self.D0 * self.s * ufl.inner(ufl.grad(u), ufl.grad(v)) * w
         self.forms = {
+            "M": compat.form(n * u * v * w * dx),
+            "K": compat.form(stiff * dx),
+            "Q_k": compat.form(n * self.k * u * v * w * dx),
+            "g_k": compat.form(n * self.kP * v * w * dx),
+            "Q_R": compat.form(n * R1 * u * v * w * dx),
+            "g_R": compat.form(n * R1 * self.P0 * v * w * dx),
             "Q_s": compat.form(n * kappa * u * v * w * ds_b),
             "g_s": compat.form(n * kappa * self.P_src * v * w * ds_b),
-            "M": compat.form(n * u * v * w * dx),
-            "K": compat.form(n * self.D * ufl.inner(ufl.grad(u), ufl.grad(v)) * w * dx),
-            "Q_k": compat.form(n * self.k * u * v * w * dx),
-            "Q_R": compat.form(n * R1 * u * v * w * dx),
-            "g_k": compat.form(n * self.k * self.P_src * v * w * dx),
-            "g_R": compat.form(n * R1 * self.P0 * v * w * dx),
         }
+        if self.model.diffusion.mode == "mean":
+            for name in self.domain.materials:
+                ind = cellwise_function(self.domain, (self.material_of_cell == name).astype(float))
+                self.forms[f"K_{name}"] = compat.form(ind * stiff * dx)
         if self.forcing is not None:
             self.forms["g_f"] = compat.form(n * self.forcing * v * w * dx)
         self._dirichlet_dofs = {}
         ft = self.domain.facet_tags
         if ft is not None:
             for key, tag in (("barrier", FACET_BARRIER), ("outer", FACET_OUTER)):
-                self._dirichlet_dofs[key] = compat.locate_dofs_on_facets(self.V, ft, tag)
+                self._dirichlet_dofs[key] = compat.locate_dofs_on_facets(self.V0, ft, tag)
 
     def _observable_vectors(self) -> None:
-        v = ufl.TestFunction(self.V)
+        v = ufl.TestFunction(self.V0)
         n, w, dx = self.n, self.weight, self.dx
         self.weights = {"sample": compat.assemble_vector(compat.form(n * v * w * dx)),
                         "visible": compat.assemble_vector(compat.form(n * self.visible * v * w * dx))}
@@ -158,33 +206,80 @@ class Discretization:
                                         (self.material_of_cell == name).astype(float))
                 self.weights[name] = compat.assemble_vector(compat.form(n * ind * v * w * dx))
         self.totals = {key: vec.sum() for key, vec in self.weights.items()}
+        self.material_weights = {name: self.weights.get(name, self.weights["sample"])
+                                 for name in self.domain.materials}
 
     # --- per stage -----------------------------------------------------------------------
 
+    def update_laws(self, laws: StageLaws) -> bool:
+        """Evaluate the stage laws at the quadrature points; re-assemble what changed.
+        Returns True when the stiffness matrix changed."""
+        qf = self.qf
+        old = self._laws
+        self._laws = laws
+        stiffness_changed = self.K is None or old is None or old.suppression != laws.suppression
+        if stiffness_changed:
+            s = np.ones(qf.points.shape[0]) if laws.suppression is None else laws.suppression(qf.nearest)
+            s = np.where(self.in_barrier, self.model.barrier_diffusion, s)
+            qf.assign(self.s, s)
+            self.K = self.assemble_matrix(self.forms["K"])
+            if self.model.diffusion.mode == "mean":
+                self.K_parts = {name: self.assemble_matrix(self.forms[f"K_{name}"])
+                                for name in self.domain.materials}
+        if old is None or old.source_rate != laws.source_rate or old.source_target != laws.source_target:
+            if laws.source_rate is None:
+                k = kp = np.zeros(qf.points.shape[0])
+            else:
+                k = qf.centre_sum(laws.source_rate)
+                tgt = laws.source_target
+                if callable(tgt):
+                    kp = qf.centre_sum(lambda r: laws.source_rate(r) * tgt(r))
+                else:
+                    kp = k * float(tgt)
+                k[self.in_barrier] = 0.0
+                kp[self.in_barrier] = 0.0
+            qf.assign(self.k, k)
+            qf.assign(self.kP, kp)
+            self._Q_cache.pop("source", None)
+        if old is None or old.paramagnetic_rate != laws.paramagnetic_rate:
+            r1 = qf.centre_sum(laws.paramagnetic_rate)
+            r1[self.in_barrier] = 0.0
+            qf.assign(self.R1_para, r1)
+            self._Q_cache.pop("relax", None)
+        return stiffness_changed
+
     def stage_operators(self, stage: StageSpec) -> StageOperators:
-        """Assemble S = K + Q_R (+ source terms), g and the Dirichlet rows for a stage."""
+        """Q (source + relaxation), g and the Dirichlet rows for a stage."""
         m = self.model
-        S = self.K.copy()
-        S.axpy(1.0, self.Q_R, structure=SAME)
-        g = self.g_R.copy()
+        laws = m.laws(stage)
+        self.update_laws(laws)
+        if "relax" not in self._Q_cache:
+            self._Q_cache["relax"] = (self.assemble_matrix(self.forms["Q_R"]),
+                                      self.assemble_vector(self.forms["g_R"]))
+        Q_R, g_R = self._Q_cache["relax"]
+        Q = Q_R.copy()
+        g = g_R.copy()
         fixed: list[tuple[np.ndarray, float]] = []
-        if stage.source_on:
+        if laws.source_rate is not None:
+            if "source" not in self._Q_cache:
+                self._Q_cache["source"] = (self.assemble_matrix(self.forms["Q_k"]),
+                                           self.assemble_vector(self.forms["g_k"]))
+            Q_k, g_k = self._Q_cache["source"]
+            Q.axpy(1.0, Q_k, structure=SAME)
+            g.axpy(1.0, g_k)
+        if stage.source_on and m.source_model == "surface":
             self.P_src.value = stage.source_polarization
-            if m.source_model == "volume":
-                S.axpy(1.0, compat.assemble_matrix(self.forms["Q_k"]), structure=SAME)
-                g.axpy(1.0, compat.assemble_vector(self.forms["g_k"]))
-            elif m.source_model == "surface":
-                S.axpy(1.0, compat.assemble_matrix(self.forms["Q_s"]), structure=SAME)
-                g.axpy(1.0, compat.assemble_vector(self.forms["g_s"]))
-            elif m.source_model == "fixed":
-                fixed.append((self._dirichlet_dofs["barrier"], stage.source_polarization))
+            Q.axpy(1.0, self.assemble_matrix(self.forms["Q_s"]), structure=SAME)
+            g.axpy(1.0, self.assemble_vector(self.forms["g_s"]))
+        if stage.source_on and m.source_model == "fixed":
+            fixed.append((self._dirichlet_dofs["barrier"], stage.source_polarization))
         if m.outer_boundary == "fixed":
             fixed.append((self._dirichlet_dofs["outer"], m.outer_polarization))
-        return StageOperators(S=S, g=g, name=stage.name, **self._dirichlet_rows(fixed))
+        return StageOperators(Q=Q, g=g, name=stage.name, **self._dirichlet_rows(fixed))
 
     def _dirichlet_rows(self, fixed: list[tuple[np.ndarray, float]]) -> dict:
-        nowned = compat.owned_size(self.V)
-        offset = compat.global_offset(self.V)
+        nowned = self.n_owned
+        offset = compat.global_offset(self.V0)
         loc, val = [np.empty(0, dtype=np.int32)], [np.empty(0)]
         for dofs, value in fixed:
             d = np.asarray(dofs, dtype=np.int32)
@@ -194,7 +289,6 @@ class Discretization:
         bc_local = np.concatenate(loc)
         bc_local, first = np.unique(bc_local, return_index=True)
         bc_values = np.concatenate(val)[first]
-        from mpi4py import MPI
         has_bc = self.comm.allreduce(int(bc_local.size), op=MPI.SUM) > 0
         return {"bc_local": bc_local, "bc_global": (bc_local + offset).astype(PETSc.IntType),
                 "bc_values": bc_values, "has_bc": has_bc}
@@ -204,7 +298,7 @@ class Discretization:
         if self.forcing is None:
             return None
         self.time.value = t
-        return compat.assemble_vector(self.forms["g_f"])
+        return self.assemble_vector(self.forms["g_f"])
 
     # --- observables ---------------------------------------------------------------------
 
@@ -213,6 +307,10 @@ class Discretization:
         with several materials, each material."""
         return {key: (vec.dot(P) / self.totals[key]) if self.totals[key] > 0 else float("nan")
                 for key, vec in self.weights.items()}
+
+    def material_means(self, P: PETSc.Vec) -> dict[str, float]:
+        """<P> per material (n-weighted)."""
+        return {name: vec.dot(P) / vec.sum() for name, vec in self.material_weights.items()}
 
     def set_uniform(self, value: float) -> None:
         self.P.x.array[:] = value
@@ -225,10 +323,9 @@ class Discretization:
         if region == "all":
             self.P.x.array[:] = 0.0
             return
-        xyz = compat.dof_coordinates(self.V)
-        if self.domain.radial:
-            xyz = xyz.copy()
+        xyz = compat.dof_coordinates(self.V0)
         r = self.domain.nearest_distance(xyz)
         rh = self.model.visible_radius
         mask = r >= rh * (1 - 1e-12) if region == "visible" else r <= rh * (1 + 1e-12)
-        self.P.x.array[mask] = 0.0
+        self.P.x.array[: mask.size][mask] = 0.0
+        compat.scatter_forward(self.P)

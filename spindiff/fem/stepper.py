@@ -83,6 +83,8 @@ class AdaptiveBDF2:
         self._hist = _History()
         self._pool = [P.duplicate() for _ in range(6)]
         self._new, self._pred, self._err, self._tmp, self._weights = (P.duplicate() for _ in range(5))
+        if hasattr(system, "norm"):
+            system.norm = self._wrms  # Newton measures its updates in the same norm
 
     # --- public --------------------------------------------------------------------------
 

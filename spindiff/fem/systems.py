@@ -1,52 +1,89 @@
-"""Implicit step equations for the semi-discrete system M dP/dt = g - S P.
+"""Implicit step equations for the semi-discrete system M dP/dt = g - K Phi(P) - Q P.
 
 A BDF step of size dt with leading coefficient a0 and history h = (sum_j a_j P^{n-j}) / dt
-solves (c M + S) P = g - M h with c = a0 / dt. The matrix only changes with c and the stage, so
-it is formed from the assembled M and S by one AXPY (no re-assembly), and the algebraic
-multigrid preconditioner is rebuilt only when c has drifted by more than a factor
-`PC_REBUILD_RATIO` since it was built (the Krylov iteration then corrects the mismatch).
-Dirichlet rows (fixed source, fixed outer polarization) are imposed symmetrically
-(MatZeroRowsColumns) so that CG still applies.
+solves, with c = a0 / dt,
+
+    conventional:      (c M + K + Q) P = g - M h                         (linear)
+    corrected, mean:   (c M + sum_m f(<P_pred>_m) K_m + Q) P = g - M h    (linear; f from the
+                       material means of the second-order predictor, so the scheme stays
+                       second order)
+    corrected, local:  F(P) = M (c P + h) + K Phi(P) + Q P - g = 0       (Newton)
+                       J = c M + Q + K diag(f(P))
+
+Every matrix is formed from the assembled M, K, Q by AXPY and diagonal scaling: nothing is
+re-assembled when dt or P change. The algebraic multigrid preconditioner is rebuilt only when
+c has drifted by more than `PC_REBUILD_RATIO` since it was built, or when the Krylov iteration
+count has doubled (the Krylov method then absorbs the mismatch). Dirichlet rows (fixed source,
+fixed outer polarization) are imposed symmetrically (MatZeroRowsColumns); periodic constraints
+by back-substitution of slave dofs after every solve.
 """
 from __future__ import annotations
 
+import math
+from typing import Callable
+
 import numpy as np
+from mpi4py import MPI
 from petsc4py import PETSc
 
 from ..model import StageSpec
-from . import linear_solver
+from . import compat, linear_solver
 from .operators import SAME, Discretization, StageOperators
 
 PC_REBUILD_RATIO = 3.0
 
 
-class LinearStepSystem:
-    """Step solver for the linear (conventional-diffusion) transport equation."""
+class StepSystem:
+    """Step solver for the transport equation with conventional or corrected diffusion."""
 
     def __init__(self, disc: Discretization, kind: str = "auto", ksp_rtol: float = 1e-10,
-                 petsc_options: dict | None = None):
+                 petsc_options: dict | None = None, newton_tol: float = 1e-3,
+                 newton_max_it: int = 12, newton_ksp_rtol: float = 1e-6):
         self.disc = disc
+        self.spec = disc.model.diffusion
+        self.mode = self.spec.mode
         comm = disc.comm
         self.kind = linear_solver.choose_kind(kind, disc.ndofs, disc.domain.radial)
-        self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, True, petsc_options, "step")
+        symmetric = self.mode != "local"
+        self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, symmetric, petsc_options, "step")
         mass_kind = "direct" if self.kind == "direct" else "mass"
         self.mass_ksp = linear_solver.make_ksp(comm, mass_kind, 1e-13, True, None, "mass")
         self.A = disc.M.copy()
+        self.S = disc.M.copy()
+        self.KD = disc.M.copy()
         self.M_bc = disc.M.copy()
         self.ops: StageOperators | None = None
         self._pc_c: float | None = None
-        self._work = disc.M.createVecLeft()
-        self._xbc = disc.M.createVecLeft()
-        self.stats = {"solves": 0, "krylov_its": 0, "pc_setups": 0, "failures": 0}
+        self._pc_its: int | None = None
+        base = compat.petsc_vector(disc.P)
+        self._work = base.duplicate()
+        self._MP = base.duplicate()
+        self._xbc = base.duplicate()
+        self._F = base.duplicate()
+        self._delta = base.duplicate()
+        self._f = base.duplicate()
+        self._phi = base.duplicate()
+        self.ksp_rtol = ksp_rtol
+        self.newton_ksp_rtol = max(newton_ksp_rtol, ksp_rtol)
+        self.newton_tol = newton_tol
+        self.newton_max_it = newton_max_it
+        self.norm: Callable[[PETSc.Vec, PETSc.Vec], float] | None = None
+        self.f_max_seen = 1.0
+        self.stats = {"solves": 0, "krylov_its": 0, "pc_setups": 0, "failures": 0,
+                      "newton_its": 0, "newton_failures": 0}
 
     # --- stage ---------------------------------------------------------------------------
 
     def set_stage(self, stage: StageSpec) -> None:
-        self.ops = self.disc.stage_operators(stage)
+        disc = self.disc
+        self.ops = disc.stage_operators(stage)
         self._pc_c = None
         self._xbc.set(0.0)
         self._xbc.array[self.ops.bc_local] = self.ops.bc_values
-        self.disc.M.copy(self.M_bc, structure=SAME)
+        if self.mode == "conventional":
+            disc.K.copy(self.S, structure=SAME)
+            self.S.axpy(1.0, self.ops.Q, structure=SAME)
+        disc.M.copy(self.M_bc, structure=SAME)
         if self.ops.has_bc:
             self.M_bc.zeroRowsColumns(self.ops.bc_global, 1.0)
         self.mass_ksp.setOperators(self.M_bc)
@@ -55,55 +92,167 @@ class LinearStepSystem:
         """Put the stage's Dirichlet values into P (at the stage start)."""
         P.array[self.ops.bc_local] = self.ops.bc_values
 
+    # --- operators -----------------------------------------------------------------------
+
+    def _mean_factors(self, P: PETSc.Vec) -> dict[str, float]:
+        means = self.disc.material_means(P)
+        return {name: float(self.spec.f(p)) for name, p in means.items()}
+
+    def _stiffness_operator(self, P: PETSc.Vec) -> PETSc.Mat:
+        """K_eff + Q for the linear modes, with f evaluated from P (mean mode)."""
+        if self.mode == "conventional":
+            return self.S
+        disc = self.disc
+        self.ops.Q.copy(self.S, structure=SAME)
+        for name, fac in self._mean_factors(P).items():
+            self.S.axpy(fac, disc.K_parts[name], structure=SAME)
+            self.f_max_seen = max(self.f_max_seen, fac)
+        return self.S
+
+    def apply_operator(self, P: PETSc.Vec, out: PETSc.Vec) -> None:
+        """out = K Phi(P) + Q P (the spatial operator applied to P)."""
+        if self.mode == "local":
+            self._kirchhoff(P)
+            self.disc.K.mult(self._phi, out)
+            self.ops.Q.multAdd(P, out, out)
+        else:
+            self._stiffness_operator(P).mult(P, out)
+
+    def _kirchhoff(self, P: PETSc.Vec) -> None:
+        """Nodal Phi(P) and f(P) into self._phi, self._f."""
+        p = P.array_r
+        self._phi.array[:] = self.spec.kirchhoff(p)
+        f = self.spec.f(p)
+        self._f.array[:] = f
+        local_max = float(f.max()) if f.size else 1.0
+        self.f_max_seen = max(self.f_max_seen, self.disc.comm.allreduce(local_max, op=MPI.MAX))
+
     # --- solves --------------------------------------------------------------------------
 
     def solve(self, c: float, hist: PETSc.Vec, guess: PETSc.Vec, out: PETSc.Vec,
               t: float | None = None) -> bool:
-        """Solve (c M + S) out = g(t) - M hist, starting from `guess`. Returns success."""
+        """One implicit step: returns success (never raises on non-convergence)."""
+        if self.mode == "local":
+            return self._newton(c, hist, guess, out, t)
+        S = self._stiffness_operator(guess)
+        rhs = self._rhs(hist, t)
+        return self._linear_solve(S, c, rhs, guess, out)
+
+    def _rhs(self, hist: PETSc.Vec, t: float | None) -> PETSc.Vec:
+        rhs = self._work
+        self.disc.M.mult(hist, rhs)
+        rhs.aypx(-1.0, self.ops.g)
+        if self.disc.forcing is not None:
+            rhs.axpy(1.0, self.disc.forcing_vector(t))
+        return rhs
+
+    def _linear_solve(self, S: PETSc.Mat, c: float, rhs: PETSc.Vec, guess: PETSc.Vec,
+                      out: PETSc.Vec) -> bool:
         ops, disc = self.ops, self.disc
-        ops.S.copy(self.A, structure=SAME)
+        S.copy(self.A, structure=SAME)
         if c != 0.0:
             self.A.axpy(c, disc.M, structure=SAME)
-        rhs = self._work
-        disc.M.mult(hist, rhs)
-        rhs.aypx(-1.0, ops.g)
-        self._add_forcing(rhs, t)
         if ops.has_bc:
             self.A.zeroRowsColumns(ops.bc_global, 1.0, self._xbc, rhs)
-        rebuild = (self._pc_c is None or self.kind == "direct" or c == 0.0
-                   or max(c / self._pc_c, self._pc_c / c) > PC_REBUILD_RATIO)
-        self.ksp.setOperators(self.A)
-        self.ksp.getPC().setReusePreconditioner(not rebuild)
-        if rebuild:
-            self._pc_c = c
-            self.stats["pc_setups"] += 1
         if guess is not out:
             guess.copy(out)
-        self.ksp.solve(rhs, out)
-        self.stats["solves"] += 1
-        self.stats["krylov_its"] += self.ksp.getIterationNumber()
+        ok = self._krylov(self.A, c, rhs, out)
+        disc.constrain(out)
+        return ok
+
+    def _krylov(self, A: PETSc.Mat, c: float, rhs: PETSc.Vec, x: PETSc.Vec,
+                rtol: float | None = None) -> bool:
+        if self.kind != "direct":
+            self.ksp.setTolerances(rtol=rtol or self.ksp_rtol)
+        rebuild = (self._pc_c is None or self.kind == "direct" or c == 0.0
+                   or max(c / self._pc_c, self._pc_c / c) > PC_REBUILD_RATIO)
+        self.ksp.setOperators(A)
+        self.ksp.getPC().setReusePreconditioner(not rebuild)
+        self.ksp.solve(rhs, x)
+        its = self.ksp.getIterationNumber()
         ok = linear_solver.converged(self.ksp)
+        if not rebuild and (not ok or its > max(2 * self._pc_its, self._pc_its + 10)):
+            # the reused preconditioner has gone stale: rebuild and solve again
+            self.ksp.getPC().setReusePreconditioner(False)
+            self.ksp.solve(rhs, x)
+            its = self.ksp.getIterationNumber()
+            ok = linear_solver.converged(self.ksp)
+            rebuild = True
+        if rebuild:
+            self._pc_c, self._pc_its = c, max(its, 1)
+            self.stats["pc_setups"] += 1
+        self.stats["solves"] += 1
+        self.stats["krylov_its"] += its
         if not ok:
             self.stats["failures"] += 1
             self._pc_c = None
         return ok
 
+    def _newton(self, c: float, hist: PETSc.Vec, guess: PETSc.Vec, out: PETSc.Vec,
+                t: float | None) -> bool:
+        """Newton iteration for the Kirchhoff-interpolated corrected diffusion."""
+        disc, ops = self.disc, self.ops
+        if guess is not out:
+            guess.copy(out)
+        self.apply_dirichlet(out)
+        disc.constrain(out)
+        base = self._rhs(hist, t)  # g - M h (+ forcing)
+        F, delta = self._F, self._delta
+        previous = math.inf
+        for it in range(self.newton_max_it):
+            # F = c M P + K Phi(P) + Q P - (g - M h)
+            self.apply_operator(out, F)
+            if c != 0.0:
+                disc.M.mult(out, self._MP)
+                F.axpy(c, self._MP)
+            F.axpy(-1.0, base)
+            F.array[ops.bc_local] = 0.0
+            disc.homogenize(F)
+            F.scale(-1.0)
+            # J = c M + Q + K diag(f(P))
+            disc.K.copy(self.KD, structure=SAME)
+            self.KD.diagonalScale(R=self._f)
+            self.ops.Q.copy(self.A, structure=SAME)
+            self.A.axpy(1.0, self.KD, structure=SAME)
+            if c != 0.0:
+                self.A.axpy(c, disc.M, structure=SAME)
+            if ops.has_bc:
+                self.A.zeroRowsColumns(ops.bc_global, 1.0)
+            delta.set(0.0)
+            # inexact Newton: the iteration itself removes the linear-solve error
+            ok = self._krylov(self.A, c, F, delta, self.newton_ksp_rtol)
+            self.stats["newton_its"] += 1
+            if not ok:
+                break
+            disc.homogenize(delta)
+            out.axpy(1.0, delta)
+            disc.constrain(out)
+            size = self.norm(delta, out) if self.norm is not None else delta.norm() / math.sqrt(delta.getSize())
+            if not math.isfinite(size):
+                break
+            if size <= self.newton_tol:
+                return True
+            if it >= 2 and size > previous:
+                break  # diverging or stalled
+            previous = size
+        self.stats["newton_failures"] += 1
+        return False
+
     def steady_state(self, out: PETSc.Vec) -> bool:
-        """Solve S P = g (the stage's steady state; needs a relaxing or fixed boundary)."""
+        """Solve K Phi(P) + Q P = g (the stage's steady state; needs a relaxing or fixed
+        boundary to be well posed)."""
         zero = out.duplicate()
         zero.set(0.0)
         return self.solve(0.0, zero, out, out)
 
     def time_derivative(self, P: PETSc.Vec, out: PETSc.Vec, t: float | None = None) -> None:
-        """dP/dt = M^-1 (g - S P), zero on Dirichlet rows."""
+        """dP/dt = M^-1 (g - K Phi(P) - Q P), zero on Dirichlet rows."""
         rhs = self._work
-        self.ops.S.mult(P, rhs)
+        self.apply_operator(P, rhs)
         rhs.aypx(-1.0, self.ops.g)
-        self._add_forcing(rhs, t)
+        if self.disc.forcing is not None:
+            rhs.axpy(1.0, self.disc.forcing_vector(t))
         rhs.array[self.ops.bc_local] = 0.0
         out.set(0.0)
         self.mass_ksp.solve(rhs, out)
-
-    def _add_forcing(self, rhs: PETSc.Vec, t: float | None) -> None:
-        if self.disc.forcing is not None:
-            rhs.axpy(1.0, self.disc.forcing_vector(t))
+        self.disc.constrain(out)
