@@ -50,6 +50,19 @@ class InverseSixth:
 
 
 @dataclass(frozen=True)
+class RegionRate:
+    """A constant exchange rate (1/s) with the nuclei within `radius` (nm) of a centre and
+    outside its barrier b (Takeda's source at the centre's nearest nuclei)."""
+    rate: float
+    radius: float
+    b: float = 0.0
+
+    def __call__(self, r: np.ndarray) -> np.ndarray:
+        r = np.asarray(r)
+        return np.where((r <= self.radius) & (r >= self.b), self.rate, 0.0)
+
+
+@dataclass(frozen=True)
 class DiffusionSpec:
     """Polarization dependence of the spin-diffusion coefficient (PHYSICS.md section 3.2).
 
@@ -109,6 +122,7 @@ class StageSpec:
     """One protocol stage: duration (s), whether the source acts, its target, events, outputs.
 
     electron_polarization: P_e during the stage when the case models it (None otherwise).
+    pulse_rate (Hz) and pulse_exchange: an intermittent source instead of a continuous one.
     """
     name: str
     duration: float
@@ -118,6 +132,20 @@ class StageSpec:
     outputs: int = 60
     spacing: str = "log"
     electron_polarization: Optional[float] = None
+    pulse_rate: Optional[float] = None
+    pulse_exchange: float = 1.0
+
+    @property
+    def pulsed(self) -> bool:
+        return self.pulse_rate is not None
+
+    def pulse_times(self) -> np.ndarray:
+        """Pulse times relative to the stage start (s): j / rate for j >= 0 inside the stage."""
+        if not self.pulsed:
+            return np.empty(0)
+        n = int(np.floor(self.duration * self.pulse_rate * (1 + 1e-12))) + 1
+        t = np.arange(n) / self.pulse_rate
+        return t[t < self.duration * (1 - 1e-12)]
 
     def output_times(self) -> np.ndarray:
         """Output times relative to the stage start (s), ending exactly at `duration`."""
@@ -129,16 +157,20 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class InverseSixthCentres:
-    """Centre physics with C6/r^6 laws given directly in the case file."""
+    """Centre physics with laws given directly in the case file: a C6/r^6 source (or a
+    region exchange rate) and a C6/r^6 paramagnetic relaxation."""
     source_C6: float
     relaxation_C6: float
     b: float
+    region: Optional[RegionRate] = None
 
     def laws(self, stage: StageSpec) -> StageLaws:
+        on = stage.source_on and not stage.pulsed
+        rate = self.region if self.region is not None else InverseSixth(self.source_C6, self.b)
         return StageLaws(
-            source_rate=InverseSixth(self.source_C6, self.b) if stage.source_on else None,
+            source_rate=rate if on else None,
             source_target=stage.source_polarization,
-            paramagnetic_rate=InverseSixth(self.relaxation_C6, self.b))
+            paramagnetic_rate=InverseSixth(self.relaxation_C6, max(self.b, 1e-12)))
 
 
 @dataclass
@@ -155,6 +187,7 @@ class TransportModel:
     stages: list[StageSpec]
     cell_radius: float = float("nan")
     source_model: str = "volume"
+    source_radius: float = 0.0
     surface_rate: float = 0.0
     outer_boundary: str = "zero_flux"
     outer_polarization: float = 0.0
@@ -166,30 +199,34 @@ class TransportModel:
         return sum(s.duration for s in self.stages)
 
     def laws(self, stage: StageSpec) -> StageLaws:
-        """The centre laws during `stage` (a volume source only for source model "volume")."""
+        """The centre laws during `stage` (a volume source only for "volume"/"region")."""
         laws = self.centre_physics.laws(stage)
-        if self.source_model != "volume" and laws.source_rate is not None:
+        if self.source_model not in ("volume", "region") and laws.source_rate is not None:
             laws = StageLaws(None, laws.source_target, laws.paramagnetic_rate, laws.suppression)
         return laws
 
 
 def transport_model(case: Case) -> TransportModel:
     """Build the transport model of a validated case."""
-    b = case.centres.barrier_radius
+    b = case.barrier_radius
     materials = {name: MaterialProps(name, m.nuclear_density, m.D0, m.T1n)
                  for name, m in case.materials.items()}
     stages = [StageSpec(name=s.name, duration=s.duration, source_on=s.microwaves,
                         source_polarization=case.source.polarization, saturate=s.saturate,
-                        outputs=s.outputs, spacing=s.spacing)
+                        outputs=s.outputs, spacing=s.spacing,
+                        pulse_rate=s.pulses.rate if s.pulses else None,
+                        pulse_exchange=s.pulses.exchange if s.pulses else 1.0)
               for s in case.protocol.stages]
+    src = case.source
+    region = RegionRate(src.rate, src.radius, b) if src.model == "region" else None
     d = case.diffusion
     return TransportModel(
         materials=materials, barrier_radius=b, barrier=case.centres.barrier,
         barrier_diffusion=case.centres.barrier_diffusion, visible_radius=case.visible_radius,
-        centre_physics=InverseSixthCentres(case.source.C6 or 0.0, case.relaxation.C6, b),
+        centre_physics=InverseSixthCentres(src.C6 or 0.0, case.relaxation.C6, b, region),
         thermal_polarization=case.thermal_polarization,
         initial_polarization=case.initial_polarization, stages=stages,
-        cell_radius=case.cell_radius, source_model=case.source.model,
+        cell_radius=case.cell_radius, source_model=src.model, source_radius=src.radius or 0.0,
         surface_rate=case.source.kappa or 0.0, outer_boundary=case.geometry.outer_boundary,
         outer_polarization=case.geometry.outer_polarization or 0.0,
         diffusion=DiffusionSpec(d.model, d.polarization, d.regularization))

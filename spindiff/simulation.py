@@ -35,9 +35,23 @@ class RunResult:
 def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None) -> Domain:
     """Mesh the case's geometry ("3d" Gmsh tetrahedra or the "radial" 1D reduction)."""
     mesh_model = mesh_model or case.mesh.model
-    c, m = case.centres, case.mesh
-    args = dict(radius=case.cell_radius, barrier_radius=c.barrier_radius, barrier=c.barrier,
-                visible_radius=case.visible_radius, material=case.material_name)
+    c, m, g = case.centres, case.mesh, case.geometry
+    extra = [case.source.radius] if case.source.model == "region" else []
+    if g.kind == "periodic_cube":
+        from .geometry.box import build_box
+        L = case.cube_side
+        refine = case.barrier_radius if c.barrier != "none" else max(extra or [L / 10])
+        domain = build_box(comm, L, np.full((1, 3), L / 2), refine,
+                           "hole" if c.barrier == "hole" else "kept_distance",
+                           case.visible_radius or None, m.size_barrier, m.size_bulk,
+                           order=m.order if c.barrier == "hole" else 1, periodic=True,
+                           material=case.material_name)
+        if c.barrier == "none":
+            domain.barrier_by_distance = False
+        return domain
+    args = dict(radius=case.cell_radius, barrier_radius=case.barrier_radius, barrier=c.barrier,
+                visible_radius=case.visible_radius, material=case.material_name,
+                extra_radii=extra)
     if mesh_model == "radial":
         from .geometry.radial import build_radial_cell
         return build_radial_cell(comm, ncells=m.radial_cells, **args)
@@ -120,6 +134,9 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
             disc.constrain(P)
             if stage.saturate != "none" or t0 > 0 and system.ops.has_bc:
                 record(float(t0), stage.name)
+            if stage.pulsed:
+                _run_pulsed_stage(stage, float(t0), disc, stepper, P, record)
+                continue
             stepper.restart(float(t0))
             for t_out in t0 + stage.output_times():
                 stepper.advance_to(float(t_out))
@@ -150,6 +167,33 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     compat.scatter_forward(disc.P)
     return RunResult(series=series, summary=summary, out_dir=out,
                      final_field=disc.P.x.array.copy())
+
+
+def _run_pulsed_stage(stage, t0: float, disc, stepper, P, record) -> None:
+    """Pulses at t0 + j / rate: P <- P + exchange (P_src - P) in the source region, then
+    diffusion and relaxation until the next pulse. An output time that coincides with a pulse is
+    recorded just before it. After each pulse the stepper restarts (P is discontinuous) with the
+    first step that was accepted after the previous pulse."""
+    pulses = t0 + stage.pulse_times()
+    outputs = t0 + stage.output_times()
+    if pulses.size:
+        # output times within round-off of a pulse are that pulse's time (recorded before it)
+        nearest = pulses[np.clip(np.searchsorted(pulses, outputs), 0, pulses.size - 1)]
+        outputs = np.where(np.abs(outputs - nearest) < 1e-9 * stage.duration, nearest, outputs)
+    events = sorted([(float(t), 0) for t in outputs] + [(float(t), 1) for t in pulses])
+    restarted = False
+    for t, kind in events:
+        stepper.advance_to(t) if restarted else None
+        if kind == 0:
+            if not restarted:
+                stepper.restart(t)
+                restarted = True
+            record(t, stage.name)
+            continue
+        disc.apply_pulse(stage.source_polarization, stage.pulse_exchange, P)
+        dt = stepper.first_step_dt if restarted else None
+        stepper.restart(t, dt)
+        restarted = True
 
 
 def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,
@@ -209,6 +253,9 @@ def _summary(case, model, domain, disc, system, stepper, series, starts, comm, w
         "final": {"P": final, "enhancement": float(series["enhancement"][-1]),
                   "time_s": float(t[-1])},
         "fits": fits,
+        "diffusion": {"model": model.diffusion.model, "polarization": model.diffusion.polarization,
+                      "regularization_eps": model.diffusion.eps, "f_cap": model.diffusion.cap,
+                      "f_max_reached": system.f_max()},
         "mesh": {"model": "radial" if domain.radial else "3d", "dofs": disc.ndofs,
                  "cells": ncells, "description": domain.description,
                  "quadrature_degree": disc.quadrature_degree},

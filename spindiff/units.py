@@ -31,7 +31,7 @@ INTERNAL = {
 EXAMPLES = {
     "length": '"0.8 nm"',
     "time": '"300 s"',
-    "rate": '"0.01 1/s"',
+    "rate": '"1000 1/s"',
     "diffusivity": '"100 nm^2/s" or "1e-16 m^2/s"',
     "c6": '"5 nm^6/s"',
     "velocity": '"0.5 nm/s"',

@@ -66,19 +66,26 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
 def check_consistency(case: Case, source: str | None = None) -> None:
     """Rules that involve several keys."""
     g, c = case.geometry, case.centres
-    if (g.concentration is None) == (g.radius is None):
-        raise CaseError("geometry", "concentration/radius",
-                        "give exactly one of concentration (e.g. \"10 mM\") or radius", source)
+    size_keys = {"sphere_cell": ("concentration", "radius"), "periodic_cube": ("concentration", "side")}
+    allowed = size_keys[g.kind]
+    given = [k for k in ("concentration", "radius", "side") if getattr(g, k) is not None]
+    if len(given) != 1 or given[0] not in allowed:
+        raise CaseError("geometry", ", ".join(given) or "(none)",
+                        f"a {g.kind} needs exactly one of {' or '.join(allowed)}", source)
     if len(case.materials) != 1:
         raise CaseError("materials", ", ".join(case.materials),
                         f"geometry kind {g.kind!r} holds exactly one material", source)
-    big_r = case.cell_radius
-    if c.barrier_radius >= big_r:
-        raise CaseError("centres.barrier_radius", f"{c.barrier_radius:g} nm",
-                        f"must be smaller than the cell radius R = {big_r:.4g} nm", source)
-    if case.visible_radius >= big_r:
+    if c.barrier != "none" and c.barrier_radius is None:
+        raise CaseError("centres.barrier_radius", "(missing)",
+                        f"required with barrier = {c.barrier!r} (or set barrier = \"none\")", source)
+    size = case.cell_radius if g.kind == "sphere_cell" else case.cube_side / 2
+    what = "the cell radius R" if g.kind == "sphere_cell" else "half the cube side"
+    if case.barrier_radius >= size:
+        raise CaseError("centres.barrier_radius", f"{case.barrier_radius:g} nm",
+                        f"must be smaller than {what} = {size:.4g} nm", source)
+    if case.visible_radius >= size:
         raise CaseError("centres.visible_radius", f"{case.visible_radius:g} nm",
-                        f"must be smaller than the cell radius R = {big_r:.4g} nm", source)
+                        f"must be smaller than {what} = {size:.4g} nm", source)
     if case.relaxation.P0 == "thermal" and case.conditions is None:
         raise CaseError("relaxation.P0", "thermal",
                         "needs a [conditions] table (B0, temperature, nucleus) or a number", source)
@@ -88,6 +95,11 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if case.solver.dt_max is not None and case.solver.dt_max < case.solver.dt_initial:
         raise CaseError("solver.dt_max", f"{case.solver.dt_max:g} s",
                         "must be >= solver.dt_initial", source)
+    if g.kind == "periodic_cube" and g.outer_boundary != "zero_flux":
+        raise CaseError("geometry.outer_boundary", g.outer_boundary,
+                        "a periodic cube has no outer boundary", source)
+    if g.kind == "periodic_cube" and case.mesh.model == "radial":
+        raise CaseError("mesh.model", "radial", "the radial reduction needs a sphere_cell", source)
     src = case.source
     if src.model == "volume" and src.C6 is None:
         raise CaseError("source.C6", "(missing)", "source model \"volume\" needs C6, e.g. \"5 nm^6/s\"", source)
@@ -95,6 +107,22 @@ def check_consistency(case: Case, source: str | None = None) -> None:
         raise CaseError("source.kappa", "(missing)", "source model \"surface\" needs kappa, e.g. \"0.5 nm/s\"", source)
     if src.model in ("surface", "fixed") and c.barrier != "hole":
         raise CaseError("source.model", src.model, "surface and fixed sources need centres.barrier = \"hole\"", source)
+    if src.model == "region" and (src.rate is None or src.radius is None):
+        raise CaseError("source.rate" if src.rate is None else "source.radius", "(missing)",
+                        "a \"region\" source needs rate (e.g. \"1000 1/s\") and radius (e.g. \"0.5 nm\")", source)
+    if c.barrier == "none" and src.model != "region":
+        raise CaseError("source.model", src.model,
+                        "without a barrier only a \"region\" source is allowed (C6/r^6 diverges at r = 0)", source)
+    if c.barrier == "none" and case.relaxation.C6 > 0:
+        raise CaseError("relaxation.C6", f"{case.relaxation.C6:g} nm^6/s",
+                        "must be 0 without a barrier (C6/r^6 diverges at r = 0)", source)
+    if src.model == "region" and src.radius <= case.barrier_radius:
+        raise CaseError("source.radius", f"{src.radius:g} nm",
+                        f"must exceed the barrier radius {case.barrier_radius:g} nm", source)
+    for i, st in enumerate(case.protocol.stages):
+        if st.pulses is not None and src.model != "region":
+            raise CaseError(f"protocol.stages[{i}].pulses", "(table)",
+                            "pulses act on the source region: needs source.model = \"region\"", source)
     if (g.outer_boundary == "fixed") != (g.outer_polarization is not None):
         raise CaseError("geometry.outer_polarization", g.outer_polarization,
                         "give it exactly when geometry.outer_boundary = \"fixed\"", source)

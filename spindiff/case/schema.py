@@ -83,10 +83,13 @@ class Geometry(Section):
     sphere_cell: one centre at the origin in a sphere of radius R; R from `radius` or from the
     centre `concentration` (R = (3 / (4 pi c))^(1/3)). outer_boundary: "zero_flux" (symmetry of
     a Wigner-Seitz cell) or "fixed" (P = outer_polarization on r = R).
+    periodic_cube: one centre at the centre of a cube of side L with periodic boundaries
+    (Takeda's model); L from `side` or from `concentration` (L = c^(-1/3)).
     """
-    kind: Literal["sphere_cell"] = "sphere_cell"
+    kind: Literal["sphere_cell", "periodic_cube"] = "sphere_cell"
     concentration: Optional[Concentration] = None
     radius: Optional[Length] = None
+    side: Optional[Length] = None
     outer_boundary: Literal["zero_flux", "fixed"] = "zero_flux"
     outer_polarization: Optional[Polarization] = None
 
@@ -96,11 +99,11 @@ class Centres(Section):
 
     barrier_radius b: flip-flops are quenched for r < b. barrier = "hole" cuts the ball out of
     the mesh (zero-flux surface); "kept" meshes it with D = barrier_diffusion * D0 inside and
-    no source or paramagnetic relaxation there. visible_radius r_h: nuclei with r > r_h are
-    NMR-visible (defaults to b).
+    no source or paramagnetic relaxation there; "none": no barrier (needs a "region" source).
+    visible_radius r_h: nuclei with r > r_h are NMR-visible (defaults to b, or 0 without one).
     """
-    barrier_radius: Length
-    barrier: Literal["hole", "kept"] = "hole"
+    barrier_radius: Optional[Length] = None
+    barrier: Literal["hole", "kept", "none"] = "hole"
     barrier_diffusion: Fraction = 0.0
     visible_radius: Optional[LengthOrZero] = None
 
@@ -117,12 +120,16 @@ class Source(Section):
 
     model = "volume": rate k(r) = C6 / r^6 for r >= b (PHYSICS.md section 5);
     "surface": flux -n D dP/dn = n kappa (P_src - P) on the barrier surface (kappa in nm/s);
-    "fixed": P = P_src on the barrier surface (instantaneous source).
-    The last two need barrier = "hole".
+    "fixed": P = P_src on the barrier surface (instantaneous source);
+    "region": exchange at `rate` (1/s) with the nuclei within `radius` of the centre (Takeda's
+    source at the centre's nearest nuclei; also the region hit by pulses).
+    "surface" and "fixed" need barrier = "hole".
     """
-    model: Literal["volume", "surface", "fixed"] = "volume"
+    model: Literal["volume", "surface", "fixed", "region"] = "volume"
     C6: Optional[C6Coefficient] = None
     kappa: Optional[Velocity] = None
+    rate: Optional[Annotated[float, _quantity("rate"), AfterValidator(_non_negative)]] = None
+    radius: Optional[Length] = None
     polarization: Polarization
 
 
@@ -154,15 +161,27 @@ class Conditions(Section):
     nucleus: Nucleus = "1H"  # type: ignore[valid-type]
 
 
+class Pulses(Section):
+    """[protocol.stages.pulses]: intermittent source (triplet DNP, integrated solid effect).
+
+    At t_j = j / rate within the stage, P <- P + exchange (P_src - P) in the source region;
+    only diffusion and relaxation act between pulses (no continuous source).
+    """
+    rate: Annotated[float, _quantity("frequency"), AfterValidator(_positive)]
+    exchange: Fraction = 1.0
+
+
 class Stage(Section):
     """[[protocol.stages]]: one stage of the experiment.
 
     microwaves: source on (true) or off. saturate: region set to P = 0 at the stage start.
-    outputs: number of output times in the stage, spaced linearly or logarithmically.
+    pulses: intermittent source instead of a continuous one. outputs: number of output times
+    in the stage, spaced linearly or logarithmically.
     """
     name: str = Field(min_length=1)
     duration: Time
     microwaves: bool = True
+    pulses: Optional[Pulses] = None
     saturate: Literal["none", "visible", "hidden", "all"] = "none"
     outputs: int = Field(default=60, ge=1, le=100000)
     spacing: Literal["linear", "log"] = "log"
@@ -232,17 +251,32 @@ class Case(Section):
 
     @property
     def cell_radius(self) -> float:
-        """Radius R (nm) of the spherical cell."""
+        """Radius R (nm) of the spherical cell (of the equal-volume sphere for a cube)."""
         from ..physics.cells import sphere_cell_radius
+        if self.geometry.kind == "periodic_cube":
+            return (3.0 / (4.0 * 3.141592653589793)) ** (1.0 / 3.0) * self.cube_side
         if self.geometry.radius is not None:
             return self.geometry.radius
         return sphere_cell_radius(self.geometry.concentration)
 
     @property
+    def cube_side(self) -> float:
+        """Side L (nm) of the periodic cube (Takeda): `side` or c^(-1/3)."""
+        from ..physics.cells import cube_cell_side
+        if self.geometry.side is not None:
+            return self.geometry.side
+        return cube_cell_side(self.geometry.concentration)
+
+    @property
+    def barrier_radius(self) -> float:
+        """b (nm); 0 without a barrier."""
+        return 0.0 if self.centres.barrier == "none" else float(self.centres.barrier_radius)
+
+    @property
     def visible_radius(self) -> float:
         """r_h (nm); defaults to the barrier radius."""
         v = self.centres.visible_radius
-        return self.centres.barrier_radius if v is None else v
+        return self.barrier_radius if v is None else v
 
     @property
     def thermal_polarization(self) -> float:

@@ -356,3 +356,23 @@ class FieldWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+# --- geometry-layer helpers (added for the Gmsh builders and user meshes) -------------------
+
+def geometry_dofmap(msh: Mesh) -> np.ndarray:
+    """Geometry node indices (into msh.geometry.x) of each local cell incl. ghosts, shape
+    (ncells, nodes_per_cell); an AdjacencyList on DOLFINx 0.5, an ndarray on >= 0.8."""
+    dm = msh.geometry.dofmap
+    if hasattr(dm, "array") and callable(getattr(dm, "links", None)):
+        return np.asarray(dm.array).reshape(num_cells_local(msh), -1)
+    return np.asarray(dm).reshape(num_cells_local(msh), -1)  # pragma: no cover - DOLFINx >= 0.8
+
+
+def write_meshtags(xdmf: Any, tags: Any, msh: Mesh) -> None:
+    """Write MeshTags to an open XDMFFile whose mesh was written (DOLFINx >= 0.8 also wants
+    the geometry; pybind gives no signature to probe, so the one-argument call is tried)."""
+    try:
+        xdmf.write_meshtags(tags)
+    except TypeError:  # pragma: no cover - DOLFINx >= 0.8
+        xdmf.write_meshtags(tags, msh.geometry)

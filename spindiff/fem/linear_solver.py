@@ -43,8 +43,10 @@ def make_ksp(comm, kind: str, rtol: float = 1e-10, symmetric: bool = True,
         ksp.setType("preonly")
         pc = ksp.getPC()
         pc.setType("lu")
-        if PETSc.Sys.hasExternalPackage("mumps"):
-            pc.setFactorSolverType("mumps")
+        if comm.size > 1 and PETSc.Sys.hasExternalPackage("mumps"):
+            pc.setFactorSolverType("mumps")  # PETSc's own LU is serial only
+        else:
+            pc.setFactorSolverType("petsc")  # far less per-call overhead on small systems
     elif kind == "iterative":
         ksp.setType("cg" if symmetric else "gmres")
         pc = ksp.getPC()

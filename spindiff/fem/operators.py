@@ -315,6 +315,23 @@ class Discretization:
     def set_uniform(self, value: float) -> None:
         self.P.x.array[:] = value
 
+    def source_region_mask(self) -> np.ndarray:
+        """Local dofs (incl. ghosts) within the source radius of a centre and outside barriers."""
+        if not hasattr(self, "_source_mask"):
+            xyz = compat.dof_coordinates(self.V0)
+            r = self.domain.nearest_distance(xyz)
+            m = self.model
+            self._source_mask = (r <= m.source_radius * (1 + 1e-9)) & (r >= m.barrier_radius * (1 - 1e-9))
+        return self._source_mask
+
+    def apply_pulse(self, target: float, exchange: float, P: PETSc.Vec) -> None:
+        """P <- P + exchange (target - P) at the nodes of the source region."""
+        mask = self.source_region_mask()
+        arr = self.P.x.array[: mask.size]
+        arr[mask] += exchange * (target - arr[mask])
+        compat.scatter_forward(self.P)
+        self.constrain(P)
+
     def saturate(self, region: str) -> None:
         """Set P = 0 at the nodes of a region: "all", "visible" (r >= r_h from every centre,
         outside barriers) or "hidden" (r <= r_h)."""

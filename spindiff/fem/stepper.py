@@ -26,6 +26,10 @@ from petsc4py import PETSc
 from ..errors import SolverError
 
 MAX_GROWTH = 2.0
+#: after a restart (a discontinuity), backward-Euler steps may grow this fast until the
+#: controller asks for less than MAX_GROWTH; then BDF2 takes over with ratios <= MAX_GROWTH
+STARTUP_GROWTH = 10.0
+STARTUP_MAX_STEPS = 12
 MIN_SHRINK = 0.2
 SAFETY = 0.9
 FAIL_SHRINK = 0.25
@@ -77,12 +81,16 @@ class AdaptiveBDF2:
         self.dt_min = dt_min
         self.on_step = on_step
         self.fixed_dt = fixed_dt
+        self.first_step_dt: float | None = None
+        self._since_restart = 0
         self.t = 0.0
         self.dt = dt_initial
         self.stats = StepStats()
         self._hist = _History()
         self._pool = [P.duplicate() for _ in range(6)]
-        self._new, self._pred, self._err, self._tmp, self._weights = (P.duplicate() for _ in range(5))
+        self._new, self._pred, self._err, self._tmp, self._weights, self._dP = (
+            P.duplicate() for _ in range(6))
+        self._startup = False
         if hasattr(system, "norm"):
             system.norm = self._wrms  # Newton measures its updates in the same norm
 
@@ -92,6 +100,8 @@ class AdaptiveBDF2:
         """Forget the history (after a discontinuity in P or in the equations) at time t."""
         self.t = t
         self.dt = min(dt if dt is not None else self.dt_initial, self.dt_max)
+        self._since_restart = 0
+        self._startup = self.fixed_dt is None
         for v in self._hist.states + ([self._hist.dP0] if self._hist.dP0 is not None else []):
             self._give(v)
         self._hist = _History(times=[t], states=[self._take_copy(self.P)])
@@ -103,6 +113,9 @@ class AdaptiveBDF2:
         """Integrate until exactly t_target."""
         while self.t < t_target:
             remaining = t_target - self.t
+            if remaining <= 1e-13 * max(1.0, abs(t_target)):
+                self.t = t_target  # round-off, not a step
+                return
             if self.fixed_dt is not None:
                 landing = self.fixed_dt >= remaining * (1 - 1e-9)
                 dt = remaining if landing else self.fixed_dt
@@ -142,7 +155,11 @@ class AdaptiveBDF2:
                 continue
             break
         self._accept(t_target if landing else self.t + dt, dt)
-        factor = MAX_GROWTH if err == 0 else min(MAX_GROWTH, max(MIN_SHRINK, SAFETY * err ** (-1.0 / (order + 1))))
+        raw = math.inf if err == 0 else SAFETY * err ** (-1.0 / (order + 1))
+        if self._startup and (raw <= MAX_GROWTH or self._since_restart >= STARTUP_MAX_STEPS):
+            self._startup = False
+        growth = STARTUP_GROWTH if self._startup else MAX_GROWTH
+        factor = min(growth, max(MIN_SHRINK, raw))
         proposal = dt * factor
         self.dt = min(self.dt, proposal) if landing else proposal
 
@@ -150,15 +167,24 @@ class AdaptiveBDF2:
         h = self._hist
         sys = self.system
         hist_vec = self._tmp
-        if len(h.states) == 1:
-            # backward Euler from the restart point; predictor P_n + dt dP_n
+        if len(h.states) == 1 or self._startup:
+            # backward Euler; predictor P_n + dt dP_n, with dP_n the derivative at the restart
+            # point or the backward-Euler identity (P_n - P_{n-1}) / h1
             P_n = h.states[-1]
+            dP_n = self._dP
+            if len(h.states) == 1:
+                h.dP0.copy(dP_n)
+            else:
+                dP_n.set(0.0)
+                h1 = h.times[-1] - h.times[-2]
+                dP_n.axpy(1.0 / h1, P_n)
+                dP_n.axpy(-1.0 / h1, h.states[-2])
             c = 1.0 / dt
             hist_vec.set(0.0)
             hist_vec.axpy(-1.0 / dt, P_n)
             self._pred.set(0.0)
             self._pred.axpy(1.0, P_n)
-            self._pred.axpy(dt, h.dP0)
+            self._pred.axpy(dt, dP_n)
             ok = sys.solve(c, hist_vec, self._pred, self._new, t=self.t + dt)
             if not ok:
                 return False, math.inf, 1
@@ -166,7 +192,7 @@ class AdaptiveBDF2:
             self._err.set(0.0)
             self._err.axpy(0.5, self._new)
             self._err.axpy(-0.5, P_n)
-            self._err.axpy(-0.5 * dt, h.dP0)
+            self._err.axpy(-0.5 * dt, dP_n)
             return True, self._wrms(self._err, self._new), 1
         t_n, t_m = h.times[-1], h.times[-2]
         h1 = t_n - t_m
@@ -232,6 +258,9 @@ class AdaptiveBDF2:
         if len(h.states) > 3:
             self._give(h.states.pop(0))
             h.times.pop(0)
+        if self._since_restart == 0:
+            self.first_step_dt = dt
+        self._since_restart += 1
         st = self.stats
         st.accepted += 1
         st.dt_min = min(st.dt_min, dt)

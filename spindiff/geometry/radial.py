@@ -1,58 +1,63 @@
 """1D radial reduction of the spherical cell: an interval in r with weight 4 pi r^2.
 
-Nodes are graded toward the barrier (where k, R1 ~ r^-6 vary fastest) and placed exactly at b
-and r_h so that the barrier, hidden and visible regions are unions of cells.
+Nodes are graded toward the innermost sphere (the barrier, where k, R1 ~ r^-6 vary fastest, or
+the edge of a source region) and placed exactly at every interface radius (b, r_h, source
+radius) so that the barrier, hidden, visible and source regions are unions of cells.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 from mpi4py import MPI
 
 from ..fem import compat
-from .domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, TAG_HIDDEN, TAG_VISIBLE, Domain
+from .domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, Domain
+from .sphere_cell import interface_radii, shell_tag
 
 
 def radial_nodes(radius: float, barrier_radius: float, barrier: str, visible_radius: float,
-                 ncells: int, grading: float = 4.0) -> np.ndarray:
-    """Sorted node radii (nm). Cells shrink geometrically toward r = b by a factor ~ e^grading."""
-    R, b, rh = radius, barrier_radius, visible_radius
-    breaks = [b] + ([rh] if b < rh < R else []) + [R]
-    span = R - b
-    nodes = [np.array([b])]
-    total = 0
+                 ncells: int, grading: float = 4.0, extra_radii: Sequence[float] = ()) -> np.ndarray:
+    """Sorted node radii (nm). Outside the innermost interface r0, cells grow geometrically
+    (by a factor ~ e^grading over the cell); inside it (kept barrier or no barrier) they are
+    uniform at the size of the first outer cell."""
+    R = radius
+    radii = interface_radii(R, barrier_radius, barrier, [visible_radius, *extra_radii])
+    r0 = radii[0] if radii else 0.0
+    breaks = radii + [R]
+    span = R - r0
+    nodes = [np.array([r0])]
     for lo, hi in zip(breaks[:-1], breaks[1:]):
-        # map s in [0, 1] from the barrier outward: r = b + span * (exp(g s) - 1) / (exp(g) - 1)
-        s_lo, s_hi = _s_of(lo, b, span, grading), _s_of(hi, b, span, grading)
+        # map s in [0, 1] from r0 outward: r = r0 + span * (exp(g s) - 1) / (exp(g) - 1)
+        s_lo, s_hi = _s_of(lo, r0, span, grading), _s_of(hi, r0, span, grading)
         n = max(4, int(round(ncells * (s_hi - s_lo))))
-        total += n
         s = np.linspace(s_lo, s_hi, n + 1)[1:]
-        nodes.append(b + span * np.expm1(grading * s) / np.expm1(grading))
+        nodes.append(r0 + span * np.expm1(grading * s) / np.expm1(grading))
     r = np.concatenate(nodes)
-    r[-1] = R
     for brk in breaks:
         r[np.argmin(np.abs(r - brk))] = brk
-    if barrier == "kept":
+    if barrier != "hole" and r0 > 0:
         h0 = r[1] - r[0]
-        nb = max(8, int(np.ceil(b / max(h0, b / 64))))
-        r = np.concatenate([np.linspace(0.0, b, nb + 1)[:-1], r])
+        nb = max(8, int(np.ceil(r0 / max(h0, r0 / 64))))
+        r = np.concatenate([np.linspace(0.0, r0, nb + 1)[:-1], r])
     return r
 
 
-def _s_of(r: float, b: float, span: float, g: float) -> float:
-    return float(np.log1p((r - b) / span * np.expm1(g)) / g)
+def _s_of(r: float, r0: float, span: float, g: float) -> float:
+    return float(np.log1p((r - r0) / span * np.expm1(g)) / g)
 
 
 def build_radial_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barrier: str,
-                      visible_radius: float, ncells: int, material: str = "matrix") -> Domain:
+                      visible_radius: float, ncells: int, material: str = "matrix",
+                      extra_radii: Sequence[float] = ()) -> Domain:
     """The radial domain; cell tags mark visible (r > r_h), hidden and barrier cells."""
-    r = radial_nodes(radius, barrier_radius, barrier, visible_radius, ncells)
+    b, rh = barrier_radius, visible_radius
+    r = radial_nodes(radius, b, barrier, rh, ncells, extra_radii=extra_radii)
     msh = compat.interval_mesh(comm, r)
     mid = compat.cell_midpoints(msh)[:, 0]
-    tags = np.full(mid.shape, TAG_VISIBLE, dtype=np.int32)
-    rh = visible_radius
-    b = barrier_radius
-    tags[(mid > b) & (mid < rh)] = TAG_HIDDEN
-    tags[mid < b] = TAG_BARRIER
+    breaks = np.array(interface_radii(radius, b, barrier, [rh, *extra_radii]) + [radius])
+    outer_of_cell = breaks[np.searchsorted(breaks, mid)]
+    tags = np.array([shell_tag(o, b, barrier, rh) for o in outer_of_cell], dtype=np.int32)
     ct = compat.meshtags(msh, 1, np.arange(mid.size, dtype=np.int32), tags)
     inner = r[0]
     verts_b = compat.locate_boundary_entities(msh, 0, lambda x: np.isclose(x[0], inner))
@@ -60,14 +65,12 @@ def build_radial_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
     ft = compat.meshtags(msh, 0, np.concatenate([verts_b, verts_R]),
                          np.concatenate([np.full(verts_b.size, FACET_BARRIER if inner > 0 else 0),
                                          np.full(verts_R.size, FACET_OUTER)]))
-    names = [TAG_VISIBLE] + ([TAG_HIDDEN] if b < rh < radius else [])
-    barrier_tags = []
-    if barrier == "kept":
-        names.append(TAG_BARRIER)
-        barrier_tags = [TAG_BARRIER]
+    all_tags = sorted({shell_tag(o, b, barrier, rh) for o in breaks
+                       if not (barrier == "hole" and o <= b * (1 + 1e-6))})
+    barrier_tags = [TAG_BARRIER] if barrier == "kept" else []
     volume = 4.0 * np.pi / 3.0 * (radius**3 - (b**3 if barrier == "hole" else 0.0))
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=True,
-                  centres=np.zeros((1, 3)), materials={material: names},
+                  centres=np.zeros((1, 3)), materials={material: all_tags},
                   barrier_tags=barrier_tags, exact_volume=volume,
                   description=f"radial cell R={radius:.4g} nm, b={b:.4g} nm ({barrier}), "
                               f"{len(r) - 1} cells")

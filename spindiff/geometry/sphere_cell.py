@@ -1,12 +1,15 @@
 """Gmsh builder for the single-centre spherical cell (PHYSICS.md section 7).
 
 The cell is a ball of radius R around one centre at the origin. The barrier ball r < b is cut
-out (hole) or kept as its own volume; the visible sphere r = r_h is an internal interface when
-b < r_h < R so that visible/hidden integrals are exact up to the geometry approximation.
-Element size grows from `size_barrier` at r = b to `size_bulk` far away. Built on rank 0 and
+out ("hole"), kept as its own volume ("kept"), or absent ("none"). Every other radius that
+matters (the visible sphere r_h, the edge of a source region) is an internal interface, so
+visible/hidden and source integrals are exact up to the geometry approximation. Element size
+grows from `size_barrier` at the innermost sphere to `size_bulk` far away. Built on rank 0 and
 distributed by DOLFINx.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 from mpi4py import MPI
@@ -15,26 +18,48 @@ from ..fem import compat
 from .domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, TAG_HIDDEN, TAG_VISIBLE, Domain
 
 
+def interface_radii(R: float, b: float, barrier: str, extra: Sequence[float]) -> list[float]:
+    """Sorted radii of the internal spheres (0 < r < R), the barrier first when there is one."""
+    radii = set(float(r) for r in extra if 0 < r < R * (1 - 1e-9))
+    if barrier != "none":
+        radii.add(float(b))
+    out: list[float] = []
+    for r in sorted(radii):
+        if not out or r > out[-1] * (1 + 1e-6):
+            out.append(r)
+    return out
+
+
+def shell_tag(outer: float, b: float, barrier: str, rh: float) -> int:
+    """Cell tag of the shell whose outer radius is `outer`."""
+    if barrier != "none" and outer <= b * (1 + 1e-6):
+        return TAG_BARRIER
+    if outer <= rh * (1 + 1e-6):
+        return TAG_HIDDEN
+    return TAG_VISIBLE
+
+
 def build_sphere_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barrier: str,
                       visible_radius: float, size_barrier: float, size_bulk: float,
-                      order: int = 2, material: str = "matrix") -> Domain:
-    """Mesh the spherical cell; lengths in nm. `barrier` is "hole" or "kept"."""
+                      order: int = 2, material: str = "matrix",
+                      extra_radii: Sequence[float] = ()) -> Domain:
+    """Mesh the spherical cell; lengths in nm. `barrier` is "hole", "kept" or "none"."""
     import gmsh
 
     R, b, rh = radius, barrier_radius, visible_radius
+    radii = interface_radii(R, b, barrier, [rh, *extra_radii])
     gmsh.initialize(interruptible=False) if _gmsh_takes_interruptible() else gmsh.initialize()
     try:
         gmsh.option.setNumber("General.Terminal", 0)
         if comm.rank == 0:
-            _build_model(gmsh, R, b, barrier, rh, size_barrier, size_bulk, order)
+            _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
         msh, ct, ft = compat.gmsh_model_to_mesh(gmsh.model, comm, 0, gdim=3)
     finally:
         gmsh.finalize()
-    tags = [TAG_VISIBLE] + ([TAG_HIDDEN] if b < rh < R else [])
-    barrier_tags = []
-    if barrier == "kept":
-        tags.append(TAG_BARRIER)
-        barrier_tags = [TAG_BARRIER]
+    outers = radii + [R]
+    tags = sorted({shell_tag(o, b, barrier, rh) for o in outers
+                   if not (barrier == "hole" and o <= b * (1 + 1e-6))})
+    barrier_tags = [TAG_BARRIER] if barrier == "kept" else []
     volume = 4.0 * np.pi / 3.0 * (R**3 - (b**3 if barrier == "hole" else 0.0))
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False,
                   centres=np.zeros((1, 3)), materials={material: tags},
@@ -49,31 +74,22 @@ def _gmsh_takes_interruptible() -> bool:
     return "interruptible" in inspect.signature(gmsh.initialize).parameters
 
 
-def _build_model(gmsh, R, b, barrier, rh, size_barrier, size_bulk, order) -> None:
+def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order) -> None:
     occ = gmsh.model.occ
     gmsh.model.add("sphere_cell")
     outer = occ.addSphere(0, 0, 0, R)
-    tools = [(3, occ.addSphere(0, 0, 0, b))]
-    if b < rh < R:
-        tools.append((3, occ.addSphere(0, 0, 0, rh)))
-    occ.fragment([(3, outer)], tools)
+    tools = [(3, occ.addSphere(0, 0, 0, r)) for r in radii]
+    if tools:
+        occ.fragment([(3, outer)], tools)
     occ.synchronize()
 
-    def radius_of(vol_tag: int) -> float:
-        xmin, _, _, xmax, _, _ = gmsh.model.getBoundingBox(3, vol_tag)
+    def outer_radius(dim: int, tag: int) -> float:
+        xmin, _, _, xmax, _, _ = gmsh.model.getBoundingBox(dim, tag)
         return 0.5 * (xmax - xmin)
 
-    vols = [t for _, t in gmsh.model.getEntities(3)]
-    groups = {TAG_VISIBLE: [], TAG_HIDDEN: [], TAG_BARRIER: []}
-    for v in vols:
-        mass = occ.getMass(3, v)
-        # identify each shell by its volume: ball(b), shell(b, rh), shell(rh or b, R)
-        if np.isclose(mass, 4 / 3 * np.pi * b**3, rtol=1e-3) and radius_of(v) < b * 1.001:
-            groups[TAG_BARRIER].append(v)
-        elif radius_of(v) < R * 0.999:
-            groups[TAG_HIDDEN].append(v)
-        else:
-            groups[TAG_VISIBLE].append(v)
+    groups: dict[int, list[int]] = {TAG_VISIBLE: [], TAG_HIDDEN: [], TAG_BARRIER: []}
+    for _, v in gmsh.model.getEntities(3):
+        groups[shell_tag(outer_radius(3, v), b, barrier, rh)].append(v)
     if barrier == "hole":
         occ.remove([(3, t) for t in groups[TAG_BARRIER]], recursive=True)
         occ.synchronize()
@@ -82,27 +98,35 @@ def _build_model(gmsh, R, b, barrier, rh, size_barrier, size_bulk, order) -> Non
         if ents:
             gmsh.model.addPhysicalGroup(3, ents, tag)
 
-    surfaces = {FACET_OUTER: [], FACET_BARRIER: []}
+    surfaces: dict[int, list[int]] = {FACET_OUTER: [], FACET_BARRIER: []}
+    innermost: list[int] = []
+    r_in = radii[0] if radii else None
     for _, s in gmsh.model.getEntities(2):
-        xmin, _, _, xmax, _, _ = gmsh.model.getBoundingBox(2, s)
-        rs = 0.5 * (xmax - xmin)
+        rs = outer_radius(2, s)
         if abs(rs - R) < 1e-3 * R:
             surfaces[FACET_OUTER].append(s)
-        elif abs(rs - b) < 1e-3 * b:
+        elif barrier != "none" and abs(rs - b) < 1e-3 * b:
             surfaces[FACET_BARRIER].append(s)
+        if r_in is not None and abs(rs - r_in) < 1e-3 * r_in:
+            innermost.append(s)
     for tag, ents in surfaces.items():
         if ents:
             gmsh.model.addPhysicalGroup(2, ents, tag)
 
     field = gmsh.model.mesh.field
     dist = field.add("Distance")
-    field.setNumbers(dist, "SurfacesList", surfaces[FACET_BARRIER])
+    if innermost:
+        field.setNumbers(dist, "SurfacesList", innermost)
+    else:
+        field.setNumbers(dist, "PointsList", [occ.addPoint(0, 0, 0)])
+        occ.synchronize()
+    scale = r_in if r_in is not None else R / 4
     thr = field.add("Threshold")
     field.setNumber(thr, "InField", dist)
     field.setNumber(thr, "SizeMin", size_barrier)
     field.setNumber(thr, "SizeMax", size_bulk)
     field.setNumber(thr, "DistMin", 0.0)
-    field.setNumber(thr, "DistMax", max(4.0 * b, 0.5 * (R - b)))
+    field.setNumber(thr, "DistMax", max(4.0 * scale, 0.5 * (R - scale)))
     field.setAsBackgroundMesh(thr)
     for opt in ("Mesh.MeshSizeExtendFromBoundary", "Mesh.MeshSizeFromPoints",
                 "Mesh.MeshSizeFromCurvature"):
