@@ -84,7 +84,8 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     model = model or transport_model(case)
     domain = domain or build_domain(case, comm, mesh_model)
     t_mesh = time.perf_counter() - wall0
-    disc = Discretization(domain, model, forcing=forcing)
+    disc = Discretization(domain, model, forcing=forcing,
+                          lumped_mass=case.solver.mass == "lumped")
     s = case.solver
     system = StepSystem(disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
 
@@ -178,7 +179,10 @@ def _run_pulsed_stage(stage, t0: float, disc, stepper, P, record) -> None:
     outputs = t0 + stage.output_times()
     if pulses.size:
         # output times within round-off of a pulse are that pulse's time (recorded before it)
-        nearest = pulses[np.clip(np.searchsorted(pulses, outputs), 0, pulses.size - 1)]
+        idx = np.searchsorted(pulses, outputs)
+        lo = pulses[np.clip(idx - 1, 0, pulses.size - 1)]
+        hi = pulses[np.clip(idx, 0, pulses.size - 1)]
+        nearest = np.where(np.abs(outputs - lo) < np.abs(outputs - hi), lo, hi)
         outputs = np.where(np.abs(outputs - nearest) < 1e-9 * stage.duration, nearest, outputs)
     events = sorted([(float(t), 0) for t in outputs] + [(float(t), 1) for t in pulses])
     restarted = False

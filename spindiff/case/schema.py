@@ -210,13 +210,16 @@ class Solver(Section):
     """[solver]: adaptive BDF2 tolerances and linear-solver choice.
 
     The local error estimate is measured in a weighted RMS norm with weights
-    1 / (atol + rtol |P|); steps with error > 1 are retried with a smaller dt.
+    1 / (atol + rtol |P|); steps with error > 1 are retried with a smaller dt. mass: the
+    consistent P1 mass matrix or its row-sum lumped version (no undershoot after
+    discontinuous events such as pulses or saturation; same totals).
     """
     rtol: float = Field(default=1e-4, gt=0, lt=1)
     atol: float = Field(default=1e-6, gt=0, lt=1)
     dt_initial: Time = 1e-3
     dt_max: Optional[Time] = None
     linear_solver: Literal["auto", "direct", "iterative"] = "auto"
+    mass: Literal["consistent", "lumped"] = "consistent"
     ksp_rtol: float = Field(default=1e-10, gt=0, lt=1e-3)
     petsc_options: dict[str, Union[str, int, float, bool]] = Field(default_factory=dict)
 
