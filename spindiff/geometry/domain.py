@@ -31,6 +31,9 @@ class Domain:
     box_lower: lower corner (3,) of a periodic box (faces x = lo, x = lo + period are matched).
     exact_volume: volume of the ideal (uncurved) domain in nm^3, for reporting.
     region_names: cell-tag value -> human-readable name (physical group names of user meshes).
+    conforming_radii: radii (nm) of spheres around every centre that the mesh conforms to; a
+        law with a jump at one of them is evaluated per cell (by the cell midpoint), which is
+        exact on a conforming mesh even where a straight interior edge cuts a curved interface.
     """
 
     mesh: Any
@@ -46,6 +49,7 @@ class Domain:
     exact_volume: float = float("nan")
     description: str = ""
     region_names: dict[int, str] = field(default_factory=dict)
+    conforming_radii: list[float] = field(default_factory=list)
 
     @property
     def periodic(self) -> bool:
@@ -70,6 +74,10 @@ class Domain:
         if self.period is not None:
             d -= self.period * np.round(d / self.period)
         return np.sqrt(np.einsum("mnk,mnk->mn", d, d))
+
+    def conforms_to(self, radius: float) -> bool:
+        """True when the mesh has a sphere of this radius around every centre."""
+        return any(abs(radius - r) <= 1e-9 * max(r, 1.0) for r in self.conforming_radii)
 
     def nearest_distance(self, x: np.ndarray) -> np.ndarray:
         """Distance (nm) from each point to its nearest centre, shape (m,)."""

@@ -71,6 +71,6 @@ def build_radial_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
     volume = 4.0 * np.pi / 3.0 * (radius**3 - (b**3 if barrier == "hole" else 0.0))
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=True,
                   centres=np.zeros((1, 3)), materials={material: all_tags},
-                  barrier_tags=barrier_tags, exact_volume=volume,
+                  barrier_tags=barrier_tags, exact_volume=volume, conforming_radii=list(breaks[:-1]),
                   description=f"radial cell R={radius:.4g} nm, b={b:.4g} nm ({barrier}), "
                               f"{len(r) - 1} cells")

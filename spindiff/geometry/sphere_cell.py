@@ -63,7 +63,7 @@ def build_sphere_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
     volume = 4.0 * np.pi / 3.0 * (R**3 - (b**3 if barrier == "hole" else 0.0))
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False,
                   centres=np.zeros((1, 3)), materials={material: tags},
-                  barrier_tags=barrier_tags, exact_volume=volume,
+                  barrier_tags=barrier_tags, exact_volume=volume, conforming_radii=list(radii),
                   description=f"sphere cell R={R:.4g} nm, b={b:.4g} nm ({barrier}), order {order}")
 
 
