@@ -40,12 +40,18 @@ def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None) -> D
     if g.kind == "periodic_cube":
         from .geometry.box import build_box
         L = case.cube_side
-        refine = case.barrier_radius if c.barrier != "none" else max(extra or [L / 10])
+        refine = case.barrier_radius
+        b = case.barrier_radius
+        spheres = [r for r in [case.visible_radius, *extra] if r > b * (1 + 1e-6)]
+        if c.barrier == "none":
+            # no barrier: the innermost interface sphere sets the refinement scale (the
+            # mesher refines within 1.5 of its "barrier" radius, which is not a barrier here)
+            refine = 0.999 * min(spheres) if spheres else L / 10
+            spheres = [r for r in spheres if r > refine * (1 + 1e-6)]
         domain = build_box(comm, L, np.full((1, 3), L / 2), refine,
                            "hole" if c.barrier == "hole" else "kept_distance",
-                           case.visible_radius or None, m.size_barrier, m.size_bulk,
-                           order=m.order if c.barrier == "hole" else 1, periodic=True,
-                           material=case.material_name)
+                           None, m.size_barrier, m.size_bulk, order=m.order, periodic=True,
+                           material=case.material_name, interface_radii=spheres)
         if c.barrier == "none":
             domain.barrier_by_distance = False
         return domain
@@ -104,6 +110,10 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
         disc.P.interpolate(initial)
     P = compat.petsc_vector(disc.P)
     disc.constrain(P)
+    peak = comm.allreduce(float(np.max(np.abs(P.array_r), initial=0.0)), op=MPI.MAX)
+    if not peak < 1.0:
+        from .errors import CaseError
+        raise CaseError("initial polarization", f"max |P| = {peak:.4g}", "must satisfy |P| < 1 everywhere")
     P0 = model.thermal_polarization
     rows: list[list] = []
 

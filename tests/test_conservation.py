@@ -15,7 +15,7 @@ NO_SINKS = {"protocol.stages.0.microwaves": False, "materials.m.T1n": "inf",
 
 def bump(x):
     r = np.sqrt(x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
-    return 0.05 + 0.8 * np.exp(-((r - 1.0) / 0.4) ** 2) * (1 + 0.3 * np.tanh(x[0]))
+    return 0.05 + 0.6 * np.exp(-((r - 1.0) / 0.4) ** 2) * (1 + 0.3 * np.tanh(x[0]))
 
 
 @pytest.mark.mpi
@@ -24,7 +24,12 @@ def bump(x):
     {"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "mesh.size_bulk": "0.6 nm"},
     {"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "mesh.size_bulk": "0.6 nm",
      "centres.barrier": "kept", "centres.barrier_diffusion": 0.1},
-], ids=["radial", "3d-hole", "3d-kept"])
+    {"mesh.model": "radial", "diffusion.model": "corrected"},
+    {"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "mesh.size_bulk": "0.6 nm",
+     "diffusion.model": "corrected"},
+    {"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "mesh.size_bulk": "0.6 nm",
+     "diffusion.model": "corrected", "diffusion.polarization": "mean"},
+], ids=["radial", "3d-hole", "3d-kept", "radial-corrected", "3d-corrected", "3d-corrected-mean"])
 def test_total_magnetization_is_conserved(mesh):
     from spindiff.simulation import run
     case = make_case({**NO_SINKS, **mesh})
@@ -35,4 +40,4 @@ def test_total_magnetization_is_conserved(mesh):
     moved = abs(res.series["P_visible"][-1] - res.series["P_visible"][0])
     print(f"{mesh['mesh.model']}: relative drift of <P> {drift:.2e}, visible change {moved:.3f}")
     assert drift < 1e-10
-    assert moved > 1e-2
+    assert moved > 5e-3

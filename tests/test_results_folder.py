@@ -72,11 +72,10 @@ def test_saturation_event_and_resurgence():
 def test_interrupted_run_keeps_rows(tmp_path):
     """SIGINT during a run: one-line message, exit 130, rows already computed stay in
     DIR.partial with a STATUS note, and no DIR is created."""
-    text = (CASES / "default.toml").read_text().replace('duration = "120 s"', 'duration = "1e5 s"')
-    text = text.replace("outputs = 60", "outputs = 4000").replace('spacing = "log"', 'spacing = "linear"')
+    text = (CASES / "takeda_pulsed.toml").read_text()
+    text = text.replace('duration = "600 s"', 'duration = "1e5 s"').replace("outputs = 120", "outputs = 100000")
     case = tmp_path / "long.toml"
-    case.write_text(text.replace('model = "3d"', 'model = "radial"').replace(
-        "rtol = 1e-4", "rtol = 1e-9").replace("atol = 1e-6", "atol = 1e-11"))
+    case.write_text(text)
     out = tmp_path / "res"
     proc = subprocess.Popen([venv_bin("spindiff"), "run", str(case), "--out", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

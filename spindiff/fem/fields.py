@@ -36,6 +36,9 @@ class QuadratureFields:
         self._dofs = compat.cell_dofs(self.space, self.ncells)
         tags = cell_tag_array(domain)
         self.cell_tag = tags
+        #: distance of every cell midpoint to every centre, repeated for the cell's points
+        mid = compat.cell_midpoints(msh)
+        self.cell_distances = np.repeat(domain.distances(mid), self.npts, axis=0)
         self.in_barrier = np.isin(np.repeat(tags, self.npts), domain.barrier_tags)
 
     def function(self, values: np.ndarray, name: str = "") -> fem.Function:
@@ -47,9 +50,10 @@ class QuadratureFields:
     def assign(self, f: fem.Function, values: np.ndarray) -> None:
         f.x.array[self._dofs.reshape(-1)] = np.asarray(values, dtype=float).reshape(-1)
 
-    def centre_sum(self, law: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Sum over centres of law(r_c) at every point; zero inside kept barriers."""
-        vals = law(self.distances).sum(axis=1)
+    def centre_sum(self, law: Callable[[np.ndarray], np.ndarray], cellwise: bool = False) -> np.ndarray:
+        """Sum over centres of law(r_c) at every point; zero inside kept barriers. With
+        `cellwise`, r_c is the distance of the cell midpoint (one value per cell)."""
+        vals = law(self.cell_distances if cellwise else self.distances).sum(axis=1)
         vals[self.in_barrier] = 0.0
         return vals
 

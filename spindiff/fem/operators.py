@@ -179,7 +179,8 @@ class Discretization:
         self.kP = qf.function(zeros, "k_Psrc")
         self.R1_para = qf.function(zeros, "R1_para")
         self.s = qf.function(np.ones_like(zeros), "s")
-        visible = (qf.nearest > m.visible_radius) & ~self.in_barrier
+        r = qf.cell_distances.min(axis=1) if self.domain.conforms_to(m.visible_radius) else qf.nearest
+        visible = (r > m.visible_radius) & ~self.in_barrier
         self.visible = qf.function(visible.astype(float), "visible")
         self.P_src = fem.Constant(self.domain.mesh, 0.0)
         self.P0 = fem.Constant(self.domain.mesh, float(m.thermal_polarization))
@@ -248,10 +249,12 @@ class Discretization:
             if laws.source_rate is None:
                 k = kp = np.zeros(qf.points.shape[0])
             else:
-                k = qf.centre_sum(laws.source_rate)
+                step = getattr(laws.source_rate, "radius", None)
+                cellwise = step is not None and self.domain.conforms_to(step)
+                k = qf.centre_sum(laws.source_rate, cellwise)
                 tgt = laws.source_target
                 if callable(tgt):
-                    kp = qf.centre_sum(lambda r: laws.source_rate(r) * tgt(r))
+                    kp = qf.centre_sum(lambda r: laws.source_rate(r) * tgt(r), cellwise)
                 else:
                     kp = k * float(tgt)
                 k[self.in_barrier] = 0.0

@@ -212,6 +212,7 @@ class StepSystem:
         disc.constrain(out)
         base = self._rhs(hist, t)  # g - M h (+ forcing)
         F, delta = self._F, self._delta
+        colsum = self._column_sums(c) if not ops.has_bc else None
         previous = math.inf
         fresh = False
         for it in range(self.newton_max_it):
@@ -236,6 +237,8 @@ class StepSystem:
             if not ok:
                 break
             disc.homogenize(delta)
+            if colsum is not None:
+                self._balance(delta, F, colsum)
             alpha = self._damping(out, delta)
             if alpha < 1.0:
                 delta.scale(alpha)
@@ -266,6 +269,28 @@ class StepSystem:
             room = 1.0 - np.abs(p[out])
             alpha = float(np.min(0.9 * np.maximum(room, 0.0) / np.abs(d[out])))
         return self.disc.comm.allreduce(min(alpha, 1.0), op=MPI.MIN)
+
+    def _column_sums(self, c: float) -> PETSc.Vec:
+        """1^T J = c 1^T M + 1^T Q for every Jacobian (1^T K = 0 whatever f is), slaves zeroed."""
+        s = self._colsum if hasattr(self, "_colsum") else None
+        if s is None:
+            self._colsum = s = self._F.duplicate()
+            self._ones = self._F.duplicate()
+            self._ones.set(1.0)
+        self.ops.Q.mult(self._ones, s)
+        self.disc.M.mult(self._ones, self._MP)
+        s.axpy(c, self._MP)
+        self.disc.homogenize(s)
+        return s
+
+    def _balance(self, delta: PETSc.Vec, rhs: PETSc.Vec, colsum: PETSc.Vec) -> None:
+        """Add a constant to the Newton update so that the global balance 1^T (J delta - rhs)
+        = 0 holds exactly: an inexact Krylov solve then cannot create or destroy
+        magnetization (the nonlinear terms enter only through K Phi, and 1^T K = 0)."""
+        total = colsum.sum()
+        if total != 0.0:
+            delta.shift((rhs.sum() - colsum.dot(delta)) / total)
+            self.disc.homogenize(delta)
 
     def _form_jacobian(self, c: float) -> None:
         """self.A = c M + Q + K diag(f(P)) with f at the last P given to apply_operator."""
