@@ -3,6 +3,7 @@
     spindiff check CASE             validate a case file without running it
     spindiff run CASE [--out DIR]   run it (also under mpirun -n N)
     spindiff compare CASE           conventional vs corrected (polarization-dependent) diffusion
+    spindiff plot-diffusion CASE    D(r; P_e) near a centre for the case's electron model
 """
 from __future__ import annotations
 
@@ -106,6 +107,54 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_plot_diffusion(args) -> int:
+    """D(r) family of the case's [electron] model for P_e = 0, 0.1, ..., 1 (and the stages')."""
+    import csv
+
+    import numpy as np
+
+    from .case import load_case
+    from .model import flipflop_params, transport_model
+    from .physics import flipflop
+    case = load_case(args.case, _parse_set(args.set))
+    params = flipflop_params(case)
+    if params is None:
+        from .errors import CaseError
+        raise CaseError("electron", "(missing)", "plot-diffusion needs an [electron] table", args.case)
+    out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-diffusion"
+    if _rank() != 0:
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    model = transport_model(case)
+    stage_pe = sorted({round(s.electron_polarization, 6) for s in model.stages})
+    r = np.geomspace(0.2, max(10.0, 2 * case.cell_radius), 300)
+    family = np.round(np.arange(0.0, 1.0001, 0.1), 10)
+    D0 = next(iter(model.materials.values())).D0
+    relative = case.electron.scale == "relative"
+    flipflop.plot_diffusion_family(params, r, family, str(out / "diffusion_family.png"),
+                                   relative=relative, r_h=case.visible_radius,
+                                   r_mv=case.cell_radius, title=f"{case.case.name}: D(r; P_e)")
+    with open(out / "diffusion_family.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        pes = list(family) + [p for p in stage_pe if p not in family]
+        w.writerow(["r_nm"] + [f"D_nm2_per_s_Pe={p:g}" for p in pes])
+        cols = [D0 * flipflop.suppression_factor(r, p, params) if relative
+                else flipflop.diffusion_coefficient(r, p, params) for p in pes]
+        for i, ri in enumerate(r):
+            w.writerow([repr(float(ri))] + [repr(float(c[i])) for c in cols])
+    rh = case.visible_radius
+    say(f"D(r) family for P_e = 0 ... 1 written to {out}/ (diffusion_family.png, .csv)")
+    for p in stage_pe:
+        s_rh = float(flipflop.suppression_factor(np.array([rh]), p, params)[0])
+        say(f"  P_e = {p:.4f}: D(r_h = {rh:g} nm) = {D0 * s_rh:.4g} nm^2/s ({s_rh:.3g} D0)")
+    if len(stage_pe) > 1:
+        lo, hi = stage_pe[0], stage_pe[-1]
+        ratio = (flipflop.suppression_factor(np.array([rh]), lo, params)[0]
+                 / flipflop.suppression_factor(np.array([rh]), hi, params)[0])
+        say(f"  D(r_h; P_e = {lo:.4f}) / D(r_h; P_e = {hi:.4f}) = {ratio:.3g}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spindiff",
                                 description="Nuclear spin diffusion in hyperpolarized solids (DNP).")
@@ -134,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=cmd_compare)
+
+    d = sub.add_parser("plot-diffusion", help="plot D(r; P_e) of the case's [electron] model")
+    d.add_argument("case")
+    d.add_argument("--out", help="output folder (default results/<case name>-diffusion)")
+    d.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
+    d.set_defaults(func=cmd_plot_diffusion)
     return p
 
 

@@ -134,6 +134,7 @@ class StageSpec:
     electron_polarization: Optional[float] = None
     pulse_rate: Optional[float] = None
     pulse_exchange: float = 1.0
+    first_output: Optional[float] = None
 
     @property
     def pulsed(self) -> bool:
@@ -152,7 +153,9 @@ class StageSpec:
         n = self.outputs
         if self.spacing == "linear" or n == 1:
             return self.duration * np.arange(1, n + 1) / n
-        return self.duration * np.logspace(-3.0, 0.0, n)
+        first = self.first_output if self.first_output is not None else 1e-3 * self.duration
+        first = min(first, self.duration)
+        return np.geomspace(first, self.duration, n)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,56 @@ class InverseSixthCentres:
             paramagnetic_rate=InverseSixth(self.relaxation_C6, max(self.b, 1e-12)))
 
 
+@dataclass(frozen=True)
+class ScaledLaw:
+    """factor * law(r)."""
+    law: RadialLaw
+    factor: float
+
+    def __call__(self, r: np.ndarray) -> np.ndarray:
+        return self.factor * self.law(r)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """s_e(r; P_e) = W(r; P_e) / W(inf) of the flip-flop model (physics.flipflop), nearest centre."""
+    params: object
+    electron_polarization: float
+
+    def __call__(self, r: np.ndarray) -> np.ndarray:
+        from .physics import flipflop
+        if getattr(self.params, "orientation", "rms") == "powder":
+            return _powder_table(self.params, self.electron_polarization)(r)
+        return flipflop.suppression_factor(r, self.electron_polarization, self.params)
+
+
+_TABLES: dict = {}
+
+
+def _powder_table(params, pbar: float):
+    from .physics import flipflop
+    key = (params, pbar)
+    if key not in _TABLES:
+        _TABLES[key] = flipflop.suppression_interpolator(params, pbar)
+    return _TABLES[key]
+
+
+@dataclass(frozen=True)
+class ElectronControlledCentres:
+    """Centre physics with electron-polarization-controlled diffusion (Chessari): the stage's
+    P_e sets the suppression s_e(r; P_e) of D and scales the paramagnetic relaxation by
+    1 - P_e^2 (Eq. 6); source laws as in `base`."""
+    base: InverseSixthCentres
+    params: object
+
+    def laws(self, stage: StageSpec) -> StageLaws:
+        laws = self.base.laws(stage)
+        pe = float(stage.electron_polarization)
+        return StageLaws(source_rate=laws.source_rate, source_target=laws.source_target,
+                         paramagnetic_rate=ScaledLaw(laws.paramagnetic_rate, 1.0 - pe * pe),
+                         suppression=Suppression(self.params, pe))
+
+
 @dataclass
 class TransportModel:
     """Everything the FEM layer needs, in internal units."""
@@ -181,7 +234,7 @@ class TransportModel:
     barrier: str
     barrier_diffusion: float
     visible_radius: float
-    centre_physics: InverseSixthCentres
+    centre_physics: Union[InverseSixthCentres, ElectronControlledCentres]
     thermal_polarization: float
     initial_polarization: float
     stages: list[StageSpec]
@@ -192,6 +245,7 @@ class TransportModel:
     outer_boundary: str = "zero_flux"
     outer_polarization: float = 0.0
     diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
+    saturation_width: float = 0.0
     notes: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -206,24 +260,71 @@ class TransportModel:
         return laws
 
 
+def flipflop_params(case: Case):
+    """FlipFlopParams of the case's [electron] table (None without one)."""
+    e = case.electron
+    if e is None:
+        return None
+    from .physics.flipflop import FlipFlopParams
+    return FlipFlopParams(a=e.internuclear_distance, gamma2=e.gamma2, gamma2_unit="Hz",
+                          tau_c=e.correlation_time, nucleus=case.conditions.nucleus,
+                          b0=case.conditions.B0, orientation=e.orientation)
+
+
+def stage_electron_polarization(case: Case, stage) -> Optional[float]:
+    """P_e during a stage (None without an [electron] table): thermal with microwaves off,
+    the Bloch steady state under microwaves, or the stage's explicit value."""
+    e = case.electron
+    if e is None:
+        return None
+    if stage.electron_polarization is not None:
+        return float(stage.electron_polarization)
+    from .physics.electron import saturation_factor, thermal_electron_polarization
+    pe0 = thermal_electron_polarization(case.conditions.B0, case.conditions.temperature, e.g)
+    if not stage.microwaves:
+        return pe0
+    nu1 = stage.microwave_nutation
+    if nu1 is None:
+        nu1 = e.nutation_per_sqrt_mW * math.sqrt(stage.microwave_power / 1e-3)
+    z = saturation_factor(2 * math.pi * nu1, e.T1e, e.T2e, 2 * math.pi * stage.microwave_offset)
+    return float(pe0 * z)
+
+
 def transport_model(case: Case) -> TransportModel:
     """Build the transport model of a validated case."""
     b = case.barrier_radius
-    materials = {name: MaterialProps(name, m.nuclear_density, m.D0, m.T1n)
-                 for name, m in case.materials.items()}
-    stages = [StageSpec(name=s.name, duration=s.duration, source_on=s.microwaves,
-                        source_polarization=case.source.polarization, saturate=s.saturate,
-                        outputs=s.outputs, spacing=s.spacing,
-                        pulse_rate=s.pulses.rate if s.pulses else None,
-                        pulse_exchange=s.pulses.exchange if s.pulses else 1.0)
-              for s in case.protocol.stages]
+    params = flipflop_params(case)
+    notes: dict[str, object] = {}
+    materials = {}
+    for name, m in case.materials.items():
+        D0 = m.D0
+        if case.electron is not None and case.electron.scale == "absolute":
+            from .physics.flipflop import far_field_rate
+            D0 = far_field_rate(params) * params.a ** 2
+            notes["D0_absolute_nm2_per_s"] = D0
+        materials[name] = MaterialProps(name, m.nuclear_density, D0, m.T1n)
+    stages = []
+    for s in case.protocol.stages:
+        stages.append(StageSpec(
+            name=s.name, duration=s.duration,
+            source_on=s.microwaves if s.source is None else s.source,
+            source_polarization=(case.source.polarization if s.source_polarization is None
+                                 else s.source_polarization),
+            saturate=s.saturate, outputs=s.outputs, spacing=s.spacing,
+            electron_polarization=stage_electron_polarization(case, s),
+            pulse_rate=s.pulses.rate if s.pulses else None,
+            pulse_exchange=s.pulses.exchange if s.pulses else 1.0,
+            first_output=s.first_output))
     src = case.source
     region = RegionRate(src.rate, src.radius, b) if src.model == "region" else None
+    centres = InverseSixthCentres(src.C6 or 0.0, case.relaxation.C6, b, region)
+    if params is not None:
+        centres = ElectronControlledCentres(centres, params)
     d = case.diffusion
     return TransportModel(
         materials=materials, barrier_radius=b, barrier=case.centres.barrier,
         barrier_diffusion=case.centres.barrier_diffusion, visible_radius=case.visible_radius,
-        centre_physics=InverseSixthCentres(src.C6 or 0.0, case.relaxation.C6, b, region),
+        centre_physics=centres, notes=notes, saturation_width=case.centres.saturation_width,
         thermal_polarization=case.thermal_polarization,
         initial_polarization=case.initial_polarization, stages=stages,
         cell_radius=case.cell_radius, source_model=src.model, source_radius=src.radius or 0.0,

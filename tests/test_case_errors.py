@@ -17,7 +17,7 @@ BAD = [
     ({"source.polarization": -1.2}, "source.polarization", "|P| < 1"),
     ({"centres.barrier_radius": "3.5 nm"}, "centres.barrier_radius", "smaller than the cell radius"),
     ({"centres.barrier_radius": None}, "centres.barrier_radius", "missing"),
-    ({"centres.barrier": "wall"}, "centres.barrier", "'kept' or 'none'"),
+    ({"centres.barrier": "wall"}, "centres.barrier", "'physical' or 'none'"),
     ({"geometry.concentration": "10 mM"}, "geometry", "exactly one of concentration"),
     ({"geometry.radius": "-1 nm"}, "geometry.radius", "must be > 0"),
     ({"protocol.stages.0.duration": "10 kg"}, "protocol.stages[0].duration", "wrong units"),

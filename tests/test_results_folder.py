@@ -60,7 +60,9 @@ def test_saturation_event_and_resurgence():
     first = np.nonzero(stage == "resurgence")[0][0]
     assert ts["time_s"][first] == pytest.approx(20.0)
     assert ts["time_s"][first - 1] == pytest.approx(20.0)
-    assert abs(ts["P_visible"][first]) < 1e-12
+    # the sharp-edge saturation keeps the hidden magnetization exactly; the P1 field leaves an
+    # O(h) residual in the visible average next to r_h (radial cells ~1e-3 nm there)
+    assert abs(ts["P_visible"][first]) < 2e-3 * ts["P_visible"][first - 1]
     assert ts["P_sample"][first] > 0.01  # the hidden spins kept their polarization
     vis = ts["P_visible"][first:]
     assert np.all(np.diff(vis) > -1e-12) and vis[-1] > 0.2 * ts["P_sample"][first]

@@ -119,7 +119,33 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if src.model == "region" and src.radius <= case.barrier_radius:
         raise CaseError("source.radius", f"{src.radius:g} nm",
                         f"must exceed the barrier radius {case.barrier_radius:g} nm", source)
+    if c.barrier == "physical" and case.electron is None:
+        raise CaseError("centres.barrier", "physical",
+                        "needs an [electron] table (the suppression s_e(r; P_e) is the barrier)", source)
+    if case.electron is not None and case.conditions is None:
+        raise CaseError("electron", "(table)",
+                        "needs [conditions] (B0 and temperature give the thermal P_e)", source)
     for i, st in enumerate(case.protocol.stages):
+        if st.first_output is not None and st.first_output > st.duration:
+            raise CaseError(f"protocol.stages[{i}].first_output", f"{st.first_output:g} s",
+                            f"must not exceed the stage duration {st.duration:g} s", source)
+        mw = [k for k in ("microwave_nutation", "microwave_power", "electron_polarization")
+              if getattr(st, k) is not None]
+        if mw and case.electron is None:
+            raise CaseError(f"protocol.stages[{i}].{mw[0]}", getattr(st, mw[0]),
+                            "needs an [electron] table", source)
+        if len(mw) > 1:
+            raise CaseError(f"protocol.stages[{i}]", ", ".join(mw), "give at most one of these", source)
+        if mw and not st.microwaves and mw[0] != "electron_polarization":
+            raise CaseError(f"protocol.stages[{i}].{mw[0]}", getattr(st, mw[0]),
+                            "microwave settings need microwaves = true", source)
+        if st.microwave_power is not None and (case.electron is None or case.electron.nutation_per_sqrt_mW is None):
+            raise CaseError(f"protocol.stages[{i}].microwave_power", f"{st.microwave_power:g} W",
+                            "needs electron.nutation_per_sqrt_mW (e.g. \"20 kHz\")", source)
+        if case.electron is not None and st.microwaves and not mw:
+            raise CaseError(f"protocol.stages[{i}].microwaves", True,
+                            "with [electron], say how the microwaves set P_e: microwave_nutation, "
+                            "microwave_power or electron_polarization", source)
         if st.pulses is not None and src.model != "region":
             raise CaseError(f"protocol.stages[{i}].pulses", "(table)",
                             "pulses act on the source region: needs source.model = \"region\"", source)

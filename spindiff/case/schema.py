@@ -99,11 +99,16 @@ class Centres(Section):
 
     barrier_radius b: flip-flops are quenched for r < b. barrier = "hole" cuts the ball out of
     the mesh (zero-flux surface); "kept" meshes it with D = barrier_diffusion * D0 inside and
-    no source or paramagnetic relaxation there; "none": no barrier (needs a "region" source).
+    no source or paramagnetic relaxation there; "physical": meshed, with D = D0 s_e(r; P_e)
+    everywhere from the [electron] model and the point-dipole source and relaxation laws cut
+    off below b; "none": no barrier (needs a "region" source).
     visible_radius r_h: nuclei with r > r_h are NMR-visible (defaults to b, or 0 without one).
+    saturation_width: a "visible" saturation removes 0.5 (1 + tanh((r - r_h) / w)) of the
+    polarization (0: a sharp edge at r_h).
     """
     barrier_radius: Optional[Length] = None
-    barrier: Literal["hole", "kept", "none"] = "hole"
+    barrier: Literal["hole", "kept", "physical", "none"] = "hole"
+    saturation_width: LengthOrZero = 0.0
     barrier_diffusion: Fraction = 0.0
     visible_radius: Optional[LengthOrZero] = None
 
@@ -161,6 +166,32 @@ class Conditions(Section):
     nucleus: Nucleus = "1H"  # type: ignore[valid-type]
 
 
+Frequency = Annotated[float, _quantity("frequency"), AfterValidator(_non_negative)]
+Power = Annotated[float, _quantity("power"), AfterValidator(_non_negative)]
+
+
+class Electron(Section):
+    """[electron]: electron-polarization-controlled spin diffusion (Chessari et al. 2023).
+
+    D(r) = D0 s_e(r; P_e) with s_e = W(r; P_e) / W(inf) from the nuclear flip-flop rate of
+    Eq. 9 (scale = "relative"), or D = W(r; P_e) a^2 (scale = "absolute"), evaluated for the
+    nearest centre. P_e per stage: thermal (g, [conditions] B0 and temperature) with microwaves
+    off; under microwaves the Bloch steady state P_e0 / (1 + w1^2 T1e T2e / (1 + (offset T2e)^2))
+    from the stage's microwave_nutation (w1 / 2 pi) or microwave_power (with
+    nutation_per_sqrt_mW), or the stage's electron_polarization. The paramagnetic relaxation
+    C6 of [relaxation] is then the P_e = 0 value and scales with 1 - P_e^2 (Eq. 6).
+    """
+    g: float = Field(default=2.0023, gt=0.0, lt=10.0)
+    T1e: Time = 1e-3
+    T2e: Time = 1e-6
+    correlation_time: Time = 0.5e-6
+    gamma2: Frequency = 11e3
+    internuclear_distance: Length = 0.66
+    orientation: Literal["rms", "powder"] = "rms"
+    scale: Literal["relative", "absolute"] = "relative"
+    nutation_per_sqrt_mW: Optional[Frequency] = None
+
+
 class Pulses(Section):
     """[protocol.stages.pulses]: intermittent source (triplet DNP, integrated solid effect).
 
@@ -174,17 +205,28 @@ class Pulses(Section):
 class Stage(Section):
     """[[protocol.stages]]: one stage of the experiment.
 
-    microwaves: source on (true) or off. saturate: region set to P = 0 at the stage start.
-    pulses: intermittent source instead of a continuous one. outputs: number of output times
-    in the stage, spaced linearly or logarithmically.
+    microwaves: on (true) or off; the DNP source acts while they are on unless `source` says
+    otherwise; source_polarization overrides [source] polarization for this stage (e.g.
+    negative DNP). With [electron]: microwave_nutation (w1 / 2 pi), microwave_power or
+    electron_polarization set P_e under microwaves (microwave_offset: electron line minus
+    microwave frequency). saturate: region set to P = 0 at the stage start. pulses:
+    intermittent source instead of a continuous one. outputs: number of output times in the
+    stage, spaced linearly or logarithmically (from first_output, default duration / 1000).
     """
     name: str = Field(min_length=1)
     duration: Time
     microwaves: bool = True
+    source: Optional[bool] = None
+    source_polarization: Optional[Polarization] = None
+    microwave_nutation: Optional[Frequency] = None
+    microwave_power: Optional[Power] = None
+    microwave_offset: Annotated[float, _quantity("frequency")] = 0.0
+    electron_polarization: Optional[Polarization] = None
     pulses: Optional[Pulses] = None
     saturate: Literal["none", "visible", "hidden", "all"] = "none"
     outputs: int = Field(default=60, ge=1, le=100000)
     spacing: Literal["linear", "log"] = "log"
+    first_output: Optional[Time] = None
 
 
 class Protocol(Section):
@@ -240,6 +282,7 @@ class Case(Section):
     diffusion: Diffusion = Diffusion()
     relaxation: Relaxation = Relaxation()
     conditions: Optional[Conditions] = None
+    electron: Optional[Electron] = None
     protocol: Protocol
     mesh: Mesh = Mesh()
     solver: Solver = Solver()

@@ -79,6 +79,13 @@ def quadrature_points(msh: Mesh, degree: int) -> np.ndarray:
     return pts
 
 
+def quadrature_weights(msh: Mesh, degree: int) -> np.ndarray:
+    """Reference quadrature weights matching `quadrature_points`."""
+    cell = {1: basix.CellType.interval, 2: basix.CellType.triangle, 3: basix.CellType.tetrahedron}
+    _, wts = basix.make_quadrature(cell[msh.topology.dim], degree)
+    return np.asarray(wts)
+
+
 def num_cells_local(msh: Mesh, with_ghosts: bool = True) -> int:
     imap = msh.topology.index_map(msh.topology.dim)
     return imap.size_local + (imap.num_ghosts if with_ghosts else 0)

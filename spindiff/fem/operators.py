@@ -39,6 +39,8 @@ from . import compat
 from .fields import QuadratureFields, cell_tag_array, cellwise_function
 
 SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
+import os
+HARMONIC = os.environ.get("SPINDIFF_HARMONIC", "1") == "1"
 
 
 @dataclass
@@ -239,7 +241,11 @@ class Discretization:
         stiffness_changed = self.K is None or old is None or old.suppression != laws.suppression
         if stiffness_changed:
             s = np.ones(qf.points.shape[0]) if laws.suppression is None else laws.suppression(qf.nearest)
-            s = np.where(self.in_barrier, self.model.barrier_diffusion, s)
+            if self.model.barrier != "physical":
+                s = np.where(self.in_barrier, self.model.barrier_diffusion, s)
+            if laws.suppression is not None and HARMONIC:
+                r2 = qf.points[:, 0] ** 2 if self.domain.radial else None
+                s = qf.harmonic_cellwise(s, r2)
             qf.assign(self.s, s)
             self.K = self.assemble_matrix(self.forms["K"])
             if self.model.diffusion.mode == "mean":
@@ -353,17 +359,66 @@ class Discretization:
         compat.scatter_forward(self.P)
         self.constrain(P)
 
-    def saturate(self, region: str) -> None:
-        """Set P = 0 at the nodes of a region: "all", "visible" (r >= r_h from every centre,
-        outside barriers) or "hidden" (r <= r_h)."""
+    def _saturation_profile(self):
+        """Fraction of the polarization a "visible" saturation removes: the sharp visible
+        indicator, or with a saturation width w a smooth step 0.5 (1 + tanh((r - r_h) / w))
+        (spins whose hyperfine shift is comparable to the saturation bandwidth are only
+        partly saturated)."""
+        width = self.model.saturation_width
+        if width <= 0:
+            return self.visible
+        qf = self.qf
+        chi = 0.5 * (1.0 + np.tanh((qf.nearest - self.model.visible_radius) / width))
+        chi[self.in_barrier] = 0.0
+        return qf.function(chi, "saturation")
+
+    def saturate(self, region: str, P: PETSc.Vec | None = None) -> None:
+        """Remove the polarization of a region: "all", "visible" (r > r_h from every centre,
+        outside barriers) or "hidden" (the rest).
+
+        "all" sets P = 0. Otherwise P is replaced by the L2 projection of (1 - chi) P, chi the
+        fraction saturated: with a saturation width w > 0 the smooth step
+        0.5 (1 + tanh((r - r_h) / w)) and the consistent projection (second order); with a
+        sharp edge (w = 0) the region's indicator and the lumped projection
+        P_i <- int n (1 - chi) P phi_i / int n phi_i (monotone).
+        This keeps the other region's magnetization exactly (a nodal reset would also wipe
+        the part of it carried by the nodes on r = r_h, an O(h) loss) and cannot create
+        negative values; with a sharp edge the price is a residual of size O(h) in the
+        region's own average next to the interface, which `centres.saturation_width` (a
+        smooth edge, resolved by the mesh) removes.
+        """
         if region == "none":
             return
         if region == "all":
             self.P.x.array[:] = 0.0
             return
-        xyz = compat.dof_coordinates(self.V0)
-        r = self.domain.nearest_distance(xyz)
-        rh = self.model.visible_radius
-        mask = r >= rh * (1 - 1e-12) if region == "visible" else r <= rh * (1 + 1e-12)
-        self.P.x.array[: mask.size][mask] = 0.0
+        if not hasattr(self, "_keep_forms"):
+            v = ufl.TestFunction(self.V0)
+            n, w, dx = self.n, self.weight, self.dx
+            chi = self._saturation_profile()
+            self._keep_forms = {
+                "visible": compat.form(n * (1.0 - chi) * self.P * v * w * dx),
+                "hidden": compat.form(n * chi * self.P * v * w * dx),
+            }
+            self._lumped_n = self.assemble_vector(compat.form(n * v * w * dx))
         compat.scatter_forward(self.P)
+        kept = self.assemble_vector(self._keep_forms[region])
+        vec = compat.petsc_vector(self.P) if P is None else P
+        if self.model.saturation_width > 0:
+            # a smooth (resolved) edge: consistent L2 projection, second order and conservative
+            ksp = self._projection_solver()
+            vec.pointwiseDivide(kept, self._lumped_n)  # initial guess
+            ksp.solve(kept, vec)
+        else:
+            vec.pointwiseDivide(kept, self._lumped_n)
+        self.constrain(vec)
+        compat.scatter_forward(self.P)
+
+    def _projection_solver(self):
+        if not hasattr(self, "_proj_ksp"):
+            from . import linear_solver
+            self._proj_ksp = linear_solver.make_ksp(self.comm, "mass", 1e-12, True, None, "proj")
+            self._proj_ksp.setInitialGuessNonzero(True)
+            M = self.M if not self.lumped_mass else self.assemble_matrix(self.forms["M"])
+            self._proj_ksp.setOperators(M)
+        return self._proj_ksp

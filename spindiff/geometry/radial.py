@@ -67,7 +67,7 @@ def build_radial_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
                                          np.full(verts_R.size, FACET_OUTER)]))
     all_tags = sorted({shell_tag(o, b, barrier, rh) for o in breaks
                        if not (barrier == "hole" and o <= b * (1 + 1e-6))})
-    barrier_tags = [TAG_BARRIER] if barrier == "kept" else []
+    barrier_tags = [TAG_BARRIER] if barrier in ("kept", "physical") else []
     volume = 4.0 * np.pi / 3.0 * (radius**3 - (b**3 if barrier == "hole" else 0.0))
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=True,
                   centres=np.zeros((1, 3)), materials={material: all_tags},

@@ -59,7 +59,7 @@ def build_sphere_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
     outers = radii + [R]
     tags = sorted({shell_tag(o, b, barrier, rh) for o in outers
                    if not (barrier == "hole" and o <= b * (1 + 1e-6))})
-    barrier_tags = [TAG_BARRIER] if barrier == "kept" else []
+    barrier_tags = [TAG_BARRIER] if barrier in ("kept", "physical") else []
     volume = 4.0 * np.pi / 3.0 * (R**3 - (b**3 if barrier == "hole" else 0.0))
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False,
                   centres=np.zeros((1, 3)), materials={material: tags},
@@ -107,8 +107,8 @@ def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
             surfaces[FACET_OUTER].append(s)
         elif barrier != "none" and abs(rs - b) < 1e-3 * b:
             surfaces[FACET_BARRIER].append(s)
-        if r_in is not None and abs(rs - r_in) < 1e-3 * r_in:
-            innermost.append(s)
+        if any(abs(rs - r) < 1e-3 * r for r in radii):
+            innermost.append(s)  # every internal sphere is refined: laws jump there
     for tag, ents in surfaces.items():
         if ents:
             gmsh.model.addPhysicalGroup(2, ents, tag)
