@@ -4,6 +4,7 @@
     spindiff run CASE [--out DIR]   run it (also under mpirun -n N)
     spindiff compare CASE           conventional vs corrected (polarization-dependent) diffusion
     spindiff plot-diffusion CASE    D(r; P_e) near a centre for the case's electron model
+    spindiff rates CASE             k(r), P_src(r), R1(r) of the case's agent (quantum module)
 """
 from __future__ import annotations
 
@@ -155,6 +156,46 @@ def cmd_plot_diffusion(args) -> int:
     return 0
 
 
+def cmd_rates(args) -> int:
+    """Source and relaxation terms of the case's [agent] from the quantum rate module."""
+    import json
+
+    from . import rates
+    from .case import load_case
+    from .errors import CaseError
+    case = load_case(args.case, _parse_set(args.set))
+    if case.agent is None or case.conditions is None:
+        raise CaseError("agent", "(missing)", "spindiff rates needs [agent] and [conditions] tables",
+                        args.case)
+    from mpi4py import MPI
+    tables = rates.tables_for_case(case, MPI.COMM_WORLD)
+    if _rank() != 0:
+        return 0
+    out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-rates"
+    out.mkdir(parents=True, exist_ok=True)
+    from .physics.quantum import plot_rate_table, plot_sweep_profile, sweep_profile
+    say(rates.format_table(case, tables))
+    written = []
+    for i, table in enumerate({id(t): t for t in tables.values()}.values()):
+        name = f"rates_{i}.png"
+        plot_rate_table(table, str(out / name))
+        (out / f"rates_{i}.json").write_text(json.dumps(table.to_dict(), indent=1) + "\n")
+        written += [name, f"rates_{i}.json"]
+    agent = rates.agent_of(case)
+    if agent.discrete_lines and not args.no_sweep:
+        settings = rates.microwave_settings(case)
+        nu1, off = next(iter(settings.values()))
+        say(f"computing the sweep profile ({case.agent.method} master equation; --no-sweep skips it)")
+        prof = sweep_profile(agent, rates.conditions_of(case, nu1, off), method=case.agent.method)
+        plot_sweep_profile(prof, str(out / "sweep_profile.png"))
+        written.append("sweep_profile.png")
+    elif not agent.discrete_lines:
+        say("(sweep profile: the module draws it for agents with discrete EPR lines, e.g. MnII)")
+    say(f"cache: {rates.cache_dir()}")
+    say(f"results: {out}/ ({', '.join(written)})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spindiff",
                                 description="Nuclear spin diffusion in hyperpolarized solids (DNP).")
@@ -189,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", help="output folder (default results/<case name>-diffusion)")
     d.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
     d.set_defaults(func=cmd_plot_diffusion)
+
+    q = sub.add_parser("rates", help="source and relaxation terms from the quantum rate module")
+    q.add_argument("case")
+    q.add_argument("--out", help="output folder (default results/<case name>-rates)")
+    q.add_argument("--no-sweep", action="store_true", help="skip the Mn(II) sweep profile")
+    q.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
+    q.set_defaults(func=cmd_rates)
     return p
 
 

@@ -226,6 +226,45 @@ class ElectronControlledCentres:
                          suppression=Suppression(self.params, pe))
 
 
+class TableLaw:
+    """k(r), P_src(r) or R1_para(r) of a quantum-module RateTable, for r >= b (clipped)."""
+
+    def __init__(self, table, kind: str, b: float):
+        self.table, self.kind, self.b = table, kind, b
+        self._key = (table.meta.get("cache_key", id(table)), kind, b)
+
+    def __call__(self, r: np.ndarray) -> np.ndarray:
+        r = np.maximum(np.asarray(r, dtype=float), max(self.b, 1e-3))
+        if self.kind == "k":
+            return self.table.k_of_r(r)
+        if self.kind == "p_src":
+            return self.table.p_src_of_r(r)
+        return np.maximum(self.table.r1_para_of_r(r), 0.0)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TableLaw) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+
+@dataclass(frozen=True)
+class RateTableCentres:
+    """Centre physics from the quantum rate module: one RateTable per stage (by name)."""
+    tables: dict
+    b: float
+
+    def laws(self, stage: StageSpec) -> StageLaws:
+        t = self.tables[stage.name]
+        on = stage.source_on and not stage.pulsed
+        return StageLaws(source_rate=TableLaw(t, "k", self.b) if on else None,
+                         source_target=TableLaw(t, "p_src", self.b),
+                         paramagnetic_rate=TableLaw(t, "r1_para", self.b))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
 @dataclass
 class TransportModel:
     """Everything the FEM layer needs, in internal units."""
@@ -234,7 +273,7 @@ class TransportModel:
     barrier: str
     barrier_diffusion: float
     visible_radius: float
-    centre_physics: Union[InverseSixthCentres, ElectronControlledCentres]
+    centre_physics: Union[InverseSixthCentres, ElectronControlledCentres, RateTableCentres]
     thermal_polarization: float
     initial_polarization: float
     stages: list[StageSpec]
@@ -255,7 +294,7 @@ class TransportModel:
     def laws(self, stage: StageSpec) -> StageLaws:
         """The centre laws during `stage` (a volume source only for "volume"/"region")."""
         laws = self.centre_physics.laws(stage)
-        if self.source_model not in ("volume", "region") and laws.source_rate is not None:
+        if self.source_model not in ("volume", "region", "rates") and laws.source_rate is not None:
             laws = StageLaws(None, laws.source_target, laws.paramagnetic_rate, laws.suppression)
         return laws
 
@@ -290,8 +329,9 @@ def stage_electron_polarization(case: Case, stage) -> Optional[float]:
     return float(pe0 * z)
 
 
-def transport_model(case: Case) -> TransportModel:
-    """Build the transport model of a validated case."""
+def transport_model(case: Case, rate_tables: Optional[dict] = None) -> TransportModel:
+    """Build the transport model of a validated case (rate_tables: {stage name: RateTable}
+    for source.model = "rates", from `spindiff.rates.tables_for_case`)."""
     b = case.barrier_radius
     params = flipflop_params(case)
     notes: dict[str, object] = {}
@@ -308,8 +348,8 @@ def transport_model(case: Case) -> TransportModel:
         stages.append(StageSpec(
             name=s.name, duration=s.duration,
             source_on=s.microwaves if s.source is None else s.source,
-            source_polarization=(case.source.polarization if s.source_polarization is None
-                                 else s.source_polarization),
+            source_polarization=(s.source_polarization if s.source_polarization is not None
+                                 else (case.source.polarization or 0.0)),
             saturate=s.saturate, outputs=s.outputs, spacing=s.spacing,
             electron_polarization=stage_electron_polarization(case, s),
             pulse_rate=s.pulses.rate if s.pulses else None,
@@ -318,6 +358,11 @@ def transport_model(case: Case) -> TransportModel:
     src = case.source
     region = RegionRate(src.rate, src.radius, b) if src.model == "region" else None
     centres = InverseSixthCentres(src.C6 or 0.0, case.relaxation.C6, b, region)
+    if src.model == "rates":
+        if rate_tables is None:
+            from .rates import tables_for_case
+            rate_tables = tables_for_case(case)
+        centres = RateTableCentres(rate_tables, b)
     if params is not None:
         centres = ElectronControlledCentres(centres, params)
     d = case.diffusion

@@ -87,7 +87,12 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     from .io.results import ResultsWriter
 
     wall0 = time.perf_counter()
-    model = model or transport_model(case)
+    if model is None:
+        tables = None
+        if case.source.model == "rates":
+            from .rates import tables_for_case
+            tables = tables_for_case(case, comm)
+        model = transport_model(case, tables)
     domain = domain or build_domain(case, comm, mesh_model)
     t_mesh = time.perf_counter() - wall0
     disc = Discretization(domain, model, forcing=forcing,

@@ -101,6 +101,18 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if g.kind == "periodic_cube" and case.mesh.model == "radial":
         raise CaseError("mesh.model", "radial", "the radial reduction needs a sphere_cell", source)
     src = case.source
+    if src.model != "rates" and src.polarization is None:
+        raise CaseError("source.polarization", "(missing)",
+                        "required (|P| < 1) unless source.model = \"rates\"", source)
+    if src.model == "rates" and (case.agent is None or case.conditions is None):
+        raise CaseError("source.model", "rates", "needs [agent] and [conditions] tables", source)
+    if src.model == "rates":
+        for i, st in enumerate(case.protocol.stages):
+            if st.microwaves and (st.source is None or st.source) and st.microwave_nutation is None \
+                    and st.microwave_power is None:
+                raise CaseError(f"protocol.stages[{i}].microwave_nutation", "(missing)",
+                                "the rate module needs the microwave field: microwave_nutation "
+                                "(w1 / 2 pi, e.g. \"20 kHz\") and microwave_offset", source)
     if src.model == "volume" and src.C6 is None:
         raise CaseError("source.C6", "(missing)", "source model \"volume\" needs C6, e.g. \"5 nm^6/s\"", source)
     if src.model == "surface" and src.kappa is None:
@@ -131,7 +143,7 @@ def check_consistency(case: Case, source: str | None = None) -> None:
                             f"must not exceed the stage duration {st.duration:g} s", source)
         mw = [k for k in ("microwave_nutation", "microwave_power", "electron_polarization")
               if getattr(st, k) is not None]
-        if mw and case.electron is None:
+        if mw and case.electron is None and not (src.model == "rates" and mw[0] == "microwave_nutation"):
             raise CaseError(f"protocol.stages[{i}].{mw[0]}", getattr(st, mw[0]),
                             "needs an [electron] table", source)
         if len(mw) > 1:

@@ -127,15 +127,17 @@ class Source(Section):
     "surface": flux -n D dP/dn = n kappa (P_src - P) on the barrier surface (kappa in nm/s);
     "fixed": P = P_src on the barrier surface (instantaneous source);
     "region": exchange at `rate` (1/s) with the nuclei within `radius` of the centre (Takeda's
-    source at the centre's nearest nuclei; also the region hit by pulses).
+    source at the centre's nearest nuclei; also the region hit by pulses);
+    "rates": k(r), P_src(r) and the paramagnetic R1(r) from the quantum rate module for the
+    [agent] and each stage's microwaves (polarization and [relaxation] C6 are then not used).
     "surface" and "fixed" need barrier = "hole".
     """
-    model: Literal["volume", "surface", "fixed", "region"] = "volume"
+    model: Literal["volume", "surface", "fixed", "region", "rates"] = "volume"
     C6: Optional[C6Coefficient] = None
     kappa: Optional[Velocity] = None
     rate: Optional[Annotated[float, _quantity("rate"), AfterValidator(_non_negative)]] = None
     radius: Optional[Length] = None
-    polarization: Polarization
+    polarization: Optional[Polarization] = None
 
 
 class Diffusion(Section):
@@ -190,6 +192,27 @@ class Electron(Section):
     orientation: Literal["rms", "powder"] = "rms"
     scale: Literal["relative", "absolute"] = "relative"
     nutation_per_sqrt_mW: Optional[Frequency] = None
+
+
+class Agent(Section):
+    """[agent]: the polarizing agent for source.model = "rates" (quantum rate module).
+
+    preset: "TEMPOL", "trityl" or "MnII"; the other keys override the preset. A_iso: isotropic
+    hyperfine coupling of Mn(II) (frequency, e.g. "229 MHz"). mechanism: "SE", "CE" or "auto".
+    method: "full" Lindblad master equation or the "effective" Zeeman-projected rates.
+    ee_distance: electron-electron distance for the cross effect (default from the
+    concentration, r_ee = 2 (3 / (4 pi c))^(1/3)). T2n: nuclear T2.
+    """
+    preset: Literal["TEMPOL", "trityl", "MnII"]
+    g: Optional[float] = Field(default=None, gt=0.0, lt=10.0)
+    T1e: Optional[Time] = None
+    T2e: Optional[Time] = None
+    A_iso: Optional[Frequency] = None
+    line_fwhm: Optional[Frequency] = None
+    mechanism: Literal["auto", "SE", "CE"] = "auto"
+    method: Literal["full", "effective"] = "full"
+    ee_distance: Optional[Length] = None
+    T2n: Time = 1e-3
 
 
 class Pulses(Section):
@@ -283,6 +306,7 @@ class Case(Section):
     relaxation: Relaxation = Relaxation()
     conditions: Optional[Conditions] = None
     electron: Optional[Electron] = None
+    agent: Optional[Agent] = None
     protocol: Protocol
     mesh: Mesh = Mesh()
     solver: Solver = Solver()

@@ -1,0 +1,121 @@
+"""Source and relaxation terms from the quantum rate module for a case (source.model = "rates").
+
+For every distinct microwave setting of the protocol (nutation w1 / 2 pi and offset) the
+module `spindiff.physics.quantum` tabulates k(r), P_src(r) and the paramagnetic R1(r) of the
+case's polarizing agent under the case's conditions (orientation- and EPR-line-averaged). The
+tables are computed on rank 0, cached on disk (keyed by every input) and broadcast, so a second
+run, or a sweep over other parameters, reuses them.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .case.schema import Case
+
+TWO_PI = 2.0 * math.pi
+
+
+def cache_dir() -> Path:
+    """$SPINDIFF_CACHE, else $XDG_CACHE_HOME/spindiff/rates, else ~/.cache/spindiff/rates."""
+    env = os.environ.get("SPINDIFF_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spindiff" / "rates"
+
+
+def agent_of(case: Case):
+    """The PolarizingAgent of the case's [agent] table (preset plus overrides)."""
+    from .physics.quantum import preset
+    a = case.agent
+    over = {}
+    if a.g is not None:
+        over["g"] = a.g
+    if a.T1e is not None:
+        over["t1e"] = a.T1e
+    if a.T2e is not None:
+        over["t2e"] = a.T2e
+    if a.A_iso is not None:
+        over["a_iso"] = TWO_PI * a.A_iso
+    if a.line_fwhm is not None:
+        over["line_fwhm"] = TWO_PI * a.line_fwhm
+    if a.mechanism != "auto":
+        over["mechanism"] = a.mechanism
+    return preset(a.preset, **over)
+
+
+def conditions_of(case: Case, nutation_hz: float, offset_hz: float):
+    """quantum.Conditions for one microwave setting (frequencies in Hz)."""
+    from .physics.constants import MILLIMOLAR_IN_PER_NM3
+    from .physics.quantum import Conditions
+    mat = next(iter(case.materials.values()))
+    t1n = mat.T1n if math.isfinite(mat.T1n) else 1e6
+    c = case.conditions
+    conc = None
+    if case.geometry.concentration is not None:
+        conc = case.geometry.concentration / MILLIMOLAR_IN_PER_NM3
+    return Conditions(b0=c.B0, temperature=c.temperature, nucleus=c.nucleus,
+                      omega1=TWO_PI * nutation_hz, mw_offset=TWO_PI * offset_hz, t1n=t1n,
+                      t2n=case.agent.T2n, concentration_mM=conc, r_ee=case.agent.ee_distance)
+
+
+def microwave_settings(case: Case) -> dict[str, tuple[float, float]]:
+    """(nutation Hz, offset Hz) per stage name; stages without microwaves borrow the first
+    setting (their paramagnetic R1 does not depend on it)."""
+    out: dict[str, Optional[tuple[float, float]]] = {}
+    first = None
+    for st in case.protocol.stages:
+        if st.microwaves and st.microwave_nutation is not None:
+            out[st.name] = (float(st.microwave_nutation), float(st.microwave_offset))
+            first = first or out[st.name]
+        else:
+            out[st.name] = None
+    default = first or (20e3, 0.0)
+    return {k: (v if v is not None else default) for k, v in out.items()}
+
+
+def tables_for_case(case: Case, comm=None, progress: bool = False) -> dict:
+    """{stage name: RateTable}, computed on rank 0 (disk cache) and broadcast."""
+    from .physics.quantum import rate_table
+    settings = microwave_settings(case)
+    distinct = sorted(set(settings.values()))
+    tables = {}
+    if comm is None or comm.rank == 0:
+        agent = agent_of(case)
+        for setting in distinct:
+            cond = conditions_of(case, *setting)
+            tables[setting] = rate_table(agent, cond, method=case.agent.method,
+                                         cache_dir=cache_dir(), warn=False)
+    if comm is not None and comm.size > 1:
+        tables = comm.bcast(tables, root=0)
+    return {name: tables[s] for name, s in settings.items()}
+
+
+def format_table(case: Case, tables: dict) -> str:
+    """Plain-text report: one block per distinct microwave setting."""
+    seen, lines = set(), []
+    settings = microwave_settings(case)
+    for name, table in tables.items():
+        if id(table) in seen:
+            continue
+        seen.add(id(table))
+        nu1, off = settings[name]
+        stages = [n for n, t in tables.items() if t is table]
+        lines.append(f"stages {', '.join(stages)}: w1/2pi = {nu1 / 1e3:g} kHz, microwave offset "
+                     f"{off / 1e6:g} MHz ({table.meta.get('method', '')}, "
+                     f"{table.meta.get('mechanism', '')})")
+        lines.append(f"  {'r (nm)':>8} {'k (1/s)':>11} {'P_src':>9} {'R1_para (1/s)':>14}")
+        for r, k, p, r1 in zip(table.r, table.k, table.p_src, table.r1_para):
+            lines.append(f"  {r:8.3f} {k:11.4g} {p:9.4f} {r1:14.4g}")
+        lines.append(f"  C6 fits: source {table.c6_src:.4g} nm^6/s (fitted exponent "
+                     f"{table.exponent_src:.2f}), paramagnetic {table.c6_rel:.4g} nm^6/s "
+                     f"(exponent {table.exponent_rel:.2f}); thermal P0 = {table.p_thermal:.4g}")
+        warn = (table.validity or {}).get("warnings") or []
+        for w in warn:
+            lines.append(f"  warning: {w}")
+    return "\n".join(lines)
