@@ -38,7 +38,7 @@ $(SETUP)/venv.stamp: $(SETUP)/apt.stamp
 $(SETUP)/pip.stamp: $(SETUP)/venv.stamp pyproject.toml
 	@/usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > $(SETUP)/constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -c $(SETUP)/constraints.txt -e ".[test]"
-	@$(PY) -c "import dolfinx, dolfinx_mpc, gmsh, numpy; assert int(numpy.__version__.split('.')[0]) < 2"
+	@$(PY) -c "import dolfinx, dolfinx_mpc, gmsh, h5py, numpy; assert int(numpy.__version__.split('.')[0]) < 2"
 	@touch $@
 
 demo: setup

@@ -5,6 +5,7 @@
     spindiff compare CASE           conventional vs corrected (polarization-dependent) diffusion
     spindiff plot-diffusion CASE    D(r; P_e) near a centre for the case's electron model
     spindiff rates CASE             k(r), P_src(r), R1(r) of the case's agent (quantum module)
+    spindiff sweep CASE             the variants of the case's [sweep] table, in MPI groups
 """
 from __future__ import annotations
 
@@ -61,11 +62,21 @@ def cmd_run(args) -> int:
         overrides["mesh.model"] = "radial"
     case = load_case(args.case, overrides)
     out = Path(args.out) if args.out else Path("results") / case.case.name
+    if args.resume:
+        from .io import checkpoint
+        out = Path(args.resume)
+        partial = out.with_name(out.name + ".partial")
+        if (out / "summary.json").is_file() and not partial.exists():
+            say(f"{out}/ is complete: nothing to resume")
+            return 0
+        if not checkpoint.exists(partial):
+            raise SpindiffError(f"nothing to resume in {partial}: no {checkpoint.NAME} (runs write "
+                                f"one at output.checkpoint_wall / checkpoint_simulated)")
     text = Path(args.case).read_text()
     if overrides:
         text += "\n# command-line overrides: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items()) + "\n"
-    say(f"spindiff {__version__}: running {args.case} -> {out}")
-    res = run(case, out_dir=out, progress=not args.quiet, case_text=text)
+    say(f"spindiff {__version__}: {'resuming' if args.resume else 'running'} {args.case} -> {out}")
+    res = run(case, out_dir=out, progress=not args.quiet, case_text=text, resume=bool(args.resume))
     s = res.summary
     fin = s["final"]
     say(f"done in {s['wall_time_s']:.1f} s on {s['ranks']} rank(s): {s['mesh']['dofs']} dofs "
@@ -196,6 +207,25 @@ def cmd_rates(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from . import sweep
+    from .case import load_case
+    from mpi4py import MPI
+    case = load_case(args.case, _parse_set(args.set))
+    variants = sweep.expand(case, args.case)
+    out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-sweep"
+    size = MPI.COMM_WORLD.size
+    g = args.group_size or case.sweep.group_size
+    say(f"spindiff {__version__}: sweep of {args.case}: {len(variants)} variants on {size} rank(s), "
+        f"{size // g if size % g == 0 else '?'} group(s) of {g} -> {out}")
+    info = sweep.run_sweep(case, out, group_size=args.group_size,
+                           case_text=Path(args.case).read_text(), progress=not args.quiet, say=say)
+    if _rank() == 0:
+        say(sweep.format_table(info))
+        say(f"results: {out}/ (sweep.csv, sweep.json, sweep.png, variants/)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spindiff",
                                 description="Nuclear spin diffusion in hyperpolarized solids (DNP).")
@@ -213,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--radial", action="store_true", help="use the 1D radial reduction")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--resume", metavar="DIR", help="continue an interrupted run of CASE whose "
+                   "results folder is DIR (from DIR.partial/checkpoint.h5)")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("compare", help="run conventional and corrected diffusion on one mesh")
@@ -237,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-sweep", action="store_true", help="skip the Mn(II) sweep profile")
     q.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
     q.set_defaults(func=cmd_rates)
+
+    w = sub.add_parser("sweep", help="run the variants of the case's [sweep] table (MPI groups)")
+    w.add_argument("case")
+    w.add_argument("--out", help="output folder (default results/<case name>-sweep)")
+    w.add_argument("--group-size", type=int, help="MPI ranks per variant (default: [sweep] group_size)")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
+    w.add_argument("--quiet", action="store_true", help="no progress output")
+    w.set_defaults(func=cmd_sweep)
     return p
 
 

@@ -115,6 +115,8 @@ class StageLaws:
     source_target: Union[RadialLaw, float]
     paramagnetic_rate: RadialLaw
     suppression: Optional[RadialLaw] = None
+    #: homogenized materials: ((material, k 1/s, P_src, extra R1 1/s), ...), uniform in it
+    uniform: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,7 @@ class TransportModel:
     outer_polarization: float = 0.0
     diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
     saturation_width: float = 0.0
+    uniform_rates: dict = field(default_factory=dict)
     notes: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -296,6 +299,9 @@ class TransportModel:
         laws = self.centre_physics.laws(stage)
         if self.source_model not in ("volume", "region", "rates") and laws.source_rate is not None:
             laws = StageLaws(None, laws.source_target, laws.paramagnetic_rate, laws.suppression)
+        if stage.name in self.uniform_rates:
+            laws = StageLaws(laws.source_rate, laws.source_target, laws.paramagnetic_rate,
+                             laws.suppression, self.uniform_rates[stage.name])
         return laws
 
 
@@ -365,11 +371,20 @@ def transport_model(case: Case, rate_tables: Optional[dict] = None) -> Transport
         centres = RateTableCentres(rate_tables, b)
     if params is not None:
         centres = ElectronControlledCentres(centres, params)
+    uniform = {}
+    if case.centres.representation == "homogenized":
+        from .homogenize import effective_rates
+        eff = effective_rates(case)
+        uniform = {name: ((case.material_name, r.k, r.P_src, r.R1),) for name, r in eff.items()}
+        notes["homogenized"] = {name: {"k_per_s": r.k, "P_src": r.P_src, "R1_extra_per_s": r.R1,
+                                       "relative_fit_rms": r.fit_rms, "cell_radius_nm": r.cell_radius}
+                                for name, r in eff.items()}
     d = case.diffusion
     return TransportModel(
         materials=materials, barrier_radius=b, barrier=case.centres.barrier,
         barrier_diffusion=case.centres.barrier_diffusion, visible_radius=case.visible_radius,
         centre_physics=centres, notes=notes, saturation_width=case.centres.saturation_width,
+        uniform_rates=uniform,
         thermal_polarization=case.thermal_polarization,
         initial_polarization=case.initial_polarization, stages=stages,
         cell_radius=case.cell_radius, source_model=src.model, source_radius=src.radius or 0.0,

@@ -32,6 +32,7 @@ def kirchhoff_exact(r):
 
 
 KIRCHHOFF = {**CORRECTED, "source.model": "fixed", "source.C6": None, "source.polarization": PB,
+             "centres.visible_radius": f"{B} nm",
              "geometry.outer_boundary": "fixed", "geometry.outer_polarization": PR,
              "relaxation.C6": "0 nm^6/s", "materials.m.T1n": "inf"}
 

@@ -28,7 +28,9 @@ def load_case(path: str | Path, overrides: dict[str, Any] | None = None) -> Case
         raise CaseError("TOML", path.name, f"not valid TOML ({exc})", source=str(path)) from None
     for key, value in (overrides or {}).items():
         set_dotted(raw, key, value)
-    return case_from_dict(raw, source=str(path))
+    case = case_from_dict(raw, source=str(path))
+    object.__setattr__(case, "_source_dir", str(path.resolve().parent))
+    return case
 
 
 def case_from_dict(raw: dict[str, Any], source: str | None = None) -> Case:
@@ -66,26 +68,19 @@ def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
 def check_consistency(case: Case, source: str | None = None) -> None:
     """Rules that involve several keys."""
     g, c = case.geometry, case.centres
-    size_keys = {"sphere_cell": ("concentration", "radius"), "periodic_cube": ("concentration", "side")}
-    allowed = size_keys[g.kind]
-    given = [k for k in ("concentration", "radius", "side") if getattr(g, k) is not None]
-    if len(given) != 1 or given[0] not in allowed:
-        raise CaseError("geometry", ", ".join(given) or "(none)",
-                        f"a {g.kind} needs exactly one of {' or '.join(allowed)}", source)
-    if len(case.materials) != 1:
-        raise CaseError("materials", ", ".join(case.materials),
-                        f"geometry kind {g.kind!r} holds exactly one material", source)
+    _check_geometry(case, source)
     if c.barrier != "none" and c.barrier_radius is None:
         raise CaseError("centres.barrier_radius", "(missing)",
                         f"required with barrier = {c.barrier!r} (or set barrier = \"none\")", source)
-    size = case.cell_radius if g.kind == "sphere_cell" else case.cube_side / 2
-    what = "the cell radius R" if g.kind == "sphere_cell" else "half the cube side"
-    if case.barrier_radius >= size:
-        raise CaseError("centres.barrier_radius", f"{case.barrier_radius:g} nm",
-                        f"must be smaller than {what} = {size:.4g} nm", source)
-    if case.visible_radius >= size:
-        raise CaseError("centres.visible_radius", f"{case.visible_radius:g} nm",
-                        f"must be smaller than {what} = {size:.4g} nm", source)
+    if g.kind in ("sphere_cell", "periodic_cube"):
+        size = case.cell_radius if g.kind == "sphere_cell" else case.cube_side / 2
+        what = "the cell radius R" if g.kind == "sphere_cell" else "half the cube side"
+        if case.barrier_radius >= size:
+            raise CaseError("centres.barrier_radius", f"{case.barrier_radius:g} nm",
+                            f"must be smaller than {what} = {size:.4g} nm", source)
+        if case.visible_radius >= size:
+            raise CaseError("centres.visible_radius", f"{case.visible_radius:g} nm",
+                            f"must be smaller than {what} = {size:.4g} nm", source)
     if case.relaxation.P0 == "thermal" and case.conditions is None:
         raise CaseError("relaxation.P0", "thermal",
                         "needs a [conditions] table (B0, temperature, nucleus) or a number", source)
@@ -95,9 +90,6 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if case.solver.dt_max is not None and case.solver.dt_max < case.solver.dt_initial:
         raise CaseError("solver.dt_max", f"{case.solver.dt_max:g} s",
                         "must be >= solver.dt_initial", source)
-    if g.kind == "periodic_cube" and g.outer_boundary != "zero_flux":
-        raise CaseError("geometry.outer_boundary", g.outer_boundary,
-                        "a periodic cube has no outer boundary", source)
     if g.kind == "periodic_cube" and case.mesh.model == "radial":
         raise CaseError("mesh.model", "radial", "the radial reduction needs a sphere_cell", source)
     src = case.source
@@ -167,6 +159,96 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     names = [s.name for s in case.protocol.stages]
     if len(set(names)) != len(names):
         raise CaseError("protocol.stages.name", ", ".join(names), "stage names must be unique", source)
+
+
+SINGLE_CELL = ("sphere_cell", "periodic_cube")
+BOXES = ("box", "particle", "layers", "blend")
+
+
+def _check_geometry(case: Case, source: str | None) -> None:
+    """Which [geometry] keys each kind needs, and how materials and centres fit it."""
+    g, c = case.geometry, case.centres
+    names = list(case.materials)
+    if g.kind in SINGLE_CELL:
+        allowed = ("concentration", "radius") if g.kind == "sphere_cell" else ("concentration", "side")
+        given = [k for k in ("concentration", "radius", "side") if getattr(g, k) is not None]
+        if len(given) != 1 or given[0] not in allowed:
+            raise CaseError("geometry", ", ".join(given) or "(none)",
+                            f"a {g.kind} needs exactly one of {' or '.join(allowed)}", source)
+        if len(names) != 1:
+            raise CaseError("materials", ", ".join(names),
+                            f"geometry kind {g.kind!r} holds exactly one material", source)
+        if c.placement != "cell":
+            raise CaseError("centres.placement", c.placement,
+                            f"a {g.kind} has one centre at its middle: use \"cell\"", source)
+        if c.representation != "resolved":
+            raise CaseError("centres.representation", c.representation,
+                            f"a {g.kind} resolves its centre", source)
+        if g.kind == "periodic_cube" and g.outer_boundary != "zero_flux":
+            raise CaseError("geometry.outer_boundary", g.outer_boundary,
+                            "a periodic cube has no outer boundary", source)
+        return
+    if case.mesh.model == "radial":
+        raise CaseError("mesh.model", "radial", "the radial reduction needs a sphere_cell", source)
+    if g.outer_boundary != "zero_flux":
+        raise CaseError("geometry.outer_boundary", g.outer_boundary,
+                        f"only \"zero_flux\" for geometry kind {g.kind!r}", source)
+    if g.kind in BOXES and not case.box_sides:
+        raise CaseError("geometry.side", "(missing)", f"a {g.kind} needs side (or sides), e.g. \"20 nm\"",
+                        source)
+    need = {"particle": ("particle_size", "particle_material", "matrix_material"),
+            "layers": ("thicknesses", "layer_materials"),
+            "blend": ("volume_fraction", "domain_size", "particle_material", "matrix_material"),
+            "mesh": ("file",)}.get(g.kind, ())
+    for key in need:
+        if getattr(g, key) is None:
+            raise CaseError(f"geometry.{key}", "(missing)", f"required for geometry kind {g.kind!r}",
+                            source)
+    used = {"box": names[:1], "particle": [g.particle_material, g.matrix_material],
+            "blend": [g.particle_material, g.matrix_material],
+            "layers": list(dict.fromkeys(g.layer_materials or [])),
+            "mesh": names}[g.kind]
+    if g.kind == "box" and len(names) != 1:
+        raise CaseError("materials", ", ".join(names), "a box holds exactly one material", source)
+    for i, name in enumerate(used):
+        if name not in case.materials:
+            key = {"particle": ["geometry.particle_material", "geometry.matrix_material"],
+                   "blend": ["geometry.particle_material", "geometry.matrix_material"]}.get(
+                g.kind, ["geometry.layer_materials"] * len(used))[i]
+            raise CaseError(key, name, f"not a [materials] table (defined: {', '.join(names)})",
+                            source)
+    if g.kind == "layers" and len(g.thicknesses) != len(g.layer_materials):
+        raise CaseError("geometry.layer_materials", g.layer_materials,
+                        f"one material per layer ({len(g.thicknesses)} thicknesses)", source)
+    if g.kind == "mesh":
+        for name, m in case.materials.items():
+            if not m.regions:
+                raise CaseError(f"materials.{name}.regions", "(missing)",
+                                "a user mesh needs the physical groups of every material", source)
+    elif any(m.regions for m in case.materials.values()):
+        bad = next(n for n, m in case.materials.items() if m.regions)
+        raise CaseError(f"materials.{bad}.regions", case.materials[bad].regions,
+                        "only for geometry kind \"mesh\"", source)
+    if c.material is not None and c.material not in case.materials:
+        raise CaseError("centres.material", c.material, f"not a [materials] table (defined: "
+                        f"{', '.join(names)})", source)
+    if c.placement == "cell":
+        raise CaseError("centres.placement", "cell",
+                        f"geometry kind {g.kind!r} needs random, lattice, positions or none", source)
+    if c.placement in ("random", "lattice") and g.concentration is None and c.count is None:
+        raise CaseError("geometry.concentration", "(missing)",
+                        f"placement {c.placement!r} needs the centre concentration (or centres.count)",
+                        source)
+    if c.placement == "positions" and not c.positions:
+        raise CaseError("centres.positions", "(missing)",
+                        "placement \"positions\" needs positions = [[x, y, z], ...] in nm", source)
+    if c.positions and any(len(p) != 3 for p in c.positions):
+        raise CaseError("centres.positions", c.positions, "each position is [x, y, z] in nm", source)
+    if c.representation == "homogenized" and g.concentration is None:
+        raise CaseError("centres.representation", "homogenized",
+                        "needs the centre concentration (geometry.concentration)", source)
+    if c.representation == "homogenized" and c.barrier == "none":
+        raise CaseError("centres.representation", "homogenized", "needs a barrier radius", source)
 
 
 def _first_error(exc: ValidationError, raw: dict[str, Any], source: str | None) -> CaseError:

@@ -85,11 +85,33 @@ class Geometry(Section):
     a Wigner-Seitz cell) or "fixed" (P = outer_polarization on r = R).
     periodic_cube: one centre at the centre of a cube of side L with periodic boundaries
     (Takeda's model); L from `side` or from `concentration` (L = c^(-1/3)).
+    box: a box of `side` (or `sides`), periodic or closed, holding centres placed by
+    [centres] placement at the centre `concentration`.
+    particle: a particle of `particle_material` (shape sphere, cylinder along z, or slab normal
+    to z; radius or half-thickness `particle_size`) centred in a box of `matrix_material`.
+    layers: a film of layers along z (`thicknesses`, `layer_materials`), periodic laterally
+    (`side`). blend: spheres of material B (diameter `domain_size`, `volume_fraction`, `seed`)
+    in material A (`matrix_material` = A, `particle_material` = B), in a box of `side`.
+    mesh: a user mesh `file` (Gmsh .msh or any meshio format with cell tags, lengths in nm);
+    each material names its physical groups in [materials.NAME] regions.
     """
-    kind: Literal["sphere_cell", "periodic_cube"] = "sphere_cell"
+    kind: Literal["sphere_cell", "periodic_cube", "box", "particle", "layers", "blend",
+                  "mesh"] = "sphere_cell"
     concentration: Optional[Concentration] = None
     radius: Optional[Length] = None
     side: Optional[Length] = None
+    sides: Optional[list[Length]] = Field(default=None, min_length=3, max_length=3)
+    periodic: bool = True
+    shape: Literal["sphere", "cylinder", "slab"] = "sphere"
+    particle_size: Optional[Length] = None
+    particle_material: Optional[str] = None
+    matrix_material: Optional[str] = None
+    thicknesses: Optional[list[Length]] = Field(default=None, min_length=1)
+    layer_materials: Optional[list[str]] = Field(default=None, min_length=1)
+    volume_fraction: Optional[Annotated[float, Field(gt=0.0, lt=0.7)]] = None
+    domain_size: Optional[Length] = None
+    seed: int = 1
+    file: Optional[str] = None
     outer_boundary: Literal["zero_flux", "fixed"] = "zero_flux"
     outer_polarization: Optional[Polarization] = None
 
@@ -103,21 +125,36 @@ class Centres(Section):
     everywhere from the [electron] model and the point-dipole source and relaxation laws cut
     off below b; "none": no barrier (needs a "region" source).
     visible_radius r_h: nuclei with r > r_h are NMR-visible (defaults to b, or 0 without one).
+    placement (box, particle, blend, mesh geometries): "random" (seeded, `seed`, optional
+    `min_distance`, `count` or the geometry concentration), "lattice" (simple cubic at the
+    concentration), "positions" (`positions`, nm), "none"; "cell" is the single centre of a
+    sphere_cell or periodic_cube. material: the material holding the centres.
+    representation: "resolved" (every centre meshed) or "homogenized" (the centres' material
+    gets uniform effective source and relaxation rates computed from the single-cell model).
     saturation_width: a "visible" saturation removes 0.5 (1 + tanh((r - r_h) / w)) of the
     polarization (0: a sharp edge at r_h).
     """
     barrier_radius: Optional[Length] = None
     barrier: Literal["hole", "kept", "physical", "none"] = "hole"
     saturation_width: LengthOrZero = 0.0
+    placement: Literal["cell", "random", "lattice", "positions", "none"] = "cell"
+    positions: Optional[list[list[float]]] = None
+    count: Optional[int] = Field(default=None, ge=1, le=100000)
+    min_distance: LengthOrZero = 0.0
+    seed: int = 1
+    material: Optional[str] = None
+    representation: Literal["resolved", "homogenized"] = "resolved"
     barrier_diffusion: Fraction = 0.0
     visible_radius: Optional[LengthOrZero] = None
 
 
 class Material(Section):
-    """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0, bulk T1n."""
+    """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0, bulk T1n;
+    regions: the physical groups (names or tags) of a user mesh made of this material."""
     nuclear_density: Density
     D0: Diffusivity
     T1n: TimeOrInf = math.inf
+    regions: Optional[list[Union[str, int]]] = None
 
 
 class Source(Section):
@@ -267,6 +304,7 @@ class Mesh(Section):
     model: Literal["3d", "radial"] = "3d"
     size_barrier: Length = 0.1
     size_bulk: Length = 0.6
+    size_particle: Optional[Length] = None
     order: Literal[1, 2] = 2
     radial_cells: int = Field(default=400, ge=10, le=1_000_000)
 
@@ -290,9 +328,30 @@ class Solver(Section):
 
 
 class Output(Section):
-    """[output]: optional field output (XDMF) and plots."""
+    """[output]: optional field output (XDMF), plots, and the radial profile of P around the
+    centres (profile.csv: <P> in `profile_bins` shells around every centre, at output times).
+    checkpoint_wall / checkpoint_simulated: write a checkpoint (DIR.partial/checkpoint.h5)
+    after the first output row once this much wall-clock / simulated time has passed since the
+    last one ("inf" for never); `spindiff run CASE --resume DIR` continues from it."""
     fields: bool = False
     plots: bool = True
+    profile: bool = False
+    profile_bins: int = Field(default=40, ge=4, le=2000)
+    checkpoint_wall: Optional[TimeOrInf] = 600.0
+    checkpoint_simulated: Optional[Time] = None
+
+
+class Sweep(Section):
+    """[sweep]: variants of this case for `spindiff sweep` (docs/hpc.md).
+
+    parameters: dotted case keys -> lists of values, run as a grid (every combination);
+    variants: a list of {key: value} tables, run as given (either or both: the grid is
+    crossed with the list). group_size: MPI ranks per variant (the world communicator is
+    split into groups that run variants side by side).
+    """
+    parameters: dict[str, list] = Field(default_factory=dict)
+    variants: list[dict[str, Any]] = Field(default_factory=list)
+    group_size: int = Field(default=1, ge=1, le=100000)
 
 
 class Case(Section):
@@ -311,13 +370,26 @@ class Case(Section):
     mesh: Mesh = Mesh()
     solver: Solver = Solver()
     output: Output = Output()
+    sweep: Optional[Sweep] = None
 
     # Derived quantities (internal units) --------------------------------------------------
 
     @property
     def material_name(self) -> str:
-        """The single material of a one-material geometry."""
+        """The material holding the centres (the single material of one-material geometries)."""
+        if self.centres.material is not None:
+            return self.centres.material
+        if self.geometry.matrix_material is not None:
+            return self.geometry.matrix_material
         return next(iter(self.materials))
+
+    @property
+    def box_sides(self) -> list[float]:
+        """Box sides (nm) of the box-shaped geometries."""
+        g = self.geometry
+        if g.sides is not None:
+            return list(g.sides)
+        return [g.side] * 3 if g.side is not None else []
 
     @property
     def cell_radius(self) -> float:
@@ -325,6 +397,8 @@ class Case(Section):
         from ..physics.cells import sphere_cell_radius
         if self.geometry.kind == "periodic_cube":
             return (3.0 / (4.0 * 3.141592653589793)) ** (1.0 / 3.0) * self.cube_side
+        if self.geometry.kind != "sphere_cell" and self.geometry.concentration is None:
+            return float("nan")  # no centre concentration: no Wigner-Seitz cell
         if self.geometry.radius is not None:
             return self.geometry.radius
         return sphere_cell_radius(self.geometry.concentration)

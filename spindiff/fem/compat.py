@@ -336,29 +336,76 @@ def geometry_degree(msh: Mesh) -> int:
 # --- output ---------------------------------------------------------------------------------
 
 class FieldWriter:
-    """Collective XDMF time-series writer for a scalar P1 field.
+    """Collective XDMF time-series writer for a scalar P1 field (ParaView: open P.xdmf).
 
-    DOLFINx 0.5 writes a Function to XDMF only when its degree matches the coordinate element,
-    so on curved (degree-2) meshes the field is interpolated into a degree-2 space first
-    (exact for a P1 field).
+    The field is written on a linear (degree-1) copy of the mesh, built once from the vertices
+    of the cells: DOLFINx 0.5's XDMF writer needs the function degree to match the geometry,
+    and its higher-order path fails ("Newton method failed to converge for non-affine
+    geometry") on curved tetrahedra. P1 values live at the vertices, so the copy carries them
+    exactly; values are routed by the vertices' global input indices (one allreduce per write).
     """
 
     def __init__(self, comm: MPI.Comm, path: str, u: fem.Function, name: str = "P"):
         from dolfinx.io import XDMFFile
         msh = u.function_space.mesh
+        self.comm = comm
         self._u = u
-        gdeg = geometry_degree(msh)
-        if gdeg != u.function_space.ufl_element().degree():
-            self._out = fem.Function(lagrange_space(msh, gdeg))
+        tdim = msh.topology.dim
+        nverts = tdim + 1
+        nc = num_cells_local(msh, with_ghosts=False)
+        gdofs = geometry_dofmap(msh)[:nc, :nverts]          # vertex nodes come first
+        inputs = np.asarray(msh.geometry.input_global_indices, dtype=np.int64)
+        cells_in = inputs[gdofs]
+        used = np.unique(np.concatenate(comm.allgather(np.unique(cells_in))))
+        self._nv = used.size
+        cells = np.searchsorted(used, cells_in).astype(np.int64)
+        # coordinates of every used vertex, assembled on all ranks, handed over by rank 0
+        coords = np.zeros((self._nv, 3))
+        have = np.zeros(self._nv)
+        ids = np.searchsorted(used, inputs[gdofs.ravel()])
+        coords[ids] = msh.geometry.x[gdofs.ravel()]
+        have[ids] = 1.0
+        coords = comm.allreduce(coords * 1.0, op=MPI.SUM)
+        have = comm.allreduce(have, op=MPI.SUM)
+        coords /= np.maximum(have, 1.0)[:, None]
+        gdim = msh.geometry.dim
+        if hasattr(ufl, "VectorElement"):
+            cell = msh.ufl_cell().cellname()
+            domain = ufl.Mesh(ufl.VectorElement("Lagrange", cell, 1))
+        else:  # pragma: no cover - DOLFINx >= 0.7
+            import basix.ufl
+            domain = ufl.Mesh(basix.ufl.element("Lagrange", msh.topology.cell_name(), 1, shape=(gdim,)))
+        gathered = comm.gather(cells, root=0)
+        if comm.rank == 0:
+            lin = dmesh.create_mesh(comm, np.concatenate(gathered), coords[:, :gdim], domain)
         else:
-            self._out = u
-        self._out.name = name
+            lin = dmesh.create_mesh(comm, np.empty((0, nverts), dtype=np.int64),
+                                    np.empty((0, gdim)), domain)
+        self._lin = lin
+        self._out = fem.Function(lagrange_space(lin, 1), name=name)
+        # where each source dof's value goes: its vertex id; where each output dof reads
+        Vs, Vo = u.function_space, self._out.function_space
+        ncs = num_cells_local(msh)
+        src_cd = cell_dofs(Vs, ncs)[:, :nverts]
+        src_id = np.searchsorted(used, inputs[geometry_dofmap(msh)[:, :nverts]])
+        self._src_dof = src_cd.ravel()
+        self._src_vid = src_id.ravel()
+        nco = num_cells_local(lin)
+        out_cd = cell_dofs(Vo, nco)
+        out_in = np.asarray(lin.geometry.input_global_indices, dtype=np.int64)
+        self._out_dof = out_cd.ravel()
+        self._out_vid = out_in[geometry_dofmap(lin)].ravel()
         self._file = XDMFFile(comm, path, "w")
-        self._file.write_mesh(msh)
+        self._file.write_mesh(lin)
 
     def write(self, t: float) -> None:
-        if self._out is not self._u:
-            self._out.interpolate(self._u)
+        vals = np.zeros(self._nv)
+        vals[self._src_vid] = self._u.x.array[self._src_dof]
+        seen = np.zeros(self._nv)
+        seen[self._src_vid] = 1.0
+        vals = self.comm.allreduce(vals, op=MPI.SUM) / np.maximum(
+            self.comm.allreduce(seen, op=MPI.SUM), 1.0)
+        self._out.x.array[self._out_dof] = vals[self._out_vid]
         self._file.write_function(self._out, t)
 
     def close(self) -> None:

@@ -31,15 +31,14 @@ class QuadratureFields:
         xyz = np.zeros((self.ncells * self.npts, 3))
         xyz[:, : x.shape[2]] = x.reshape(-1, x.shape[2])
         self.points = xyz
-        #: distance of every quadrature point to every centre, shape (ncells*npts, ncentres)
-        self.distances = domain.distances(xyz)
-        self.nearest = self.distances.min(axis=1)
+        #: distance of every quadrature point to its nearest centre (nm; inf without centres)
+        self.nearest = domain.nearest_distance(xyz)
         self._dofs = compat.cell_dofs(self.space, self.ncells)
         tags = cell_tag_array(domain)
         self.cell_tag = tags
-        #: distance of every cell midpoint to every centre, repeated for the cell's points
-        mid = compat.cell_midpoints(msh)
-        self.cell_distances = np.repeat(domain.distances(mid), self.npts, axis=0)
+        #: cell midpoints repeated for the cell's points (cellwise laws on conforming meshes)
+        self.midpoints = np.repeat(compat.cell_midpoints(msh), self.npts, axis=0)
+        self.cell_nearest = domain.nearest_distance(self.midpoints)
         self.in_barrier = np.isin(np.repeat(tags, self.npts), domain.barrier_tags)
 
     def harmonic_cellwise(self, values: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
@@ -65,9 +64,18 @@ class QuadratureFields:
         f.x.array[self._dofs.reshape(-1)] = np.asarray(values, dtype=float).reshape(-1)
 
     def centre_sum(self, law: Callable[[np.ndarray], np.ndarray], cellwise: bool = False) -> np.ndarray:
-        """Sum over centres of law(r_c) at every point; zero inside kept barriers. With
-        `cellwise`, r_c is the distance of the cell midpoint (one value per cell)."""
-        vals = law(self.cell_distances if cellwise else self.distances).sum(axis=1)
+        """Sum over centres (and, in a periodic box, over their images in the 27 neighbouring
+        boxes, so a small cell also feels the r^-6 tails of its neighbours) of law(r) at every
+        point; zero inside kept barriers. With `cellwise`, r is the distance of the cell
+        midpoint (one value per cell). Evaluated in chunks of points to bound memory."""
+        x = self.midpoints if cellwise else self.points
+        vals = np.zeros(x.shape[0])
+        centres = self.domain.image_centres()
+        chunk = max(1, 4_000_000 // max(1, len(centres)))
+        for i in range(0, x.shape[0], chunk):
+            d = x[i:i + chunk, None, :] - centres[None, :, :]
+            r = np.sqrt(np.einsum("mnk,mnk->mn", d, d))
+            vals[i:i + chunk] = law(r).sum(axis=1)
         vals[self.in_barrier] = 0.0
         return vals
 

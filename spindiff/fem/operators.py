@@ -39,8 +39,6 @@ from . import compat
 from .fields import QuadratureFields, cell_tag_array, cellwise_function
 
 SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
-import os
-HARMONIC = os.environ.get("SPINDIFF_HARMONIC", "1") == "1"
 
 
 @dataclass
@@ -181,7 +179,7 @@ class Discretization:
         self.kP = qf.function(zeros, "k_Psrc")
         self.R1_para = qf.function(zeros, "R1_para")
         self.s = qf.function(np.ones_like(zeros), "s")
-        r = qf.cell_distances.min(axis=1) if self.domain.conforms_to(m.visible_radius) else qf.nearest
+        r = qf.cell_nearest if self.domain.conforms_to(m.visible_radius) else qf.nearest
         visible = (r > m.visible_radius) & ~self.in_barrier
         self.visible = qf.function(visible.astype(float), "visible")
         self.P_src = fem.Constant(self.domain.mesh, 0.0)
@@ -230,6 +228,27 @@ class Discretization:
         self.material_weights = {name: self.weights.get(name, self.weights["sample"])
                                  for name in self.domain.materials}
 
+    def radial_profile_setup(self, nbins: int) -> np.ndarray:
+        """Shells around every centre (nearest-centre distance) from b (or 0) to the largest
+        distance in the sample; returns the shell mid radii (nm)."""
+        qf = self.qf
+        from mpi4py import MPI as _MPI
+        rmax = self.comm.allreduce(float(np.max(np.where(np.isfinite(qf.nearest), qf.nearest, 0.0),
+                                                initial=0.0)), op=_MPI.MAX)
+        rmin = self.model.barrier_radius if self.model.barrier == "hole" else 0.0
+        edges = np.linspace(rmin, rmax * (1 + 1e-9), nbins + 1)
+        v = ufl.TestFunction(self.V0)
+        self._profile = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            chi = qf.function(((qf.nearest >= lo) & (qf.nearest < hi)).astype(float))
+            vec = compat.assemble_vector(compat.form(self.n * chi * v * self.weight * self.dx))
+            self._profile.append((vec, vec.sum()))
+        return 0.5 * (edges[:-1] + edges[1:])
+
+    def radial_profile(self, P: PETSc.Vec) -> list[float]:
+        """<P> in each shell (n-weighted), nan for empty shells."""
+        return [vec.dot(P) / tot if tot > 0 else float("nan") for vec, tot in self._profile]
+
     # --- per stage -----------------------------------------------------------------------
 
     def update_laws(self, laws: StageLaws) -> bool:
@@ -243,7 +262,7 @@ class Discretization:
             s = np.ones(qf.points.shape[0]) if laws.suppression is None else laws.suppression(qf.nearest)
             if self.model.barrier != "physical":
                 s = np.where(self.in_barrier, self.model.barrier_diffusion, s)
-            if laws.suppression is not None and HARMONIC:
+            if laws.suppression is not None:
                 r2 = qf.points[:, 0] ** 2 if self.domain.radial else None
                 s = qf.harmonic_cellwise(s, r2)
             qf.assign(self.s, s)
@@ -251,7 +270,9 @@ class Discretization:
             if self.model.diffusion.mode == "mean":
                 self.K_parts = {name: self.assemble_matrix(self.forms[f"K_{name}"])
                                 for name in self.domain.materials}
-        if old is None or old.source_rate != laws.source_rate or old.source_target != laws.source_target:
+        uniform_changed = old is None or old.uniform != laws.uniform
+        if (old is None or old.source_rate != laws.source_rate
+                or old.source_target != laws.source_target or uniform_changed):
             if laws.source_rate is None:
                 k = kp = np.zeros(qf.points.shape[0])
             else:
@@ -265,15 +286,26 @@ class Discretization:
                     kp = k * float(tgt)
                 k[self.in_barrier] = 0.0
                 kp[self.in_barrier] = 0.0
+            k, kp = k.copy(), kp.copy()
+            for mat, ku, pu, _ in laws.uniform:
+                sel = self._points_in(mat)
+                k[sel] += ku
+                kp[sel] += ku * pu
             qf.assign(self.k, k)
             qf.assign(self.kP, kp)
             self._Q_cache.pop("source", None)
-        if old is None or old.paramagnetic_rate != laws.paramagnetic_rate:
+        if old is None or old.paramagnetic_rate != laws.paramagnetic_rate or uniform_changed:
             r1 = qf.centre_sum(laws.paramagnetic_rate)
             r1[self.in_barrier] = 0.0
+            for mat, _, _, ru in laws.uniform:
+                r1[self._points_in(mat)] += ru
             qf.assign(self.R1_para, r1)
             self._Q_cache.pop("relax", None)
         return stiffness_changed
+
+    def _points_in(self, material: str) -> np.ndarray:
+        """Quadrature points lying in cells of a material."""
+        return np.repeat(self.material_of_cell == material, self.qf.npts)
 
     def stage_operators(self, stage: StageSpec) -> StageOperators:
         """Q (source + relaxation), g and the Dirichlet rows for a stage."""
@@ -287,7 +319,7 @@ class Discretization:
         Q = Q_R.copy()
         g = g_R.copy()
         fixed: list[tuple[np.ndarray, float]] = []
-        if laws.source_rate is not None:
+        if laws.source_rate is not None or laws.uniform:
             if "source" not in self._Q_cache:
                 self._Q_cache["source"] = (self.assemble_matrix(self.forms["Q_k"]),
                                            self.assemble_vector(self.forms["g_k"]))

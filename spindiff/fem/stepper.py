@@ -134,6 +134,40 @@ class AdaptiveBDF2:
                 landing = False
             self._attempt(dt, landing, t_target)
 
+    # --- checkpoint ----------------------------------------------------------------------
+
+    def state(self) -> tuple[dict, dict]:
+        """(scalars, {name: Vec}) that `set_state` restores exactly."""
+        h = self._hist
+        scalars = {"t": self.t, "dt": self.dt, "times": list(h.times), "startup": self._startup,
+                   "since_restart": self._since_restart, "first_step_dt": self.first_step_dt,
+                   "has_dP0": h.dP0 is not None, "stats": self.stats.__dict__.copy()}
+        vectors = {f"hist{i}": v for i, v in enumerate(h.states)}
+        if h.dP0 is not None:
+            vectors["dP0"] = h.dP0
+        return scalars, vectors
+
+    def set_state(self, scalars: dict, arrays: dict) -> None:
+        """Restore from `state()` output (arrays: name -> this rank's owned values)."""
+        for v in self._hist.states + ([self._hist.dP0] if self._hist.dP0 is not None else []):
+            self._give(v)
+        states = []
+        for i in range(len(scalars["times"])):
+            v = self._take()
+            v.array[:] = arrays[f"hist{i}"]
+            states.append(v)
+        dP0 = None
+        if scalars["has_dP0"]:
+            dP0 = self._take()
+            dP0.array[:] = arrays["dP0"]
+        self._hist = _History(times=list(scalars["times"]), states=states, dP0=dP0)
+        self.t, self.dt = scalars["t"], scalars["dt"]
+        self._startup = scalars["startup"]
+        self._since_restart = scalars["since_restart"]
+        self.first_step_dt = scalars["first_step_dt"]
+        for key, value in scalars["stats"].items():
+            setattr(self.stats, key, value)
+
     # --- internals -----------------------------------------------------------------------
 
     def _attempt(self, dt: float, landing: bool, t_target: float) -> None:

@@ -91,6 +91,10 @@ class StepSystem:
             self.M_bc.zeroRowsColumns(self.ops.bc_global, 1.0)
         self.mass_ksp.setOperators(self.M_bc)
 
+    def reset_preconditioner(self) -> None:
+        """Build the preconditioner afresh at the next solve."""
+        self._pc_c = None
+
     def apply_dirichlet(self, P: PETSc.Vec) -> None:
         """Put the stage's Dirichlet values into P (at the stage start)."""
         P.array[self.ops.bc_local] = self.ops.bc_values

@@ -386,6 +386,7 @@ def generate(gmsh, fields: Sequence[int], size_max: float, order: int) -> None:
         if inverted_cells(gmsh):
             # curving a coarse mesh can tangle cells near curved surfaces; the elastic
             # optimiser moves interior high-order nodes only, so periodic faces stay matched
+            # (the faster local optimiser moves face nodes too and breaks the periodic match)
             gmsh.model.mesh.optimize("HighOrderElastic")
             bad = inverted_cells(gmsh)
             if bad:

@@ -75,10 +75,22 @@ class Domain:
             d -= self.period * np.round(d / self.period)
         return np.sqrt(np.einsum("mnk,mnk->mn", d, d))
 
+    def image_centres(self) -> np.ndarray:
+        """Centres plus, for a periodic box, their images in the 26 neighbouring boxes
+        (shape (M, 3)); a radial domain has its one centre at r = 0."""
+        if self.radial or self.period is None or len(self.centres) == 0:
+            return np.asarray(self.centres, dtype=float).reshape(-1, 3)
+        shifts = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)],
+                          dtype=float) * self.period
+        return (self.centres[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+
     def conforms_to(self, radius: float) -> bool:
         """True when the mesh has a sphere of this radius around every centre."""
         return any(abs(radius - r) <= 1e-9 * max(r, 1.0) for r in self.conforming_radii)
 
     def nearest_distance(self, x: np.ndarray) -> np.ndarray:
-        """Distance (nm) from each point to its nearest centre, shape (m,)."""
-        return self.distances(x).min(axis=1)
+        """Distance (nm) from each point to its nearest centre, shape (m,) (inf without centres)."""
+        d = self.distances(x)
+        if d.shape[1] == 0:
+            return np.full(d.shape[0], np.inf)
+        return d.min(axis=1)

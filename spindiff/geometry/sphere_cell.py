@@ -137,3 +137,11 @@ def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
     gmsh.model.mesh.generate(3)
     if order > 1:
         gmsh.model.mesh.setOrder(order)
+        from .box import inverted_cells
+        for method in ("HighOrder", "HighOrderElastic"):
+            if not inverted_cells(gmsh):
+                break
+            # curving the interface and boundary edges folded a cell next to them: move the
+            # high-order nodes until the Jacobians are valid (the local optimiser is fast and
+            # usually enough; the elastic analogy is the slow fallback)
+            gmsh.model.mesh.optimize(method)

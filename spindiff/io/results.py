@@ -25,28 +25,72 @@ PARTIAL_SUFFIX = ".partial"
 class ResultsWriter:
     """Creates DIR.partial, streams timeseries rows (flushed), finalises by renaming."""
 
-    def __init__(self, out_dir: str | Path, comm, case_text: str, columns: Sequence[str]):
+    def __init__(self, out_dir: str | Path, comm, case_text: str, columns: Sequence[str],
+                 keep_rows: int | None = None, keep_extra: dict | None = None):
+        """keep_rows: resume an interrupted run, keeping the first `keep_rows` rows of
+        DIR.partial/timeseries.csv (and `keep_extra[name]` rows of the other CSVs)."""
         self.final = Path(out_dir)
         self.path = self.final.with_name(self.final.name + PARTIAL_SUFFIX)
         self.comm = comm
         self.root = comm.rank == 0
         self.columns = list(columns)
         self._file = None
+        self._extra: dict = {}
+        self._extra_counts: dict = {}
+        self._keep_extra = dict(keep_extra or {})
+        self.kept_rows: list = []
+        kept = None
         if self.root:
-            if self.path.exists():
-                shutil.rmtree(self.path)
-            self.path.mkdir(parents=True)
-            (self.path / "case.toml").write_text(case_text)
-            self._file = open(self.path / "timeseries.csv", "w", newline="")
-            self._csv = csv.writer(self._file)
-            self._csv.writerow(self.columns)
+            if keep_rows is None:
+                if self.path.exists():
+                    shutil.rmtree(self.path)
+                self.path.mkdir(parents=True)
+                (self.path / "case.toml").write_text(case_text)
+                self._file = open(self.path / "timeseries.csv", "w", newline="")
+                self._csv = csv.writer(self._file)
+                self._csv.writerow(self.columns)
+            else:
+                (self.path / "STATUS").unlink(missing_ok=True)
+                kept = _truncate(self.path / "timeseries.csv", keep_rows)
+                self._file = open(self.path / "timeseries.csv", "a", newline="")
+                self._csv = csv.writer(self._file)
             self._file.flush()
+        if keep_rows is not None:
+            kept = comm.bcast(kept, root=0)
+            self.kept_rows = [[v if name == "stage" else float(v)
+                               for name, v in zip(self.columns, row)] for row in kept]
         comm.barrier()
 
     def row(self, values: Sequence[Any]) -> None:
         if self.root:
             self._csv.writerow([_fmt(v) for v in values])
             self._file.flush()
+
+    def open_extra(self, name: str, columns: Sequence[str]) -> None:
+        """Another streamed CSV in the results folder (rank 0)."""
+        self._extra_counts[name] = self._keep_extra.get(name, 0)
+        if self.root:
+            if name in self._keep_extra:
+                _truncate(self.path / name, self._keep_extra[name])
+                f = open(self.path / name, "a", newline="")
+                w = csv.writer(f)
+            else:
+                f = open(self.path / name, "w", newline="")
+                w = csv.writer(f)
+                w.writerow(list(columns))
+            f.flush()
+            self._extra[name] = (f, w)
+
+    def extra_row(self, name: str, values: Sequence[Any]) -> None:
+        self._extra_counts[name] += 1
+        if self.root:
+            f, w = self._extra[name]
+            w.writerow([_fmt(v) for v in values])
+            f.flush()
+
+    def extra_rows(self) -> dict:
+        """Rows written so far to each extra CSV."""
+        return dict(self._extra_counts)
 
     def write_json(self, name: str, data: dict) -> None:
         if self.root:
@@ -57,6 +101,9 @@ class ResultsWriter:
         self.comm.barrier()
         if self.root:
             self._file.close()
+            for f, _ in self._extra.values():
+                f.close()
+            (self.path / "checkpoint.h5").unlink(missing_ok=True)
             if self.final.exists():
                 shutil.rmtree(self.final)
             self.path.rename(self.final)
@@ -69,6 +116,18 @@ class ResultsWriter:
             self._file.close()
             (self.path / "STATUS").write_text(reason + "\n")
         return self.path
+
+
+def _truncate(path: Path, nrows: int) -> list[list[str]]:
+    """Keep the header and the first `nrows` data rows of a CSV; return those rows."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1: 1 + nrows]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(body)
+    return body
 
 
 def _fmt(v: Any) -> Any:

@@ -1,0 +1,54 @@
+"""The protocol as a flat, deterministic list of events (no dolfinx here).
+
+A run processes these events in order; a checkpoint records the index of the last event done,
+so a resumed run skips exactly the events already processed.
+
+    start   a stage begins: its operators, events such as saturation, restart of the stepper
+    output  integrate to t, record a row
+    pulse   integrate to t, apply a pulse of the intermittent source, restart the stepper
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .model import StageSpec, stage_boundaries
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    stage: int
+    t: float
+    first_pulse: bool = False
+
+
+def protocol_events(stages: Sequence[StageSpec]) -> list[Event]:
+    """Events of all stages in time order (an output at a pulse's time comes first)."""
+    events: list[Event] = []
+    starts = stage_boundaries(stages)
+    for i, (stage, t0) in enumerate(zip(stages, starts[:-1])):
+        t0 = float(t0)
+        events.append(Event("start", i, t0))
+        outputs = t0 + stage.output_times()
+        if not stage.pulsed:
+            events.extend(Event("output", i, float(t)) for t in outputs)
+            continue
+        pulses = t0 + stage.pulse_times()
+        # output times within round-off of a pulse are that pulse's time (recorded before it)
+        idx = np.searchsorted(pulses, outputs)
+        lo = pulses[np.clip(idx - 1, 0, pulses.size - 1)]
+        hi = pulses[np.clip(idx, 0, pulses.size - 1)]
+        nearest = np.where(np.abs(outputs - lo) < np.abs(outputs - hi), lo, hi)
+        outputs = np.where(np.abs(outputs - nearest) < 1e-9 * stage.duration, nearest, outputs)
+        merged = sorted([(float(t), 0) for t in outputs] + [(float(t), 1) for t in pulses])
+        first = True
+        for t, kind in merged:
+            if kind == 0:
+                events.append(Event("output", i, t))
+            else:
+                events.append(Event("pulse", i, t, first_pulse=first))
+                first = False
+    return events

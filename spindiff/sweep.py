@@ -1,0 +1,178 @@
+"""Parameter sweeps over MPI: `mpirun -n N spindiff sweep CASE`.
+
+The [sweep] table of a case lists variants (a grid of parameter values and/or explicit
+tables). The world communicator is split into groups of `group_size` ranks; group g runs
+variants g, g + G, g + 2G, ... each with its own results folder DIR/variants/<id>/ (the usual
+contract: timeseries.csv, summary.json, ...). When all are done, rank 0 gathers one table
+(sweep.csv, sweep.json) and one comparison plot (sweep.png). A sweep can be resumed: finished
+variants are skipped, an interrupted one continues from its checkpoint.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mpi4py import MPI
+
+from .case.load import case_from_dict, raw_dict, set_dotted
+from .case.schema import Case
+from .errors import CaseError
+
+
+@dataclass
+class Variant:
+    index: int
+    changes: dict[str, Any]
+    case: Case
+
+    @property
+    def label(self) -> str:
+        return f"v{self.index:03d}"
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.changes.items()) or "(base case)"
+
+
+def expand(case: Case, source: str | None = None) -> list[Variant]:
+    """The validated variants of a case's [sweep] (the grid crossed with the list)."""
+    sw = case.sweep
+    if sw is None or (not sw.parameters and not sw.variants):
+        raise CaseError("sweep", "(missing)", "spindiff sweep needs a [sweep] table with "
+                        "parameters = {key = [values]} or variants = [{...}]", source)
+    keys = list(sw.parameters)
+    for key, values in sw.parameters.items():
+        if not isinstance(values, list) or not values:
+            raise CaseError(f"sweep.parameters.{key}", values, "a non-empty list of values", source)
+    grid = [dict(zip(keys, combo)) for combo in itertools.product(*(sw.parameters[k] for k in keys))]
+    listed = sw.variants or [{}]
+    changes = [{**g, **v} for g in grid for v in listed]
+    base = raw_dict(case)
+    base.pop("sweep", None)
+    out = []
+    for i, ch in enumerate(changes):
+        raw = json.loads(json.dumps(base))
+        for key, value in ch.items():
+            set_dotted(raw, key, value)
+        try:
+            variant_case = case_from_dict(raw)
+        except CaseError as exc:
+            raise CaseError(f"sweep variant {i} ({', '.join(f'{k}={v}' for k, v in ch.items())})",
+                            exc.value, f"{exc.key}: {exc.allowed}", source) from None
+        object.__setattr__(variant_case, "_source_dir", getattr(case, "_source_dir", None))
+        out.append(Variant(i, ch, variant_case))
+    return out
+
+
+def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
+              group_size: int | None = None, case_text: str = "", progress: bool = False,
+              say=print) -> dict:
+    """Run every variant; returns the gathered table (rank 0; {} elsewhere)."""
+    from .io.checkpoint import exists as has_checkpoint
+    from .io.results import PARTIAL_SUFFIX
+    from .simulation import run
+    variants = expand(case)
+    g = group_size or case.sweep.group_size
+    if comm.size % g:
+        raise CaseError("sweep.group_size", g, f"must divide the number of ranks ({comm.size})")
+    ngroups = comm.size // g
+    color = comm.rank // g
+    sub = comm.Split(color, comm.rank)
+    out = Path(out_dir)
+    wall0 = time.perf_counter()
+    timings = {}
+    for v in variants[color::ngroups]:
+        folder = out / "variants" / v.label
+        partial = folder.with_name(folder.name + PARTIAL_SUFFIX)
+        if (folder / "summary.json").is_file():
+            if comm.rank == 0:
+                say(f"  {v.label} ({v.describe()}): done before, skipped")
+            continue
+        resume = has_checkpoint(partial)
+        t0 = time.perf_counter()
+        text = case_text + "\n# sweep variant " + v.label + ": " + v.describe() + "\n"
+        run(v.case, out_dir=folder, comm=sub, progress=progress and comm.rank == 0,
+            case_text=text, resume=resume)
+        timings[v.label] = time.perf_counter() - t0
+        if sub.rank == 0:
+            (folder / "variant.json").write_text(json.dumps(
+                {"index": v.index, "changes": v.changes, "group": color, "ranks": sub.size,
+                 "wall_time_s": timings[v.label]}, indent=2) + "\n")
+        if comm.rank == 0:
+            say(f"  {v.label} ({v.describe()}) done in {timings[v.label]:.1f} s")
+    comm.barrier()
+    sub.Free()
+    wall = time.perf_counter() - wall0
+    table = {}
+    if comm.rank == 0:
+        table = gather(variants, out, wall, ngroups, g)
+    return comm.bcast(table, root=0)
+
+
+def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_size: int) -> dict:
+    """sweep.csv, sweep.json and sweep.png from the variants' folders."""
+    from .io.results import read_timeseries
+    rows, curves = [], {}
+    keys = sorted({k for v in variants for k in v.changes})
+    for v in variants:
+        folder = out / "variants" / v.label
+        s = json.loads((folder / "summary.json").read_text())
+        fit = next(iter(s["fits"].values()), {}) or {}
+        mono = fit.get("mono") or {}
+        st = fit.get("stretched") or {}
+        row = {"variant": v.label, **{k: v.changes.get(k, "") for k in keys},
+               "P_final": s["final"]["P"]["sample"], "P_visible_final": s["final"]["P"]["visible"],
+               "enhancement": s["final"]["enhancement"], "T_B_s": mono.get("T_B_s"),
+               "T_B_stretched_s": st.get("T_B_s"), "beta": st.get("beta"),
+               "dofs": s["mesh"]["dofs"], "steps": s["time_stepping"]["accepted"],
+               "wall_time_s": s["wall_time_s"], "ranks": s["ranks"]}
+        rows.append(row)
+        ts = read_timeseries(folder)
+        curves[v.label] = (ts["time_s"], ts["P_sample"], v.describe())
+    with open(out / "sweep.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    info = {"variants": rows, "wall_time_s": wall, "groups": ngroups, "group_size": group_size,
+            "variants_per_minute": 60.0 * len(rows) / wall if wall > 0 else None}
+    (out / "sweep.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+    _plot(curves, out / "sweep.png")
+    return info
+
+
+def _plot(curves: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    for label, (t, p, desc) in curves.items():
+        ax.plot(t, p, label=f"{label}: {desc}"[:70])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("<P> over the sample")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def format_table(info: dict) -> str:
+    rows = info["variants"]
+    keys = [k for k in rows[0] if k not in ("variant", "P_final", "P_visible_final", "enhancement",
+                                           "T_B_s", "T_B_stretched_s", "beta", "dofs", "steps",
+                                           "wall_time_s", "ranks")]
+    head = f"{'variant':<8}" + "".join(f"{k[-24:]:>26}" for k in keys) + \
+        f"{'P_final':>10}{'T_B (s)':>10}{'steps':>7}{'wall (s)':>9}"
+    lines = [head]
+    for r in rows:
+        tb = f"{r['T_B_s']:10.4g}" if r["T_B_s"] is not None else f"{'-':>10}"
+        lines.append(f"{r['variant']:<8}" + "".join(f"{str(r[k])[:24]:>26}" for k in keys) +
+                     f"{r['P_final']:10.4g}{tb}{r['steps']:7d}{r['wall_time_s']:9.1f}")
+    lines.append(f"{len(rows)} variants in {info['wall_time_s']:.1f} s on {info['groups']} group(s) "
+                 f"of {info['group_size']} rank(s): {info['variants_per_minute']:.2f} variants/min")
+    return "\n".join(lines)
