@@ -144,4 +144,34 @@ def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
             # curving the interface and boundary edges folded a cell next to them: move the
             # high-order nodes until the Jacobians are valid (the local optimiser is fast and
             # usually enough; the elastic analogy is the slow fallback)
-            gmsh.model.mesh.optimize(method)
+            try:
+                gmsh.model.mesh.optimize(method)
+            except Exception:  # noqa: BLE001 - Gmsh reports optimiser failures as Exception
+                continue
+        if inverted_cells(gmsh):
+            straighten_inverted(gmsh)
+
+
+def straighten_inverted(gmsh) -> int:
+    """Put the edge nodes of every still-inverted curved tetrahedron back on its straight edges
+    (a valid affine cell; the neighbours sharing those nodes lose a little curvature there).
+    Returns the number of cells straightened."""
+    types, tags, nodes = gmsh.model.mesh.getElements(3)
+    count = 0
+    for etype, etags, enodes in zip(types, tags, nodes):
+        npe = len(enodes) // max(len(etags), 1)
+        if npe != 10:
+            continue
+        points, _ = gmsh.model.mesh.getIntegrationPoints(etype, "Gauss4")
+        _, det, _ = gmsh.model.mesh.getJacobians(etype, points)
+        det = np.asarray(det).reshape(len(etags), -1)
+        conn = np.asarray(enodes).reshape(len(etags), npe)
+        # gmsh 10-node tetrahedron: edge nodes 4..9 on edges (0,1), (1,2), (2,0), (3,0), (3,2), (3,1)
+        edges = [(0, 1), (1, 2), (2, 0), (3, 0), (3, 2), (3, 1)]
+        for row in conn[det.min(axis=1) <= 0]:
+            for k, (i, j) in enumerate(edges):
+                xi = gmsh.model.mesh.getNode(int(row[i]))[0]
+                xj = gmsh.model.mesh.getNode(int(row[j]))[0]
+                gmsh.model.mesh.setNode(int(row[4 + k]), list(0.5 * (np.asarray(xi) + np.asarray(xj))), [])
+            count += 1
+    return count
