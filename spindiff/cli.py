@@ -31,6 +31,18 @@ def say(*args, **kwargs) -> None:
         print(*args, **kwargs, flush=True)
 
 
+def _petsc_overrides(items: list[str] | None) -> dict:
+    """--petsc KEY=VALUE pairs -> solver.petsc_options.KEY overrides."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpindiffError(f"--petsc {item!r}: expected KEY=VALUE, e.g. "
+                                "pc_hypre_boomeramg_strong_threshold=0.7")
+        out[f"solver.petsc_options.{key.strip().lstrip('-')}"] = value.strip()
+    return out
+
+
 def _parse_set(items: list[str]) -> dict:
     """--set key=value pairs; values are parsed as TOML scalars when possible."""
     import tomllib
@@ -57,7 +69,7 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     from .case import load_case
     from .simulation import run
-    overrides = _parse_set(args.set)
+    overrides = {**_parse_set(args.set), **_petsc_overrides(args.petsc)}
     if args.radial:
         overrides["mesh.model"] = "radial"
     case = load_case(args.case, overrides)
@@ -211,7 +223,7 @@ def cmd_sweep(args) -> int:
     from . import sweep
     from .case import load_case
     from mpi4py import MPI
-    case = load_case(args.case, _parse_set(args.set))
+    case = load_case(args.case, {**_parse_set(args.set), **_petsc_overrides(args.petsc)})
     variants = sweep.expand(case, args.case)
     out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-sweep"
     size = MPI.COMM_WORLD.size
@@ -243,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--radial", action="store_true", help="use the 1D radial reduction")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--petsc", action="append", metavar="KEY=VALUE",
+                   help="PETSc option for the step solver, e.g. ksp_type=gmres")
     r.add_argument("--resume", metavar="DIR", help="continue an interrupted run of CASE whose "
                    "results folder is DIR (from DIR.partial/checkpoint.h5)")
     r.set_defaults(func=cmd_run)
@@ -275,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", help="output folder (default results/<case name>-sweep)")
     w.add_argument("--group-size", type=int, help="MPI ranks per variant (default: [sweep] group_size)")
     w.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a case key")
+    w.add_argument("--petsc", action="append", metavar="KEY=VALUE",
+                   help="PETSc option for the step solvers, e.g. pc_hypre_boomeramg_strong_threshold=0.7")
     w.add_argument("--quiet", action="store_true", help="no progress output")
     w.set_defaults(func=cmd_sweep)
     return p
