@@ -108,7 +108,6 @@ PULSED = {
 }
 
 
-@pytest.mark.mpi
 def test_pulses_only_change_magnetization_at_pulse_times():
     from spindiff.simulation import run
     res = run(make_case({"materials.m.T1n": "inf", "protocol.stages.0.duration": "0.1 s",
@@ -123,7 +122,6 @@ def test_pulses_only_change_magnetization_at_pulse_times():
     assert p[-1] > p[1] > 0
 
 
-@pytest.mark.mpi
 def test_corrected_pulsed_buildup_ends_higher_with_finite_t1():
     from spindiff import compare as cmp
     comp = cmp.compare(make_case({"diffusion.model": "corrected"}, base=PULSED))

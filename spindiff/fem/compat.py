@@ -100,20 +100,28 @@ def cell_dofs(V: fem.FunctionSpace, ncells: int) -> np.ndarray:
     return np.asarray(V.dofmap.list.array).reshape(ncells, -1)
 
 
+def quadrature_evaluator(expr: Any, msh: Mesh, degree: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A function cells -> values of a UFL expression at the quadrature points of those local
+    cells, shape (len(cells), npoints, value_size); the expression is compiled once."""
+    pts = quadrature_points(msh, degree)
+    e = fem.Expression(expr, pts)
+
+    def evaluate(cells: np.ndarray) -> np.ndarray:
+        cells = np.asarray(cells, dtype=np.int32)
+        if _expression_eval_takes_mesh():  # pragma: no cover - DOLFINx >= 0.8
+            vals = e.eval(msh, cells)
+        else:
+            vals = e.eval(cells)
+        return np.asarray(vals).reshape(len(cells), pts.shape[0], -1)
+    return evaluate
+
+
 def eval_at_quadrature(expr: Any, msh: Mesh, degree: int) -> np.ndarray:
     """Evaluate a UFL expression at the quadrature points of every local cell (incl. ghosts).
 
     Returns an array of shape (ncells, npoints, value_size).
     """
-    pts = quadrature_points(msh, degree)
-    ncells = num_cells_local(msh)
-    e = fem.Expression(expr, pts)
-    cells = np.arange(ncells, dtype=np.int32)
-    if _expression_eval_takes_mesh():  # pragma: no cover - DOLFINx >= 0.8
-        vals = e.eval(msh, cells)
-    else:
-        vals = e.eval(cells)
-    return np.asarray(vals).reshape(ncells, pts.shape[0], -1)
+    return quadrature_evaluator(expr, msh, degree)(np.arange(num_cells_local(msh)))
 
 
 def _expression_eval_takes_mesh() -> bool:

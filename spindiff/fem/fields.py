@@ -25,21 +25,51 @@ class QuadratureFields:
         self.degree = degree
         self.space = compat.quadrature_space(msh, degree)
         self.ncells = compat.num_cells_local(msh)
-        x = compat.eval_at_quadrature(ufl.SpatialCoordinate(msh), msh, degree)
-        self.npts = x.shape[1]
+        self.npts = len(compat.quadrature_weights(msh, degree))
         self.weights = compat.quadrature_weights(msh, degree)
-        xyz = np.zeros((self.ncells * self.npts, 3))
-        xyz[:, : x.shape[2]] = x.reshape(-1, x.shape[2])
-        self.points = xyz
+        #: number of local quadrature points (cell-major: the points of cell c are
+        #: c * npts ... (c + 1) * npts - 1 in every per-point array)
+        self.size = self.ncells * self.npts
+        self._coordinates = compat.quadrature_evaluator(ufl.SpatialCoordinate(msh), msh, degree)
         #: distance of every quadrature point to its nearest centre (nm; inf without centres)
-        self.nearest = domain.nearest_distance(xyz)
-        self._dofs = compat.cell_dofs(self.space, self.ncells)
+        self.nearest = np.empty(self.size)
+        for sl, xyz in self.point_chunks():
+            self.nearest[sl] = domain.nearest_distance(xyz)
+        dofs = compat.cell_dofs(self.space, self.ncells).reshape(-1)
+        self._dofs = None if np.array_equal(dofs, np.arange(dofs.size)) else dofs
         tags = cell_tag_array(domain)
         self.cell_tag = tags
-        #: cell midpoints repeated for the cell's points (cellwise laws on conforming meshes)
-        self.midpoints = np.repeat(compat.cell_midpoints(msh), self.npts, axis=0)
-        self.cell_nearest = domain.nearest_distance(self.midpoints)
+        #: cell midpoints and their nearest-centre distances, one per cell (cellwise laws on
+        #: conforming meshes)
+        self.cell_midpoints = compat.cell_midpoints(msh)
+        self._cell_nearest = domain.nearest_distance(self.cell_midpoints)
         self.in_barrier = np.isin(np.repeat(tags, self.npts), domain.barrier_tags)
+
+    CHUNK_CELLS = 100_000
+
+    def point_chunks(self):
+        """(slice into the per-point arrays, coordinates (m, 3) in nm) over blocks of cells:
+        the coordinates of all points are never held at once."""
+        for c0 in range(0, self.ncells, self.CHUNK_CELLS):
+            c1 = min(c0 + self.CHUNK_CELLS, self.ncells)
+            x = self._coordinates(np.arange(c0, c1))
+            xyz = np.zeros((x.shape[0] * x.shape[1], 3))
+            xyz[:, : x.shape[2]] = x.reshape(-1, x.shape[2])
+            yield slice(c0 * self.npts, c1 * self.npts), xyz
+
+    @property
+    def points(self) -> np.ndarray:
+        """Coordinates (nm) of every local quadrature point, shape (size, 3), computed on demand
+        (small meshes and the radial reduction)."""
+        out = np.empty((self.size, 3))
+        for sl, xyz in self.point_chunks():
+            out[sl] = xyz
+        return out
+
+    @property
+    def cell_nearest(self) -> np.ndarray:
+        """Nearest-centre distance of each point's cell midpoint (nm), per point."""
+        return np.repeat(self._cell_nearest, self.npts)
 
     def harmonic_cellwise(self, values: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
         """Replace a positive coefficient a at the points of each cell by the value whose product
@@ -61,21 +91,33 @@ class QuadratureFields:
         return f
 
     def assign(self, f: fem.Function, values: np.ndarray) -> None:
-        f.x.array[self._dofs.reshape(-1)] = np.asarray(values, dtype=float).reshape(-1)
+        values = np.asarray(values, dtype=float).reshape(-1)
+        if self._dofs is None:
+            f.x.array[: values.size] = values
+        else:
+            f.x.array[self._dofs] = values
 
     def centre_sum(self, law: Callable[[np.ndarray], np.ndarray], cellwise: bool = False) -> np.ndarray:
         """Sum over centres (and, in a periodic box, over their images in the 27 neighbouring
         boxes, so a small cell also feels the r^-6 tails of its neighbours) of law(r) at every
         point; zero inside kept barriers. With `cellwise`, r is the distance of the cell
         midpoint (one value per cell). Evaluated in chunks of points to bound memory."""
-        x = self.midpoints if cellwise else self.points
-        vals = np.zeros(x.shape[0])
         centres = self.domain.image_centres()
         chunk = max(1, 4_000_000 // max(1, len(centres)))
-        for i in range(0, x.shape[0], chunk):
-            d = x[i:i + chunk, None, :] - centres[None, :, :]
-            r = np.sqrt(np.einsum("mnk,mnk->mn", d, d))
-            vals[i:i + chunk] = law(r).sum(axis=1)
+
+        def summed(x: np.ndarray) -> np.ndarray:
+            out = np.empty(x.shape[0])
+            for i in range(0, x.shape[0], chunk):
+                d = x[i:i + chunk, None, :] - centres[None, :, :]
+                out[i:i + chunk] = law(np.sqrt(np.einsum("mnk,mnk->mn", d, d))).sum(axis=1)
+            return out
+
+        if cellwise:
+            vals = np.repeat(summed(self.cell_midpoints), self.npts)
+        else:
+            vals = np.empty(self.size)
+            for sl, xyz in self.point_chunks():
+                vals[sl] = summed(xyz)
         vals[self.in_barrier] = 0.0
         return vals
 

@@ -174,7 +174,7 @@ class Discretization:
 
     def _setup_fields(self) -> None:
         qf, m = self.qf, self.model
-        zeros = np.zeros(qf.points.shape[0])
+        zeros = np.zeros(qf.size)
         self.k = qf.function(zeros, "k")
         self.kP = qf.function(zeros, "k_Psrc")
         self.R1_para = qf.function(zeros, "R1_para")
@@ -259,7 +259,7 @@ class Discretization:
         self._laws = laws
         stiffness_changed = self.K is None or old is None or old.suppression != laws.suppression
         if stiffness_changed:
-            s = np.ones(qf.points.shape[0]) if laws.suppression is None else laws.suppression(qf.nearest)
+            s = np.ones(qf.size) if laws.suppression is None else laws.suppression(qf.nearest)
             if self.model.barrier != "physical":
                 s = np.where(self.in_barrier, self.model.barrier_diffusion, s)
             if laws.suppression is not None:
@@ -274,7 +274,7 @@ class Discretization:
         if (old is None or old.source_rate != laws.source_rate
                 or old.source_target != laws.source_target or uniform_changed):
             if laws.source_rate is None:
-                k = kp = np.zeros(qf.points.shape[0])
+                k = kp = np.zeros(qf.size)
             else:
                 step = getattr(laws.source_rate, "radius", None)
                 cellwise = step is not None and self.domain.conforms_to(step)

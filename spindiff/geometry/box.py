@@ -31,6 +31,7 @@ from mpi4py import MPI
 from ..errors import CaseError, MeshError
 from ..fem import compat
 from .centres import box_lengths_array, check_centres
+from .curved import inverted_cells
 from .domain import FACET_BARRIER, FACET_OUTER, TAG_VISIBLE, Domain
 
 BARRIER_MODES = ("kept_distance", "hole")
@@ -392,17 +393,3 @@ def generate(gmsh, fields: Sequence[int], size_max: float, order: int) -> None:
             if bad:
                 raise RuntimeError(f"{bad} curved (order {order}) cells stay inverted; use a "
                                    f"smaller element size near curved surfaces or order 1")
-
-
-def inverted_cells(gmsh) -> int:
-    """Number of 3D cells with a Jacobian determinant <= 0 at a point of a degree-4 Gauss rule
-    (what quadrature sees; a cell may still fold slightly at a node, as the elastic optimiser
-    sometimes leaves)."""
-    bad = 0
-    types, tags, _ = gmsh.model.mesh.getElements(3)
-    for etype, etags in zip(types, tags):
-        points, _ = gmsh.model.mesh.getIntegrationPoints(etype, "Gauss4")
-        _, det, _ = gmsh.model.mesh.getJacobians(etype, points)
-        det = np.asarray(det).reshape(len(etags), -1)
-        bad += int(np.sum(det.min(axis=1) <= 0))
-    return bad

@@ -90,7 +90,10 @@ class Domain:
 
     def nearest_distance(self, x: np.ndarray) -> np.ndarray:
         """Distance (nm) from each point to its nearest centre, shape (m,) (inf without centres)."""
-        d = self.distances(x)
-        if d.shape[1] == 0:
-            return np.full(d.shape[0], np.inf)
-        return d.min(axis=1)
+        if not self.radial and len(self.centres) == 0:
+            return np.full(x.shape[0], np.inf)
+        out = np.empty(x.shape[0])
+        chunk = max(1, 2_000_000 // max(1, len(self.centres)))
+        for i in range(0, x.shape[0], chunk):
+            out[i:i + chunk] = self.distances(x[i:i + chunk]).min(axis=1)
+        return out

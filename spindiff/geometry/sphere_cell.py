@@ -15,6 +15,7 @@ import numpy as np
 from mpi4py import MPI
 
 from ..fem import compat
+from .curved import inverted_cells, straighten_inverted
 from .domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, TAG_HIDDEN, TAG_VISIBLE, Domain
 
 
@@ -137,7 +138,6 @@ def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
     gmsh.model.mesh.generate(3)
     if order > 1:
         gmsh.model.mesh.setOrder(order)
-        from .box import inverted_cells
         for method in ("HighOrder", "HighOrderElastic"):
             if not inverted_cells(gmsh):
                 break
@@ -150,28 +150,3 @@ def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
                 continue
         if inverted_cells(gmsh):
             straighten_inverted(gmsh)
-
-
-def straighten_inverted(gmsh) -> int:
-    """Put the edge nodes of every still-inverted curved tetrahedron back on its straight edges
-    (a valid affine cell; the neighbours sharing those nodes lose a little curvature there).
-    Returns the number of cells straightened."""
-    types, tags, nodes = gmsh.model.mesh.getElements(3)
-    count = 0
-    for etype, etags, enodes in zip(types, tags, nodes):
-        npe = len(enodes) // max(len(etags), 1)
-        if npe != 10:
-            continue
-        points, _ = gmsh.model.mesh.getIntegrationPoints(etype, "Gauss4")
-        _, det, _ = gmsh.model.mesh.getJacobians(etype, points)
-        det = np.asarray(det).reshape(len(etags), -1)
-        conn = np.asarray(enodes).reshape(len(etags), npe)
-        # gmsh 10-node tetrahedron: edge nodes 4..9 on edges (0,1), (1,2), (2,0), (3,0), (3,2), (3,1)
-        edges = [(0, 1), (1, 2), (2, 0), (3, 0), (3, 2), (3, 1)]
-        for row in conn[det.min(axis=1) <= 0]:
-            for k, (i, j) in enumerate(edges):
-                xi = gmsh.model.mesh.getNode(int(row[i]))[0]
-                xj = gmsh.model.mesh.getNode(int(row[j]))[0]
-                gmsh.model.mesh.setNode(int(row[4 + k]), list(0.5 * (np.asarray(xi) + np.asarray(xj))), [])
-            count += 1
-    return count
