@@ -32,6 +32,7 @@ from ..errors import CaseError, MeshError
 from ..fem import compat
 from .centres import box_lengths_array, check_centres
 from .curved import inverted_cells
+from .heap import trim_heap
 from .domain import FACET_BARRIER, FACET_OUTER, TAG_VISIBLE, Domain
 
 BARRIER_MODES = ("kept_distance", "hole")
@@ -246,6 +247,7 @@ def gmsh_session() -> Iterator[Any]:
         yield gmsh
     finally:
         gmsh.finalize()
+        trim_heap()
 
 
 def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int = 3):

@@ -16,6 +16,7 @@ from mpi4py import MPI
 
 from ..fem import compat
 from .curved import inverted_cells, straighten_inverted
+from .heap import trim_heap
 from .domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, TAG_HIDDEN, TAG_VISIBLE, Domain
 
 
@@ -57,6 +58,7 @@ def build_sphere_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
         msh, ct, ft = compat.gmsh_model_to_mesh(gmsh.model, comm, 0, gdim=3)
     finally:
         gmsh.finalize()
+        trim_heap()
     outers = radii + [R]
     tags = sorted({shell_tag(o, b, barrier, rh) for o in outers
                    if not (barrier == "hole" and o <= b * (1 + 1e-6))})
