@@ -22,16 +22,16 @@ import sys
 import time
 from pathlib import Path
 
+from bare_solve import bare_diffusion_solve
+
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "cases" / "default.toml"
 
 
 def one(size: float, bulk: float, duration: float) -> dict:
-    import ufl
     from mpi4py import MPI
 
     from spindiff.case import load_case
-    from spindiff.fem import compat, linear_solver
     from spindiff.simulation import build_domain, run
 
     comm = MPI.COMM_WORLD
@@ -46,24 +46,7 @@ def one(size: float, bulk: float, duration: float) -> dict:
     loop = s["wall_time_s"] - s["mesh_time_s"]
     steps = s["time_stepping"]["accepted"]
 
-    V = compat.lagrange_space(domain.mesh, 1)
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    dx = ufl.Measure("dx", domain=domain.mesh, metadata={"quadrature_degree": 4})
-    dt = duration / max(steps, 1)
-    D0 = next(iter(case.materials.values())).D0
-    A = compat.assemble_matrix(compat.form((u * v + dt * D0 * ufl.inner(ufl.grad(u), ufl.grad(v))) * dx))
-    b = compat.assemble_vector(compat.form(v * dx))
-    best = float("inf")
-    for _ in range(3):
-        ksp = linear_solver.make_ksp(comm, "iterative", case.solver.ksp_rtol, True, None, "bench")
-        ksp.setOperators(A)
-        x = A.createVecRight()
-        x.set(0.0)
-        comm.barrier()
-        t1 = time.perf_counter()
-        ksp.solve(b, x)
-        comm.barrier()
-        best = min(best, time.perf_counter() - t1)
+    best = bare_diffusion_solve(domain, case, duration / max(steps, 1))["seconds"]
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, op=MPI.SUM) / 1024.0
     return {"ranks": comm.size, "dofs": s["mesh"]["dofs"], "steps": steps, "loop_s": loop,
             "mesh_s": t_mesh, "per_step_ms": 1e3 * loop / steps, "bare_solve_s": best,

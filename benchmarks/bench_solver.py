@@ -23,19 +23,16 @@ import sys
 import time
 from pathlib import Path
 
+from bare_solve import bare_diffusion_solve
+
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "cases" / "default.toml"
 
 
 def one(size: float, case_path: Path) -> dict:
-    import numpy as np
-    import ufl
     from mpi4py import MPI
-    from petsc4py import PETSc
-    from dolfinx import fem
 
     from spindiff.case import load_case
-    from spindiff.fem import compat, linear_solver
     from spindiff.simulation import build_domain, run
 
     comm = MPI.COMM_WORLD
@@ -50,32 +47,12 @@ def one(size: float, case_path: Path) -> dict:
     solves = s["linear_solver"]["solves"]
 
     # the floor: one bare linear diffusion solve on the same mesh
-    V = compat.lagrange_space(domain.mesh, 1)
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    dx = ufl.Measure("dx", domain=domain.mesh, metadata={"quadrature_degree": 4})
-    dt = case.end_time / max(steps, 1)
-    D0 = next(iter(case.materials.values())).D0
-    t0 = time.perf_counter()
-    A = compat.assemble_matrix(compat.form((u * v + dt * D0 * ufl.inner(ufl.grad(u), ufl.grad(v))) * dx))
-    b = compat.assemble_vector(compat.form(v * dx))
-    t_asm = time.perf_counter() - t0
-    times = []
-    for _ in range(3):
-        ksp = linear_solver.make_ksp(comm, "iterative", case.solver.ksp_rtol, True, None, "bench")
-        ksp.setOperators(A)
-        x = A.createVecRight()
-        x.set(0.0)
-        comm.barrier()
-        t0 = time.perf_counter()
-        ksp.solve(b, x)
-        comm.barrier()
-        times.append(time.perf_counter() - t0)
-    bare = min(times)
+    bare = bare_diffusion_solve(domain, case, case.end_time / max(steps, 1))
     peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, op=MPI.SUM) / 1024.0
     return {"size_nm": size, "dofs": s["mesh"]["dofs"], "steps": steps, "solves": solves,
             "loop_s": loop, "per_step_ms": 1e3 * loop / steps, "peak_MB": peak,
-            "bare_solve_ms": 1e3 * bare, "bare_its": ksp.getIterationNumber(),
-            "assembly_ms": 1e3 * t_asm, "ratio": (loop / steps) / bare,
+            "bare_solve_ms": 1e3 * bare["seconds"], "bare_its": bare["its"],
+            "assembly_ms": 1e3 * bare["assembly_s"], "ratio": (loop / steps) / bare["seconds"],
             "krylov_its_per_solve": s["linear_solver"]["krylov_its"] / solves,
             "ranks": comm.size}
 
