@@ -20,7 +20,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bare_solve import bare_diffusion_solve
