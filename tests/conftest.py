@@ -67,6 +67,20 @@ def subprocess_env() -> dict:
     return env
 
 
+def run_cli(case, out, ranks: int = 1, sets: list[str] | None = None) -> dict:
+    """`[mpirun -n ranks] spindiff run case --out out --quiet [sets]` in a subprocess; asserts
+    success and returns the time series of the results folder."""
+    import subprocess
+
+    from spindiff.io.results import read_timeseries
+    cmd = [venv_bin("spindiff"), "run", str(case), "--out", str(out), "--quiet", *(sets or [])]
+    if ranks > 1:
+        cmd = mpirun(ranks) + cmd
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return read_timeseries(out)
+
+
 def pytest_configure(config):
     """Under mpirun only rank 0 reports (every rank runs every collective test; a failure on
     any rank still fails the run through the exit code)."""

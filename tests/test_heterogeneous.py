@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from conftest import CASES, ROOT, make_case, mpirun, subprocess_env, venv_bin
+from conftest import CASES, ROOT, make_case, run_cli, subprocess_env, venv_bin
 
 BASE = {
     "case": {"name": "hetero"},
@@ -157,18 +157,9 @@ def test_periodic_lattice_equals_single_cell():
 
 
 def test_many_centre_box_two_ranks_match_serial(tmp_path):
-    from spindiff.io.results import read_timeseries
     sets = ["--set", 'protocol.stages.0.duration="10 s"', "--set", "protocol.stages.0.outputs=15",
             "--set", 'mesh.size_barrier="0.2 nm"']
-    out = {}
-    for n in (1, 2):
-        cmd = [venv_bin("spindiff"), "run", str(CASES / "many_centres_box.toml"), "--out",
-               str(tmp_path / f"r{n}"), "--quiet", *sets]
-        if n > 1:
-            cmd = mpirun(n) + cmd
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), timeout=600)
-        assert proc.returncode == 0, proc.stderr
-        out[n] = read_timeseries(tmp_path / f"r{n}")
+    out = {n: run_cli(CASES / "many_centres_box.toml", tmp_path / f"r{n}", n, sets) for n in (1, 2)}
     for key in out[1]:
         if key not in ("time_s", "stage"):
             # relative: the enhancement is P / P0 with P0 = 0.006

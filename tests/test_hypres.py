@@ -1,13 +1,12 @@
 """Electron-polarization-controlled diffusion in the solver and the HypRes protocol."""
 from __future__ import annotations
 
-import json
 import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import CASES, mpirun, subprocess_env, venv_bin
+from conftest import CASES, run_cli, subprocess_env, venv_bin
 
 HYPRES = CASES / "hypres_tempol.toml"
 SHORT = {"protocol.stages.0.duration": "200 s", "protocol.stages.2.duration": "100 s"}
@@ -105,18 +104,9 @@ def test_saturation_keeps_the_hidden_magnetization(width):
 
 
 def test_hypres_two_ranks_match_serial(tmp_path):
-    from spindiff.io.results import read_timeseries
     sets = ["--set", 'protocol.stages.0.duration="50 s"', "--set", 'protocol.stages.2.duration="20 s"',
             "--set", 'mesh.size_barrier="0.1 nm"', "--set", 'mesh.size_bulk="0.5 nm"']
-    out = {}
-    for n in (1, 2):
-        cmd = [venv_bin("spindiff"), "run", str(HYPRES), "--out", str(tmp_path / f"r{n}"),
-               "--quiet", *sets]
-        if n > 1:
-            cmd = mpirun(n) + cmd
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), timeout=600)
-        assert proc.returncode == 0, proc.stderr
-        out[n] = read_timeseries(tmp_path / f"r{n}")
+    out = {n: run_cli(HYPRES, tmp_path / f"r{n}", n, sets) for n in (1, 2)}
     for key in ("P_sample", "P_visible"):
         diff = np.max(np.abs(out[1][key] - out[2][key]))
         print(f"HypRes 3D: {key} max |1 rank - 2 ranks| = {diff:.2e}")

@@ -1,28 +1,15 @@
 """`mpirun -n 2 spindiff run` reproduces the serial time series of the default case to 1e-8."""
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 
-from conftest import CASES, mpirun, subprocess_env, venv_bin
-
-
-def _run_cli(out, nprocs):
-    cmd = [venv_bin("spindiff"), "run", str(CASES / "default.toml"), "--out", str(out), "--quiet"]
-    if nprocs > 1:
-        cmd = mpirun(nprocs) + cmd
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    return proc
+from conftest import CASES, run_cli
 
 
 def test_two_ranks_reproduce_serial(tmp_path):
-    from spindiff.io.results import read_timeseries
     import json
-    _run_cli(tmp_path / "serial", 1)
-    _run_cli(tmp_path / "two", 2)
-    a, b = read_timeseries(tmp_path / "serial"), read_timeseries(tmp_path / "two")
+    a = run_cli(CASES / "default.toml", tmp_path / "serial", 1)
+    b = run_cli(CASES / "default.toml", tmp_path / "two", 2)
     assert list(a) == list(b)
     assert np.array_equal(a["time_s"], b["time_s"])
     for key in a:

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import CASES, make_case, mpirun, subprocess_env, venv_bin
+from conftest import CASES, make_case, run_cli
 
 CUBE = {
     "geometry": {"kind": "periodic_cube", "side": "4 nm"},
@@ -48,19 +47,9 @@ def test_periodic_cube_conserves_magnetization(model):
 
 
 def test_periodic_cube_two_ranks_match_serial(tmp_path):
-    from spindiff.io.results import read_timeseries
-    case = CASES / "takeda_cube.toml"
     sets = ["--set", 'protocol.stages.0.duration="20 s"', "--set", "protocol.stages.0.outputs=20",
             "--set", 'mesh.size_barrier="0.2 nm"', "--set", 'mesh.size_bulk="0.6 nm"']
-    out = {}
-    for n in (1, 2):
-        cmd = [venv_bin("spindiff"), "run", str(case), "--out", str(tmp_path / f"r{n}"),
-               "--quiet", *sets]
-        if n > 1:
-            cmd = mpirun(n) + cmd
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), timeout=600)
-        assert proc.returncode == 0, proc.stderr
-        out[n] = read_timeseries(tmp_path / f"r{n}")
+    out = {n: run_cli(CASES / "takeda_cube.toml", tmp_path / f"r{n}", n, sets) for n in (1, 2)}
     for key in ("P_sample", "P_visible"):
         diff = np.max(np.abs(out[1][key] - out[2][key]))
         print(f"periodic cube, corrected: {key} max |1 rank - 2 ranks| = {diff:.2e}")
