@@ -13,7 +13,7 @@ import pytest
 import ufl
 
 from conftest import make_case
-from test_mms import B, C6R, C6S, D0, P0, PSRC, R, T1N, T_END, MMS_CASE, orders
+from test_mms import B, R, T_END, orders, run_mms
 
 CORRECTED = {"diffusion.model": "corrected", "diffusion.polarization": "local"}
 
@@ -83,62 +83,11 @@ def test_kirchhoff_steady_state_3d_converges():
 
 # --- manufactured solution of the nonlinear equation --------------------------------------------
 
-def exact(x, t, m, radial):
-    if radial:
-        r, g = x[0], 1.0
-    else:
-        r = m.sqrt(x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
-        g = 1.0 + 0.5 * x[2] / r
-    p = 0.55 + 0.1 * m.sin(2 * t)
-    a = 0.25 * m.exp(-t / 2)
-    return p + a * m.cos(math.pi * (r - B) / (R - B)) * g
-
-
-def exact_dt(x, t, m, radial):
-    if radial:
-        r, g = x[0], 1.0
-    else:
-        r = m.sqrt(x[0] ** 2 + x[1] ** 2 + x[2] ** 2)
-        g = 1.0 + 0.5 * x[2] / r
-    return 0.2 * m.cos(2 * t) - 0.125 * m.exp(-t / 2) * m.cos(math.pi * (r - B) / (R - B)) * g
-
-
-def forcing_for(radial):
-    def forcing(t, x):
-        P = exact(x, t, ufl, radial)
-        f = 1.0 / ufl.sqrt(1.0 - P**2)
-        if radial:
-            r = x[0]
-            div = ufl.grad(r**2 * D0 * f * ufl.grad(P)[0])[0] / r**2
-        else:
-            r = ufl.sqrt(ufl.dot(x, x))
-            div = ufl.div(D0 * f * ufl.grad(P))
-        k = C6S / r**6
-        R1 = 1.0 / T1N + C6R / r**6
-        return exact_dt(x, t, ufl, radial) - div + k * (P - PSRC) + R1 * (P - P0)
-    return forcing
-
-
 def run_nonlinear_mms(changes, fixed_dt=None):
-    from mpi4py import MPI
-    from dolfinx import fem
-    from spindiff.fem import compat
-    from spindiff.simulation import build_domain, run
-    case = make_case({**MMS_CASE, **CORRECTED, **changes})
-    radial = case.mesh.model == "radial"
-    domain = build_domain(case, MPI.COMM_WORLD)
-    res = run(case, domain=domain, progress=False, forcing=forcing_for(radial),
-              initial=lambda x: exact(x, 0.0, np, radial), fixed_dt=fixed_dt)
-    V = compat.lagrange_space(domain.mesh, 1)
-    Ph = fem.Function(V)
-    Ph.x.array[:] = res.final_field[: Ph.x.array.size]
-    x = ufl.SpatialCoordinate(domain.mesh)
-    w = 4 * math.pi * x[0] ** 2 if radial else 1.0
-    dx = ufl.Measure("dx", domain=domain.mesh, metadata={"quadrature_degree": 8})
-    err2 = compat.assemble_scalar(compat.form((Ph - exact(x, T_END, ufl, radial)) ** 2 * w * dx),
-                                  domain.comm)
-    vol = compat.assemble_scalar(compat.form(w * dx), domain.comm)
-    return math.sqrt(err2 / vol), res
+    """The manufactured solution of test_mms with P between 0.3 and 0.85 and the corrected
+    diffusion D0 / sqrt(1 - P^2) in the forcing."""
+    return run_mms({**CORRECTED, **changes}, fixed_dt, mean=0.55, amp=0.25,
+                   factor=lambda P: 1.0 / ufl.sqrt(1.0 - P**2))
 
 
 @pytest.mark.mpi
