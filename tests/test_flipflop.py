@@ -322,7 +322,6 @@ def test_breakdown_radius(params):
 
 
 def test_plots(tmp_path, params):
-    pytest.importorskip("matplotlib")
     r = np.geomspace(0.2, 5, 60)
     ff.plot_diffusion_family(params, r, None, str(tmp_path / "fam.png"), relative=True,
                              markers=(0.5, 0.9993))
