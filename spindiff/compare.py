@@ -119,10 +119,8 @@ def write(comparisons: list[Comparison], out_dir: str | Path, comm: MPI.Comm = M
 
 
 def plot(comparisons: list[Comparison], path: Path, title: str = "") -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    from .io.plots import finish_time_plot, time_axes
+    plt, fig, ax = time_axes()
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, c in enumerate(comparisons):
         col = colours[i % len(colours)]
@@ -130,14 +128,7 @@ def plot(comparisons: list[Comparison], path: Path, title: str = "") -> None:
         ax.plot(c.time, c.curves["corrected"]["P_sample"], "-", color=col, lw=1.5, label=c.label)
     ax.plot([], [], "k--", label="conventional D0")
     ax.plot([], [], "k-", label="corrected D0/sqrt(1-P^2)")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("<P> over the sample")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    finish_time_plot(plt, fig, ax, path, "<P> over the sample", title)
 
 
 def format_table(comparisons: list[Comparison]) -> str:

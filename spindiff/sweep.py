@@ -146,19 +146,11 @@ def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_
 
 
 def _plot(curves: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    from .io.plots import finish_time_plot, time_axes
+    plt, fig, ax = time_axes()
     for label, (t, p, desc) in curves.items():
         ax.plot(t, p, label=f"{label}: {desc}"[:70])
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("<P> over the sample")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    finish_time_plot(plt, fig, ax, path, "<P> over the sample", legend_size=7)
 
 
 def format_table(info: dict) -> str:

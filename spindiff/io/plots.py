@@ -13,11 +13,31 @@ def _plt():
     return plt
 
 
+def time_axes(height: float = 4.4):
+    """(pyplot, figure, axes) for a curve-vs-time plot (6.4 in wide)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, height), dpi=120)
+    return plt, fig, ax
+
+
+def finish_time_plot(plt, fig, ax, path: str | Path, ylabel: str, title: str = "",
+                     legend_size: int = 8) -> None:
+    """Label the time axis, grid, legend, save to `path` and close."""
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def plot_buildup(series: dict[str, np.ndarray], path: str | Path, title: str = "",
                  fits: dict | None = None, stage_starts: dict[str, float] | None = None) -> None:
     """Averaged polarizations vs time (linear time axis), with fitted curves if given."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    plt, fig, ax = time_axes(4.2)
     t = series["time_s"]
     for key, style in (("P_sample", "-"), ("P_visible", "--")):
         if key in series:
@@ -38,11 +58,4 @@ def plot_buildup(series: dict[str, np.ndarray], path: str | Path, title: str = "
                 p_start = fit["P_start"]
                 ax.plot(tt, mono["P_inf"] - (mono["P_inf"] - p_start) * np.exp(-(tt - t0) / mono["T_B_s"]),
                         color="0.3", lw=0.8, label=f"fit {name}: T_B = {mono['T_B_s']:.3g} s")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("nuclear polarization")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    finish_time_plot(plt, fig, ax, path, "nuclear polarization", title)

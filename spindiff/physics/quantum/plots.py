@@ -38,6 +38,10 @@ def plot_rate_table(table, path: str | Path, title: str | None = None) -> Path:
     meta = getattr(table, "meta", {}) or {}
     fig.suptitle(title or f"{meta.get('agent', {}).get('name', '')} "
                           f"{meta.get('mechanism', '')} ({meta.get('method', '')})")
+    return _save(plt, fig, path)
+
+
+def _save(plt, fig, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +73,4 @@ def plot_sweep_profile(profile, path: str | Path, title: str | None = None) -> P
     m = profile.meta
     fig.suptitle(title or (f"sweep profile: r_en = {m.get('r_en')} nm, r_ee = {m.get('r_ee')} nm,"
                            f" {m.get('method')}"))
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
