@@ -14,15 +14,10 @@ resident memory summed over ranks, per million dofs.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from bare_solve import bare_diffusion_solve
+from common import bare_diffusion_solve, measure_in_child, peak_memory_mb, report
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "cases" / "default.toml"
@@ -47,7 +42,7 @@ def one(size: float, bulk: float, duration: float) -> dict:
     steps = s["time_stepping"]["accepted"]
 
     best = bare_diffusion_solve(domain, case, duration / max(steps, 1))["seconds"]
-    peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, op=MPI.SUM) / 1024.0
+    peak = peak_memory_mb(comm)
     return {"ranks": comm.size, "dofs": s["mesh"]["dofs"], "steps": steps, "loop_s": loop,
             "mesh_s": t_mesh, "per_step_ms": 1e3 * loop / steps, "bare_solve_s": best,
             "peak_MB": peak, "MB_per_Mdof": peak / (s["mesh"]["dofs"] / 1e6)}
@@ -62,26 +57,14 @@ def main() -> None:
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        out = one(args.size, args.bulk, args.duration)
-        from mpi4py import MPI
-        if MPI.COMM_WORLD.rank == 0:
-            print("RESULT " + json.dumps(out), flush=True)
+        report(one(args.size, args.bulk, args.duration))
         return
     # warm the JIT cache on a coarse mesh so that no configuration pays for compilation
-    subprocess.run([sys.executable, __file__, "--one", "--size", "0.3", "--bulk", "0.6",
-                    "--duration", "0.1"], check=True, capture_output=True, env=dict(os.environ))
-    rows = []
-    for n in args.ranks:
-        cmd = [sys.executable, __file__, "--one", "--size", str(args.size), "--bulk", str(args.bulk),
-               "--duration", str(args.duration)]
-        if n > 1:
-            cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(n)] + cmd
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not line:
-            print(proc.stdout, proc.stderr, file=sys.stderr)
-            sys.exit(f"benchmark on {n} ranks failed")
-        rows.append(json.loads(line[0][7:]))
+    measure_in_child(__file__, ["--one", "--size", "0.3", "--bulk", "0.6", "--duration", "0.1"], 1,
+                     "warm-up")
+    common = ["--one", "--size", str(args.size), "--bulk", str(args.bulk),
+              "--duration", str(args.duration)]
+    rows = [measure_in_child(__file__, common, n, f"on {n} ranks") for n in args.ranks]
     base = rows[0]
     print(f"strong scaling: default case, {base['dofs']} dofs, {args.duration} s of buildup")
     head = (f"{'ranks':>5} {'steps':>6} {'loop s':>8} {'ms/step':>8} {'speed-up':>9} {'eff.':>6} "

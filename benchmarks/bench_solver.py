@@ -15,14 +15,9 @@ linear solve; the adaptive stepper's extra work (error estimate, history) is the
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
-import subprocess
-import sys
 from pathlib import Path
 
-from bare_solve import bare_diffusion_solve
+from common import bare_diffusion_solve, measure_in_child, peak_memory_mb, report
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "cases" / "default.toml"
@@ -47,7 +42,7 @@ def one(size: float, case_path: Path) -> dict:
 
     # the floor: one bare linear diffusion solve on the same mesh
     bare = bare_diffusion_solve(domain, case, case.end_time / max(steps, 1))
-    peak = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, op=MPI.SUM) / 1024.0
+    peak = peak_memory_mb(comm)
     return {"size_nm": size, "dofs": s["mesh"]["dofs"], "steps": steps, "solves": solves,
             "loop_s": loop, "per_step_ms": 1e3 * loop / steps, "peak_MB": peak,
             "bare_solve_ms": 1e3 * bare["seconds"], "bare_its": bare["its"],
@@ -64,22 +59,10 @@ def main() -> None:
     p.add_argument("--one", type=float, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one is not None:
-        out = one(args.one, args.case)
-        from mpi4py import MPI
-        if MPI.COMM_WORLD.rank == 0:
-            print("RESULT " + json.dumps(out), flush=True)
+        report(one(args.one, args.case))
         return
-    rows = []
-    for size in args.sizes:
-        cmd = [sys.executable, __file__, "--one", str(size), "--case", str(args.case)]
-        if args.np > 1:
-            cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(args.np)] + cmd
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not line:
-            print(proc.stdout, proc.stderr, file=sys.stderr)
-            sys.exit(f"benchmark at size {size} failed")
-        rows.append(json.loads(line[0][7:]))
+    rows = [measure_in_child(__file__, ["--one", str(size), "--case", str(args.case)], args.np,
+                             f"at size {size}") for size in args.sizes]
     print(f"spindiff solver benchmark: {args.case.name}, {args.np} rank(s)")
     head = (f"{'h_b nm':>7} {'dofs':>8} {'steps':>6} {'loop s':>8} {'ms/step':>8} {'its/solve':>9} "
             f"{'peak MB':>8} {'bare ms':>8} {'ratio':>6}")
