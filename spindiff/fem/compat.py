@@ -105,10 +105,11 @@ def quadrature_evaluator(expr: Any, msh: Mesh, degree: int) -> Callable[[np.ndar
     cells, shape (len(cells), npoints, value_size); the expression is compiled once."""
     pts = quadrature_points(msh, degree)
     e = fem.Expression(expr, pts)
+    takes_mesh = _expression_eval_takes_mesh()
 
     def evaluate(cells: np.ndarray) -> np.ndarray:
         cells = np.asarray(cells, dtype=np.int32)
-        if _expression_eval_takes_mesh():  # pragma: no cover - DOLFINx >= 0.8
+        if takes_mesh:  # pragma: no cover - DOLFINx >= 0.8
             vals = e.eval(msh, cells)
         else:
             vals = e.eval(cells)

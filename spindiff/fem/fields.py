@@ -25,8 +25,8 @@ class QuadratureFields:
         self.degree = degree
         self.space = compat.quadrature_space(msh, degree)
         self.ncells = compat.num_cells_local(msh)
-        self.npts = len(compat.quadrature_weights(msh, degree))
         self.weights = compat.quadrature_weights(msh, degree)
+        self.npts = len(self.weights)
         #: number of local quadrature points (cell-major: the points of cell c are
         #: c * npts ... (c + 1) * npts - 1 in every per-point array)
         self.size = self.ncells * self.npts
