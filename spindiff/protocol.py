@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .case.limits import MAX_PULSES
+from .errors import CaseError
 from .model import StageSpec, stage_boundaries
 
 
@@ -26,7 +28,15 @@ class Event:
 
 
 def protocol_events(stages: Sequence[StageSpec]) -> list[Event]:
-    """Events of all stages in time order (an output at a pulse's time comes first)."""
+    """Events of all stages in time order (an output at a pulse's time comes first).
+
+    CaseError when a stage would have more than MAX_PULSES pulses (the list would not fit in
+    memory; case files are checked for this when they are loaded)."""
+    for i, stage in enumerate(stages):
+        if stage.pulsed and not stage.duration * stage.pulse_rate <= MAX_PULSES:
+            raise CaseError(f"protocol.stages[{i}].pulses.rate", f"{stage.pulse_rate:g} Hz",
+                            f"{stage.duration * stage.pulse_rate:.3g} pulses in the "
+                            f"{stage.duration:g} s stage; allowed: at most {MAX_PULSES:.0e}")
     events: list[Event] = []
     starts = stage_boundaries(stages)
     for i, (stage, t0) in enumerate(zip(stages, starts[:-1])):

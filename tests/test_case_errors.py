@@ -81,7 +81,16 @@ def test_cli_reports_toml_syntax_and_missing_file(tmp_path):
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 
-def test_shipped_cases_validate():
-    from spindiff.case import load_case
-    for path in sorted(CASES.glob("*.toml")):
-        load_case(path)
+def test_shipped_cases_validate(capsys):
+    """Every shipped case loads, is named after its file, and `spindiff check` accepts it."""
+    from spindiff.case import Case, load_case
+    from spindiff.cli import main
+    paths = sorted(CASES.glob("*.toml"))
+    assert len(paths) >= 9
+    for path in paths:
+        case = load_case(path)
+        assert isinstance(case, Case) and case.case.name == path.stem
+        assert case.end_time > 0 and case.source_dir == str(CASES.resolve())
+        assert main(["check", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{path}: ok ({path.stem}:"), out

@@ -12,11 +12,12 @@ import pytest
 from conftest import CASES, make_case, subprocess_env, venv_bin
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_run_writes_complete_folder(shared_tmp):
     from mpi4py import MPI
     from spindiff.io.results import read_timeseries
-    from spindiff.simulation import run
+    from spindiff.runner import run
     case = make_case({"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "output.fields": True,
                       "output.plots": True})
     out = shared_tmp / "res"
@@ -46,7 +47,7 @@ def test_run_writes_complete_folder(shared_tmp):
 def test_saturation_event_and_resurgence():
     """HypRes-like protocol: buildup, then saturate the visible spins with the source off; the
     visible polarization restarts at 0 and resurges from the hidden reservoir."""
-    from spindiff.simulation import run
+    from spindiff.runner import run
     case = make_case({
         "materials.m.D0": "0.5 nm^2/s",
         "protocol.stages": [
@@ -71,6 +72,7 @@ def test_saturation_event_and_resurgence():
     assert np.max(np.abs(samp - samp[0])) < 1e-8
 
 
+@pytest.mark.slow
 def test_interrupted_run_keeps_rows(tmp_path):
     """SIGINT during a run: one-line message, exit 130, rows already computed stay in
     DIR.partial with a STATUS note, and no DIR is created."""
@@ -93,5 +95,5 @@ def test_interrupted_run_keeps_rows(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not out.exists()
-    assert (tmp_path / "res.partial" / "STATUS").read_text().startswith("interrupted at t =")
+    assert (tmp_path / "res.partial" / "STATUS").read_text().startswith("interrupted by SIGINT at t =")
     assert len(partial.read_text().splitlines()) > 5

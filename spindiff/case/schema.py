@@ -1,18 +1,31 @@
 """Case-file schema: every key, its unit, its default and its allowed range.
 
-Quantities are strings with units ("0.8 nm", "20 nm^2/s") parsed with pint and stored as floats
-in internal units (nm, s, T, K; densities and concentrations in nm^-3). Unknown keys are
-rejected. Cross-field rules (b < R, r_h < R, ...) live in `spindiff.case.load`.
+Quantities are strings with units ("0.8 nm", "20 nm^2/s"): one finite decimal number and a unit
+expression (`spindiff.units`, parsed with pint, never evaluated as arithmetic), stored as floats
+in internal units (nm, s, T, K; densities and concentrations in nm^-3). Plain numbers must be
+finite (no inf or nan); only T1n and checkpoint_wall accept "inf". Unknown keys are rejected.
+Cross-field rules (b < R, r_h < R, ...), resource bounds and the PETSc option allow-list
+(spindiff.case.rules) run in the model validator of `Case`, so every way of building a case
+(`load_case`, `Case.from_dict`, `case.with_changes`, `Case.model_validate`) obeys them.
+
+Longer than 400 lines: every key of a case file, with its unit, default and allowed range, is
+defined here in one place, so that this module is the complete reference of the format.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
+                      ValidationError, model_validator)
 
 from .. import units
+from ..errors import CaseError
 from ..physics.constants import GAMMA_NUCLEUS
+from . import rules
+from .dotted import apply_changes
+from .messages import first_error
 
 
 def _quantity(kind: str):
@@ -25,6 +38,7 @@ def _quantity(kind: str):
 
 
 def _time_or_inf(value: Any) -> float:
+    """A time, or "inf" ("infinite", "none") for never."""
     if isinstance(value, str) and value.strip().lower() in ("inf", "infinite", "none"):
         return math.inf
     try:
@@ -51,10 +65,18 @@ def _polarization(value: float) -> float:
     return value
 
 
+def _petsc_table(value: Any) -> Any:
+    """A table of PETSc options; their names and values are checked in `spindiff.case.load`."""
+    if not isinstance(value, dict):
+        raise ValueError("a table of PETSc options, e.g. { ksp_type = \"gmres\" }")
+    return value
+
+
 Length = Annotated[float, _quantity("length"), AfterValidator(_positive)]
 LengthOrZero = Annotated[float, _quantity("length"), AfterValidator(_non_negative)]
 Time = Annotated[float, _quantity("time"), AfterValidator(_positive)]
-TimeOrInf = Annotated[float, BeforeValidator(_time_or_inf), AfterValidator(_positive)]
+TimeOrInf = Annotated[float, Field(allow_inf_nan=True), BeforeValidator(_time_or_inf),
+                      AfterValidator(_positive)]
 Diffusivity = Annotated[float, _quantity("diffusivity"), AfterValidator(_positive)]
 C6Coefficient = Annotated[float, _quantity("c6"), AfterValidator(_non_negative)]
 Density = Annotated[float, _quantity("density"), AfterValidator(_positive)]
@@ -65,15 +87,22 @@ Temperature = Annotated[float, _quantity("temperature"), AfterValidator(_positiv
 Polarization = Annotated[float, AfterValidator(_polarization)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Nucleus = Literal[tuple(GAMMA_NUCLEUS)]  # type: ignore[valid-type]
+#: seeds of the random placements: numpy accepts 0 ... 2^32 - 1 everywhere
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+#: largest number of centres, positions, layers, output times, ... in one case
+MAX_ITEMS = 100_000
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A case-file table: unknown keys and non-finite numbers (inf, nan) are rejected."""
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CaseInfo(Section):
-    """[case]: a name (used for the results folder) and a free-text description."""
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
+    """[case]: a name (used for the results folder, so a safe file name: it starts with a
+    letter or digit, then letters, digits, '_', '.', '+', '-'; at most 100 characters) and a
+    free-text description."""
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
     description: str = ""
 
 
@@ -106,11 +135,11 @@ class Geometry(Section):
     particle_size: Optional[Length] = None
     particle_material: Optional[str] = None
     matrix_material: Optional[str] = None
-    thicknesses: Optional[list[Length]] = Field(default=None, min_length=1)
-    layer_materials: Optional[list[str]] = Field(default=None, min_length=1)
+    thicknesses: Optional[list[Length]] = Field(default=None, min_length=1, max_length=MAX_ITEMS)
+    layer_materials: Optional[list[str]] = Field(default=None, min_length=1, max_length=MAX_ITEMS)
     volume_fraction: Optional[Annotated[float, Field(gt=0.0, lt=0.7)]] = None
     domain_size: Optional[Length] = None
-    seed: int = 1
+    seed: Seed = 1
     file: Optional[str] = None
     outer_boundary: Literal["zero_flux", "fixed"] = "zero_flux"
     outer_polarization: Optional[Polarization] = None
@@ -138,10 +167,10 @@ class Centres(Section):
     barrier: Literal["hole", "kept", "physical", "none"] = "hole"
     saturation_width: LengthOrZero = 0.0
     placement: Literal["cell", "random", "lattice", "positions", "none"] = "cell"
-    positions: Optional[list[list[float]]] = None
-    count: Optional[int] = Field(default=None, ge=1, le=100000)
+    positions: Optional[list[list[float]]] = Field(default=None, max_length=MAX_ITEMS)
+    count: Optional[int] = Field(default=None, ge=1, le=MAX_ITEMS)
     min_distance: LengthOrZero = 0.0
-    seed: int = 1
+    seed: Seed = 1
     material: Optional[str] = None
     representation: Literal["resolved", "homogenized"] = "resolved"
     barrier_diffusion: Fraction = 0.0
@@ -154,13 +183,13 @@ class Material(Section):
     nuclear_density: Density
     D0: Diffusivity
     T1n: TimeOrInf = math.inf
-    regions: Optional[list[Union[str, int]]] = None
+    regions: Optional[list[Union[str, int]]] = Field(default=None, max_length=MAX_ITEMS)
 
 
 class Source(Section):
     """[source]: how the centre polarizes nuclei toward P_src while microwaves are on.
 
-    model = "volume": rate k(r) = C6 / r^6 for r >= b (PHYSICS.md section 5);
+    model = "volume": rate k(r) = C6 / r^6 for r >= b (docs/physics.md section 5);
     "surface": flux -n D dP/dn = n kappa (P_src - P) on the barrier surface (kappa in nm/s);
     "fixed": P = P_src on the barrier surface (instantaneous source);
     "region": exchange at `rate` (1/s) with the nuclei within `radius` of the centre (Takeda's
@@ -178,7 +207,7 @@ class Source(Section):
 
 
 class Diffusion(Section):
-    """[diffusion]: polarization dependence of D (PHYSICS.md section 3.2).
+    """[diffusion]: polarization dependence of D (docs/physics.md section 3.2).
 
     model = "conventional" (D = D0) or "corrected" (D = D0 / sqrt(1 - P~^2)); polarization:
     P~ = the "local" P (nonlinear PDE) or the material "mean" (D follows the average
@@ -284,7 +313,7 @@ class Stage(Section):
     electron_polarization: Optional[Polarization] = None
     pulses: Optional[Pulses] = None
     saturate: Literal["none", "visible", "hidden", "all"] = "none"
-    outputs: int = Field(default=60, ge=1, le=100000)
+    outputs: int = Field(default=60, ge=1, le=MAX_ITEMS)
     spacing: Literal["linear", "log"] = "log"
     first_output: Optional[Time] = None
 
@@ -292,7 +321,7 @@ class Stage(Section):
 class Protocol(Section):
     """[protocol]: initial polarization and the list of stages."""
     initial_polarization: Union[Polarization, Literal["thermal"]] = "thermal"
-    stages: list[Stage] = Field(min_length=1)
+    stages: list[Stage] = Field(min_length=1, max_length=1000)
 
 
 class Mesh(Section):
@@ -315,7 +344,9 @@ class Solver(Section):
     The local error estimate is measured in a weighted RMS norm with weights
     1 / (atol + rtol |P|); steps with error > 1 are retried with a smaller dt. mass: the
     consistent P1 mass matrix or its row-sum lumped version (no undershoot after
-    discontinuous events such as pulses or saturation; same totals).
+    discontinuous events such as pulses or saturation; same totals). petsc_options: extra
+    solver and preconditioner options for the step solver (ksp_*, pc_*, mat_*; nothing that
+    views, monitors, logs or writes files; see spindiff.case.load.check_petsc_options).
     """
     rtol: float = Field(default=1e-4, gt=0, lt=1)
     atol: float = Field(default=1e-6, gt=0, lt=1)
@@ -324,20 +355,22 @@ class Solver(Section):
     linear_solver: Literal["auto", "direct", "iterative"] = "auto"
     mass: Literal["consistent", "lumped"] = "consistent"
     ksp_rtol: float = Field(default=1e-10, gt=0, lt=1e-3)
-    petsc_options: dict[str, Union[str, int, float, bool]] = Field(default_factory=dict)
+    petsc_options: Annotated[dict[str, Any], BeforeValidator(_petsc_table)] = Field(
+        default_factory=dict)
 
 
 class Output(Section):
     """[output]: optional field output (XDMF), plots, and the radial profile of P around the
     centres (profile.csv: <P> in `profile_bins` shells around every centre, at output times).
     checkpoint_wall / checkpoint_simulated: write a checkpoint (DIR.partial/checkpoint.h5)
-    after the first output row once this much wall-clock / simulated time has passed since the
-    last one ("inf" for never); `spindiff run CASE --resume DIR` continues from it."""
+    after an output row once this much wall-clock / simulated time has passed since the last
+    one ("inf" for never; default one minute of wall clock); an interruption by SIGINT or
+    SIGTERM writes one at once. `spindiff run CASE --resume DIR` continues from it."""
     fields: bool = False
     plots: bool = True
     profile: bool = False
     profile_bins: int = Field(default=40, ge=4, le=2000)
-    checkpoint_wall: Optional[TimeOrInf] = 600.0
+    checkpoint_wall: Optional[TimeOrInf] = 60.0
     checkpoint_simulated: Optional[Time] = None
 
 
@@ -351,7 +384,7 @@ class Sweep(Section):
     """
     parameters: dict[str, list] = Field(default_factory=dict)
     variants: list[dict[str, Any]] = Field(default_factory=list)
-    group_size: int = Field(default=1, ge=1, le=100000)
+    group_size: int = Field(default=1, ge=1, le=MAX_ITEMS)
 
 
 class Case(Section):
@@ -371,6 +404,53 @@ class Case(Section):
     solver: Solver = Solver()
     output: Output = Output()
     sweep: Optional[Sweep] = None
+
+    #: the nested dict the case was validated from, and the folder of its case file
+    _raw: Optional[dict] = PrivateAttr(default=None)
+    _source_dir: Optional[str] = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> "Case":
+        rules.check_consistency(self)
+        return self
+
+    # Building and changing ----------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str | None = None,
+                  source_dir: str | None = None) -> "Case":
+        """Validate a case given as the nested dict of a case file. CaseError (one line: file,
+        key, value, what is allowed) for anything wrong. source: the file, for messages;
+        source_dir: where relative file names in the case (a user mesh) are found."""
+        try:
+            case = cls.model_validate(raw)
+        except ValidationError as exc:
+            raise first_error(exc, cls, source) from None
+        except CaseError as exc:
+            if exc.source is None and source is not None:
+                raise CaseError(exc.key, exc.value, exc.allowed, source) from None
+            raise
+        case._raw = copy.deepcopy(raw)
+        case._source_dir = source_dir
+        return case
+
+    def with_changes(self, changes: dict[str, Any]) -> "Case":
+        """A new, validated case with dotted keys changed, e.g.
+        case.with_changes({"materials.glass.D0": "20 nm^2/s", "protocol.stages.0.outputs": 40}).
+        Values are written as in a case file (quantities with units); None removes a key."""
+        return type(self).from_dict(apply_changes(self.raw(), changes),
+                                    source_dir=self._source_dir)
+
+    def raw(self) -> dict[str, Any]:
+        """A copy of the nested dict the case was validated from."""
+        if self._raw is None:
+            return self.model_dump(mode="json", exclude_none=True)
+        return copy.deepcopy(self._raw)
+
+    @property
+    def source_dir(self) -> str | None:
+        """The folder of the case file (relative file names in the case are found there)."""
+        return self._source_dir
 
     # Derived quantities (internal units) --------------------------------------------------
 

@@ -10,9 +10,12 @@ the options database under this solver's prefix and override the defaults.
 from __future__ import annotations
 
 import itertools
-from typing import Mapping
+import re
+from typing import Any, Mapping
 
 from petsc4py import PETSc
+
+from ..errors import CaseError
 
 _counter = itertools.count()
 
@@ -73,3 +76,59 @@ def make_ksp(comm, kind: str, rtol: float = 1e-10, symmetric: bool = True,
 
 def converged(ksp: PETSc.KSP) -> bool:
     return ksp.getConvergedReason() > 0
+
+
+# --- PETSc's own check of a case's options -------------------------------------------------
+
+def check_options(case, source: str | None = None) -> None:
+    """Configure the step solver with the options on a 2 x 2 matrix: PETSc's own checks of the
+    option values (unknown types, numbers that do not parse) as a one-line CaseError."""
+    options = {k.strip().lstrip("-"): v for k, v in case.solver.petsc_options.items()}
+    if not options:
+        return
+    kind = case.solver.linear_solver
+    if kind == "auto":
+        radial = case.mesh.model == "radial" and case.geometry.kind == "sphere_cell"
+        kind = "direct" if radial else "iterative"
+    error = _petsc_error(kind, options)
+    if error is None:
+        return
+    for name, value in options.items():  # name the first option PETSc refuses on its own
+        if _petsc_error(kind, {name: value}) is not None:
+            raise CaseError(f"solver.petsc_options.{name}", value,
+                            f"PETSc refuses it ({error}); allowed: a valid value for it", source)
+    raise CaseError("solver.petsc_options", options, f"PETSc refuses them ({error})", source)
+
+
+def _petsc_error(kind: str, options: dict[str, Any]) -> str | None:
+    """The last line of PETSc's error when a `kind` step solver is set up with `options`."""
+    A = PETSc.Mat().createAIJ([2, 2], nnz=1, comm=PETSc.COMM_SELF)
+    ksp = None
+    try:
+        A.setValue(0, 0, 1.0)
+        A.setValue(1, 1, 1.0)
+        A.assemble()
+        ksp = make_ksp(PETSc.COMM_SELF, kind, 1e-10, True, options, role="check")
+        ksp.setOperators(A)
+        ksp.setUp()
+        return None
+    except PETSc.Error as exc:
+        lines = [re.sub(r"^\[\d+\]\s*", "", ln.strip()) for ln in str(exc).splitlines()]
+        lines = [ln.split(": http")[0].rstrip(":; ") for ln in lines if ln]
+        return lines[-1] if lines else f"PETSc error code {exc.ierr}"
+    finally:
+        _clear_prefix(ksp)
+        if ksp is not None:
+            ksp.destroy()
+        A.destroy()
+
+
+def _clear_prefix(ksp) -> None:
+    """Remove the options of a check solver from PETSc's options database."""
+    if ksp is None:
+        return
+    prefix = ksp.getOptionsPrefix() or ""
+    opts = PETSc.Options()
+    for name in list(opts.getAll()):
+        if prefix and name.startswith(prefix):
+            opts.delValue(name)

@@ -66,8 +66,10 @@ class _History:
 class AdaptiveBDF2:
     """Integrates M dP/dt = F(P) for a `StepSystem`, holding the solution in `P` (a PETSc Vec).
 
-    `on_step(t, dt)` is called after every accepted step (progress reporting). With
-    `fixed_dt` every step has that size (for convergence studies): no error control.
+    `on_step(t, dt)` is called after every accepted step (progress reporting);
+    `between_steps()` once the step and the next step size are settled, i.e. where the state
+    is complete (checkpoints, interruption). With `fixed_dt` every step has that size (for
+    convergence studies): no error control.
     """
 
     def __init__(self, system: StepSystem, P: PETSc.Vec, rtol: float, atol: float,
@@ -80,6 +82,7 @@ class AdaptiveBDF2:
         self.dt_max = dt_max if dt_max is not None else math.inf
         self.dt_min = dt_min
         self.on_step = on_step
+        self.between_steps: Callable[[], None] | None = None
         self.fixed_dt = fixed_dt
         self.first_step_dt: float | None = None
         self._since_restart = 0
@@ -124,15 +127,17 @@ class AdaptiveBDF2:
                     raise SolverError(f"linear/nonlinear solve failed at t = {self.t:.6g} s "
                                       f"with fixed dt = {dt:.3g} s")
                 self._accept(t_target if landing else self.t + dt, dt)
-                continue
-            dt = min(self.dt, self.dt_max)
-            if dt >= remaining * (1 - 1e-12):
-                dt, landing = remaining, True
-            elif dt * 1.5 > remaining:
-                dt, landing = 0.5 * remaining, False
             else:
-                landing = False
-            self._attempt(dt, landing, t_target)
+                dt = min(self.dt, self.dt_max)
+                if dt >= remaining * (1 - 1e-12):
+                    dt, landing = remaining, True
+                elif dt * 1.5 > remaining:
+                    dt, landing = 0.5 * remaining, False
+                else:
+                    landing = False
+                self._attempt(dt, landing, t_target)
+            if self.between_steps is not None:
+                self.between_steps()
 
     # --- checkpoint ----------------------------------------------------------------------
 
@@ -299,6 +304,8 @@ class AdaptiveBDF2:
         st.accepted += 1
         st.dt_min = min(st.dt_min, dt)
         st.dt_max = max(st.dt_max, dt)
+        if hasattr(self.system, "note_accepted"):
+            self.system.note_accepted(self.P)
         if self.on_step is not None:
             self.on_step(self.t, dt)
 

@@ -27,7 +27,8 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from ..model import StageSpec
-from . import compat, linear_solver
+from . import linear_solver
+from ..mesh import compat
 from .operators import SAME, Discretization, StageOperators
 
 PC_REBUILD_RATIO = 3.0
@@ -113,7 +114,6 @@ class StepSystem:
         self.ops.Q.copy(self.S, structure=SAME)
         for name, fac in self._mean_factors(P).items():
             self.S.axpy(fac, disc.K_parts[name], structure=SAME)
-            self.f_max_seen = max(self.f_max_seen, fac)
         return self.S
 
     def apply_operator(self, P: PETSc.Vec, out: PETSc.Vec) -> None:
@@ -129,10 +129,7 @@ class StepSystem:
         """Nodal Phi(P) and f(P) into self._phi, self._f."""
         p = P.array_r
         self._phi.array[:] = self.spec.kirchhoff(p)
-        f = self.spec.f(p)
-        self._f.array[:] = f
-        if f.size:
-            self.f_max_seen = max(self.f_max_seen, float(f.max()))  # rank-local; see f_max()
+        self._f.array[:] = self.spec.f(p)
 
     # --- solves --------------------------------------------------------------------------
 
@@ -320,8 +317,18 @@ class StepSystem:
         self.stats["krylov_its"] += self.ksp.getIterationNumber()
         return linear_solver.converged(self.ksp)
 
+    def note_accepted(self, P: PETSc.Vec) -> None:
+        """Record the diffusion factor f of an accepted state (Newton iterates of rejected
+        steps do not count): nodal f(P) in local mode, f(<P>_material) in mean mode."""
+        if self.mode == "local":
+            f = self.spec.f(P.array_r)
+            if f.size:
+                self.f_max_seen = max(self.f_max_seen, float(f.max()))  # rank-local; see f_max()
+        elif self.mode == "mean":
+            self.f_max_seen = max(self.f_max_seen, *self._mean_factors(P).values())
+
     def f_max(self) -> float:
-        """Largest diffusion factor f used anywhere so far (all ranks)."""
+        """Largest diffusion factor f of any accepted state so far (all ranks)."""
         return self.disc.comm.allreduce(self.f_max_seen, op=MPI.MAX)
 
     def steady_state(self, out: PETSc.Vec) -> bool:

@@ -1,4 +1,4 @@
-"""User-supplied meshes (PHYSICS.md section 7): Gmsh .msh files, or any format meshio reads
+"""User-supplied meshes (docs/physics.md section 7): Gmsh .msh files, or any format meshio reads
 that carries integer cell tags.
 
 Every file goes through Gmsh on rank 0 and is distributed by DOLFINx
@@ -26,9 +26,9 @@ import ufl
 from mpi4py import MPI
 
 from ..errors import MeshError
-from ..fem import compat
-from .box import gmsh_session
-from .domain import FACET_BARRIER, FACET_OUTER, Domain
+from ..mesh import compat
+from .gmsh_tools import gmsh_session
+from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
 
 GroupRef = Union[str, int]
 #: integer cell-data keys tried, in order, for meshio-read formats
@@ -71,13 +71,8 @@ def read_user_mesh(comm: MPI.Comm, path: str | os.PathLike,
     with gmsh_session() as gmsh:
         err, info = None, None
         if comm.rank == 0:
-            try:
-                info = _prepare_model(gmsh, path, mapping, dim, list(outer), list(barrier_surfaces))
-            except MeshError as exc:
-                err = str(exc)
-            except Exception as exc:  # noqa: BLE001 - Gmsh/meshio failures on a bad file
-                err = (f"{path}: cannot read the file as a mesh ({' '.join(str(exc).split())}); "
-                       f"allowed: Gmsh .msh, or a meshio format with integer cell tags")
+            err, info = _prepare_or_error(gmsh, path, mapping, dim, list(outer),
+                                          list(barrier_surfaces))
         err, info = comm.bcast((err, info), root=0)
         if err is not None:
             raise MeshError(err)
@@ -102,6 +97,28 @@ def read_user_mesh(comm: MPI.Comm, path: str | os.PathLike,
                               f"groups {info['summary']}, {len(c)} centres")
 
 
+def inspect_user_mesh(path: str | os.PathLike, materials: dict[str, GroupRef | Sequence[GroupRef]],
+                      centres: Optional[np.ndarray] = None, dim: int = 3) -> dict[str, Any]:
+    """Check a user mesh file without building the mesh (on the calling process only): the
+    reading and group checks of `read_user_mesh` and the centres inside its bounding box.
+    Returns a summary (cells, cell type, groups, bounding box); raises MeshError (one line
+    naming the file) on every problem `read_user_mesh` reports before the Jacobian check."""
+    path = Path(path)
+    mapping = {name: ([refs] if isinstance(refs, (str, int, np.integer)) else list(refs))
+               for name, refs in materials.items()}
+    with gmsh_session() as gmsh:
+        err, info = _prepare_or_error(gmsh, path, mapping, dim, [], [])
+    if err is not None:
+        raise MeshError(err)
+    c = np.empty((0, 3)) if centres is None else np.asarray(centres, dtype=float).reshape(-1, 3)
+    lo, hi = np.asarray(info["bbox"][0]), np.asarray(info["bbox"][1])
+    out = np.any((c < lo - 1e-9) | (c > hi + 1e-9), axis=1)
+    if out.any():
+        raise MeshError(f"{path}: centre {c[out][0].tolist()} nm lies outside the mesh "
+                        f"bounding box {lo.tolist()} - {hi.tolist()} nm")
+    return info
+
+
 def write_domain_xdmf(domain: Domain, path: str | os.PathLike) -> None:
     """Write the mesh with its cell and facet tags to XDMF for ParaView (collective)."""
     from dolfinx.io import XDMFFile
@@ -121,10 +138,26 @@ def write_domain_xdmf(domain: Domain, path: str | os.PathLike) -> None:
 
 # --- rank 0: reading and checking the Gmsh model ----------------------------------------------
 
+def _prepare_or_error(gmsh, path: Path, mapping: dict[str, list[GroupRef]], dim: int,
+                      outer: list[GroupRef], barrier: list[GroupRef]) -> tuple[Optional[str], Any]:
+    """(None, info) from `_prepare_model`, or (one-line message, None) for any failure to read
+    or check the file (Gmsh, meshio and OS errors included)."""
+    try:
+        return None, _prepare_model(gmsh, path, mapping, dim, outer, barrier)
+    except MeshError as exc:
+        return " ".join(str(exc).split()), None
+    except Exception as exc:  # noqa: BLE001 - Gmsh/meshio failures on a bad file
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return (f"{path}: cannot read the file as a mesh ({detail}); allowed: Gmsh .msh, or a "
+                f"meshio format with integer cell tags"), None
+
+
 def _prepare_model(gmsh, path: Path, mapping: dict[str, list[GroupRef]], dim: int,
                    outer: list[GroupRef], barrier: list[GroupRef]) -> dict[str, Any]:
     """Load the file into the current Gmsh model, check it and keep only the physical groups
     that model_to_mesh must see. Returns what every rank needs to build the Domain."""
+    if path.is_dir():
+        raise MeshError(f"{path}: a directory, not a mesh file")
     if not path.is_file():
         raise MeshError(f"{path}: file not found")
     if path.suffix.lower() == ".msh":
@@ -214,11 +247,13 @@ def _prepare_model(gmsh, path: Path, mapping: dict[str, list[GroupRef]], dim: in
     # model_to_mesh indexes nodes by tag - 1: make tags contiguous
     model.mesh.renumberNodes()
     model.mesh.renumberElements()
+    coords = np.asarray(model.mesh.getNodes()[1], dtype=float).reshape(-1, 3)
+    bbox = (coords.min(axis=0).tolist(), coords.max(axis=0).tolist())
     summary = "; ".join(f"{m}: {', '.join(groups[t] or str(t) for t in tags)}"
                         for m, tags in tag_of_material.items())
     return {"materials": tag_of_material,
             "names": {t: (groups[t] or f"group {t}") for t in owner},
-            "ncells": counts["total"], "cell": cell_name, "summary": summary}
+            "ncells": counts["total"], "cell": cell_name, "summary": summary, "bbox": bbox}
 
 
 def _resolve(ref: GroupRef, groups: dict[int, str], path: Path, dim: int, shown: str) -> int:
@@ -241,7 +276,7 @@ def _resolve(ref: GroupRef, groups: dict[int, str], path: Path, dim: int, shown:
 def _meshio_to_msh(path: Path, out: str, dim: int) -> None:
     """Convert a meshio-readable mesh with integer cell tags into MSH 2.2 for Gmsh."""
     import meshio
-    m = meshio.read(str(path))
+    m = _meshio_read(path)
     tops = {b.type for b in m.cells if b.type in _MESHIO_TOP[3] + _MESHIO_TOP[2]}
     top = 3 if tops & set(_MESHIO_TOP[3]) else (2 if tops else 0)
     if top == 0:
@@ -268,6 +303,23 @@ def _meshio_to_msh(path: Path, out: str, dim: int) -> None:
                            cell_data={"gmsh:physical": phys, "gmsh:geometrical": phys},
                            field_data=field_data)
     meshio.write(out, out_mesh, file_format="gmsh22", binary=False)
+
+
+def _meshio_read(path: Path):
+    """meshio.read without meshio's console output, and MeshError instead of the exit meshio
+    takes on a file it cannot read."""
+    import contextlib
+    import io
+
+    import meshio
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            return meshio.read(str(path))
+    except SystemExit:
+        detail = " ".join(sink.getvalue().split())[:200]
+        raise MeshError(f"{path}: cannot read the file as a mesh ({detail}); allowed: Gmsh .msh, "
+                        f"or a meshio format with integer cell tags") from None
 
 
 # --- collective checks ------------------------------------------------------------------------

@@ -28,20 +28,56 @@ def _gather(comm: MPI.Comm, local: np.ndarray) -> np.ndarray | None:
 
 def save(folder: Path, comm: MPI.Comm, attrs: dict[str, Any], vectors: dict[str, Any],
          coordinates: np.ndarray) -> None:
-    """Write folder/checkpoint.h5 atomically. `vectors`: name -> PETSc Vec (owned parts)."""
-    import h5py
+    """Write folder/checkpoint.h5 atomically. `vectors`: name -> PETSc Vec (owned parts).
+    An OSError (a full disk) is raised on every rank of `comm`; the previous checkpoint stays."""
     data = {name: _gather(comm, vec.array_r) for name, vec in vectors.items()}
     xyz = _gather(comm, coordinates)
+    error = None
     if comm.rank == 0:
-        tmp = folder / (NAME + ".tmp")
-        with h5py.File(tmp, "w") as f:
-            f.attrs["state"] = json.dumps(attrs)
-            f.attrs["ranks"] = comm.size
-            for name, arr in data.items():
-                f.create_dataset(f"vectors/{name}", data=arr)
-            f.create_dataset("dof_coordinates", data=xyz)
-        os.replace(tmp, folder / NAME)
-    comm.barrier()
+        try:
+            write_atomically(folder / NAME, _image(attrs, comm.size, data, xyz))
+        except OSError as exc:  # a full disk: the previous checkpoint stays
+            error = exc
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+
+
+def _image(attrs: dict, ranks: int, data: dict, xyz: np.ndarray) -> bytes:
+    """The HDF5 file as bytes, built in memory (so that HDF5 never meets a full disk)."""
+    import io
+
+    import h5py
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["state"] = json.dumps(attrs)
+        f.attrs["ranks"] = ranks
+        for name, arr in data.items():
+            f.create_dataset(f"vectors/{name}", data=arr)
+        f.create_dataset("dof_coordinates", data=xyz)
+    return buffer.getvalue()
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write payload to path.tmp, fsync, rename over path: a crash or a full disk at any moment
+    leaves the previous file intact (raises OSError, removing the temporary file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_state(folder: Path) -> dict:
+    """The scalar state of folder/checkpoint.h5 (protocol position, rows, stepper scalars)."""
+    import h5py
+    with h5py.File(Path(folder) / NAME, "r") as f:
+        return json.loads(f.attrs["state"])
 
 
 def exists(folder: Path) -> bool:

@@ -7,31 +7,44 @@
     DIR/fields/P.xdmf     the field P(x, t) at output times (when output.fields = true)
 
 A run writes into DIR.partial/ and renames it to DIR/ only when it has finished, so a folder
-without the suffix is always complete. Only rank 0 touches files, except the collective XDMF.
+without the suffix is always complete (see spindiff.io.folders for what may be replaced). Only
+rank 0 touches files, except the collective XDMF and the checkpoint gather.
 """
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-PARTIAL_SUFFIX = ".partial"
+from ..errors import SpindiffError
+from .folders import PARTIAL_SUFFIX, OutputFolder, collective  # noqa: F401 (re-export)
+
+
+class DiskError(SpindiffError):
+    """Writing the results folder failed (a full disk, a vanished folder); the folder and its
+    last checkpoint are kept."""
 
 
 class ResultsWriter:
-    """Creates DIR.partial, streams timeseries rows (flushed), finalises by renaming."""
+    """Streams timeseries rows (flushed) into a claimed OutputFolder; `finish` moves it to DIR.
 
-    def __init__(self, out_dir: str | Path, comm, case_text: str, columns: Sequence[str],
+    Writes happen on rank 0; a failure there (a full disk) is broadcast so every rank raises
+    the same DiskError and the run stops in step, leaving DIR.partial resumable."""
+
+    def __init__(self, folder: OutputFolder, case_text: str, columns: Sequence[str],
                  keep_rows: int | None = None, keep_extra: dict | None = None):
         """keep_rows: resume an interrupted run, keeping the first `keep_rows` rows of
         DIR.partial/timeseries.csv (and `keep_extra[name]` rows of the other CSVs)."""
-        self.final = Path(out_dir)
-        self.path = self.final.with_name(self.final.name + PARTIAL_SUFFIX)
-        self.comm = comm
+        self.folder = folder
+        self.final = folder.final
+        self.path = folder.path
+        self.comm = comm = folder.comm
         self.root = comm.rank == 0
         self.columns = list(columns)
         self._file = None
@@ -39,37 +52,43 @@ class ResultsWriter:
         self._extra_counts: dict = {}
         self._keep_extra = dict(keep_extra or {})
         self.kept_rows: list = []
-        kept = None
-        if self.root:
+
+        def open_files() -> list | None:
+            kept = None
+            (self.path / "STATUS").unlink(missing_ok=True)
             if keep_rows is None:
-                if self.path.exists():
-                    shutil.rmtree(self.path)
-                self.path.mkdir(parents=True)
+                (self.path / "checkpoint.h5").unlink(missing_ok=True)
                 (self.path / "case.toml").write_text(case_text)
                 self._file = open(self.path / "timeseries.csv", "w", newline="")
                 self._csv = csv.writer(self._file)
                 self._csv.writerow(self.columns)
             else:
-                (self.path / "STATUS").unlink(missing_ok=True)
                 kept = _truncate(self.path / "timeseries.csv", keep_rows)
                 self._file = open(self.path / "timeseries.csv", "a", newline="")
                 self._csv = csv.writer(self._file)
             self._file.flush()
+            return kept
+
+        kept = self._collective(open_files, "starting the results folder")
         if keep_rows is not None:
-            kept = comm.bcast(kept, root=0)
             self.kept_rows = [[v if name == "stage" else float(v)
                                for name, v in zip(self.columns, row)] for row in kept]
-        comm.barrier()
+
+    def _collective(self, fn, what: str):
+        """fn() on rank 0; an OSError there raises DiskError on every rank."""
+        return collective(self.comm, fn, f"{what} in {self.path}", DiskError)
 
     def row(self, values: Sequence[Any]) -> None:
-        if self.root:
+        def write() -> None:
             self._csv.writerow([_fmt(v) for v in values])
             self._file.flush()
+        self._collective(write, "writing timeseries.csv")
 
     def open_extra(self, name: str, columns: Sequence[str]) -> None:
         """Another streamed CSV in the results folder (rank 0)."""
         self._extra_counts[name] = self._keep_extra.get(name, 0)
-        if self.root:
+
+        def open_file() -> None:
             if name in self._keep_extra:
                 _truncate(self.path / name, self._keep_extra[name])
                 f = open(self.path / name, "a", newline="")
@@ -80,42 +99,77 @@ class ResultsWriter:
                 w.writerow(list(columns))
             f.flush()
             self._extra[name] = (f, w)
+        self._collective(open_file, f"opening {name}")
 
     def extra_row(self, name: str, values: Sequence[Any]) -> None:
         self._extra_counts[name] += 1
-        if self.root:
+
+        def write() -> None:
             f, w = self._extra[name]
             w.writerow([_fmt(v) for v in values])
             f.flush()
+        self._collective(write, f"writing {name}")
 
     def extra_rows(self) -> dict:
         """Rows written so far to each extra CSV."""
         return dict(self._extra_counts)
 
     def write_json(self, name: str, data: dict) -> None:
+        """Strict JSON (RFC 8259): NaN and infinities become null (see `strict_json`)."""
+        self._collective(lambda: (self.path / name).write_text(dumps_json(data) + "\n"),
+                         f"writing {name}")
+
+    def write_file(self, name: str, write) -> None:
+        """write(path) on rank 0 for another file of the folder (a plot)."""
+        self._collective(lambda: write(self.path / name), f"writing {name}")
+
+    def ensure_space(self, nbytes: int, what: str) -> None:
+        """Raise DiskError on every rank unless the folder's device has nbytes free (for
+        writers that cannot fail cleanly on a full disk, such as HDF5 through DOLFINx)."""
+        def check() -> None:
+            free = shutil.disk_usage(self.path).free
+            if free < nbytes:
+                raise OSError(errno.ENOSPC, f"{free} bytes free, {what} needs about {nbytes}",
+                              str(self.path))
+        self._collective(check, f"writing {what}")
+
+    def close(self) -> None:
         if self.root:
-            (self.path / name).write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+            for f in [self._file, *(f for f, _ in self._extra.values())]:
+                if f is not None and not f.closed:
+                    try:
+                        f.close()
+                    except OSError:
+                        pass
 
     def finish(self) -> Path:
-        """Close files and move DIR.partial to DIR (replacing an older DIR)."""
-        self.comm.barrier()
-        if self.root:
-            self._file.close()
-            for f, _ in self._extra.values():
-                f.close()
-            (self.path / "checkpoint.h5").unlink(missing_ok=True)
-            if self.final.exists():
-                shutil.rmtree(self.final)
-            self.path.rename(self.final)
-        self.comm.barrier()
-        return self.final
+        """Close files and move DIR.partial to DIR (the checkpoint is no longer needed)."""
+        self.close()
+        return self.folder.finish(remove=("checkpoint.h5",))
 
     def abort(self, reason: str) -> Path:
-        """Leave DIR.partial with what was computed and a status note."""
-        if self.root and self._file is not None and not self._file.closed:
-            self._file.close()
-            (self.path / "STATUS").write_text(reason + "\n")
-        return self.path
+        """Leave DIR.partial with what was computed, a STATUS note, and release it."""
+        self.close()
+        return self.folder.abort(reason)
+
+
+def strict_json(o: Any) -> Any:
+    """A copy of `o` that json can write strictly: non-finite floats become None."""
+    if isinstance(o, dict):
+        return {k: strict_json(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [strict_json(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return strict_json(o.tolist())
+    if isinstance(o, (np.floating, np.integer)):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def dumps_json(data: Any) -> str:
+    return json.dumps(strict_json(data), indent=2, default=_json_default, allow_nan=False)
 
 
 def _truncate(path: Path, nrows: int) -> list[list[str]]:
@@ -132,7 +186,7 @@ def _truncate(path: Path, nrows: int) -> list[list[str]]:
 
 def _fmt(v: Any) -> Any:
     if isinstance(v, float):
-        return repr(v) if np.isfinite(v) else "nan"
+        return repr(float(v)) if np.isfinite(v) else "nan"
     return v
 
 

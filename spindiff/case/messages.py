@@ -1,0 +1,71 @@
+"""pydantic validation errors as the one-line CaseError users see: the dotted key, the value,
+and what is allowed (for an unknown key, the keys the table does allow)."""
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import CaseError
+
+
+def first_error(exc: ValidationError, root: type[BaseModel], source: str | None) -> CaseError:
+    """The first pydantic validation error as a one-line CaseError (key, value, what is allowed)."""
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    key = _dotted(loc)
+    kind = err["type"]
+    if kind == "missing":
+        return CaseError(key, "(missing)", "required key is missing", source)
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1], root)
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return CaseError(key, err.get("input"), f"unknown key{hint}", source)
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return CaseError(key, err.get("input"), msg, source)
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _allowed_keys(loc: list[Any], root: type[BaseModel]) -> list[str]:
+    """Field names of the model found by following `loc` through the schema from `root`."""
+    annotation: Any = root
+    for part in loc:
+        model = _inner_model(annotation)
+        if isinstance(part, int) or model is None:
+            continue
+        if _is_mapping(annotation):
+            annotation = model  # part is a user-chosen key such as a material name
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+    model = _inner_model(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _is_mapping(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping(a) for a in typing.get_args(annotation))
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside Optional[...], list[...] or dict[str, ...] annotations."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
