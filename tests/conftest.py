@@ -29,18 +29,9 @@ BASE_CASE = {
 
 def make_case(changes: dict | None = None, base: dict | None = None):
     """A validated case from BASE_CASE with dotted-key `changes` (None deletes a key)."""
-    from spindiff.case import case_from_dict, set_dotted
-    raw = copy.deepcopy(base or BASE_CASE)
-    for key, value in (changes or {}).items():
-        if value is None:
-            parts = key.split(".")
-            node = raw
-            for p in parts[:-1]:
-                node = node[int(p)] if isinstance(node, list) else node[p]
-            node.pop(parts[-1], None)
-        else:
-            set_dotted(raw, key, value)
-    return case_from_dict(raw)
+    from spindiff.case import Case
+    from spindiff.case.dotted import apply_changes
+    return Case.from_dict(apply_changes(copy.deepcopy(base or BASE_CASE), changes or {}))
 
 
 @pytest.fixture
@@ -56,7 +47,10 @@ def venv_bin(name: str) -> str:
 
 
 def mpirun(n: int) -> list[str]:
-    return ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(n)]
+    """An mpirun prefix for n ranks; idle ranks yield the core (OpenMPI 5 busy-waits otherwise
+    when oversubscribed)."""
+    return ["mpirun", "--allow-run-as-root", "--oversubscribe",
+            "--mca", "mpi_yield_when_idle", "1", "-n", str(n)]
 
 
 def subprocess_env() -> dict:
