@@ -1,0 +1,31 @@
+"""Fit cases to measured buildup, decay or resurgence curves (`spindiff fit FIT.toml`).
+
+    import spindiff.fit
+    result = spindiff.fit.fit("cases/fit_example/fit.toml", out="results/fit_example")
+    print("\n".join(result.lines()))
+
+The package itself is callable as the function, so `spindiff.fit(...)` works whether the name
+is resolved as this package or as its `fit` function. Modules: spec (fit files), data (CSV curves),
+model (a data set's case evaluated at its measured times), solve (least squares, covariance,
+identifiability, chi-square profiles), report (fit.json, fit.png, fitted cases), api (`fit`),
+command (the `spindiff fit` command).
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+from .api import FitResult, fit
+from .spec import FitSpec, load_fit
+
+__all__ = ["fit", "FitResult", "FitSpec", "load_fit"]
+
+
+class _CallableModule(types.ModuleType):
+    """This package, callable as `fit` (spindiff.fit(...) is spindiff.fit.fit(...))."""
+
+    def __call__(self, *args, **kwargs):
+        return fit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
