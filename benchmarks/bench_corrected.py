@@ -26,7 +26,8 @@ def main() -> None:
     args = p.parse_args()
 
     from spindiff.case import load_case
-    from spindiff.simulation import build_domain, run
+    from spindiff.simulation import build_domain
+    from spindiff.runner import run
 
     comm = MPI.COMM_WORLD
     over = {"source.polarization": args.psrc}

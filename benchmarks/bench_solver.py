@@ -27,7 +27,8 @@ def one(size: float, case_path: Path) -> dict:
     from mpi4py import MPI
 
     from spindiff.case import load_case
-    from spindiff.simulation import build_domain, run
+    from spindiff.simulation import build_domain
+    from spindiff.runner import run
 
     comm = MPI.COMM_WORLD
     case = load_case(case_path, {"mesh.size_barrier": f"{size} nm",

@@ -18,7 +18,8 @@ def bare_diffusion_solve(domain, case, dt: float, repeats: int = 3) -> dict:
     """{"seconds": best wall time of one solve, "its": CG iterations, "assembly_s": ...}."""
     import ufl
 
-    from spindiff.fem import compat, linear_solver
+    from spindiff.fem import linear_solver
+    from spindiff.mesh import compat
 
     comm = domain.comm
     V = compat.lagrange_space(domain.mesh, 1)

@@ -10,14 +10,20 @@ The physics layer (spindiff.physics) is pure numpy/scipy and never imports dolfi
 
 __version__ = "0.1.0"
 
-__all__ = ["load_case", "run", "steady_state", "__version__"]
+__all__ = ["load_case", "run", "Simulation", "steady_state", "fit", "__version__"]
 
 
 def __getattr__(name):
     if name == "load_case":
         from .case import load_case
         return load_case
-    if name in ("run", "steady_state"):
+    if name == "fit":  # the package, callable as its fit function (spindiff.fit(...))
+        import importlib
+        return importlib.import_module(".fit", __name__)
+    if name == "run":
+        from .runner import run
+        return run
+    if name in ("Simulation", "steady_state"):
         from . import simulation
         return getattr(simulation, name)
     raise AttributeError(f"module 'spindiff' has no attribute {name!r}")

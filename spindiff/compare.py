@@ -1,4 +1,4 @@
-"""Corrected vs conventional spin diffusion on the same mesh (Takeda, PHYSICS.md section 3.2).
+"""Corrected vs conventional spin diffusion on the same mesh (Takeda, docs/physics.md section 3.2).
 
 `compare(case)` runs the case twice, with D = D0 (conventional) and D = D0 / sqrt(1 - P~^2)
 (corrected, with the case's choice of P~), on one mesh, and tabulates for each curve: buildup
@@ -9,7 +9,6 @@ the times to reach 50 % and 90 % of the final change, and the ratios corrected/c
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,8 +17,8 @@ import numpy as np
 from mpi4py import MPI
 
 from .analysis.fits import time_to_fraction
-from .case.load import case_from_dict, raw_dict, set_dotted
 from .case.schema import Case
+from .io.results import dumps_json
 
 MODELS = ("conventional", "corrected")
 METRICS = ("T_B_s", "T_B_stretched_s", "beta", "P_final", "t50_s", "t90_s")
@@ -36,9 +35,7 @@ class Comparison:
 
 
 def with_diffusion(case: Case, model: str) -> Case:
-    raw = raw_dict(case)
-    set_dotted(raw, "diffusion.model", model)
-    return case_from_dict(raw)
+    return case.with_changes({"diffusion.model": model})
 
 
 def metrics(series: dict[str, np.ndarray], summary: dict, key: str = "P_sample") -> dict:
@@ -66,7 +63,8 @@ def metrics(series: dict[str, np.ndarray], summary: dict, key: str = "P_sample")
 def compare(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,
             progress: bool = False, label: str = "") -> Comparison:
     """Run both diffusion models on the same mesh and tabulate the differences."""
-    from .simulation import build_domain, run
+    from .runner import run
+    from .simulation import build_domain
     domain = build_domain(case, comm, mesh_model)
     curves, table, summaries = {}, {}, {}
     time = None
@@ -88,9 +86,7 @@ def vary(case: Case, key: str, values: Sequence[Any], **kwargs) -> list[Comparis
     """`compare` for each value of one case key (dotted), e.g. source.polarization."""
     out = []
     for value in values:
-        raw = raw_dict(case)
-        set_dotted(raw, key, value)
-        out.append(compare(case_from_dict(raw), label=f"{key}={value}", **kwargs))
+        out.append(compare(case.with_changes({key: value}), label=f"{key}={value}", **kwargs))
     return out
 
 
@@ -113,7 +109,7 @@ def write(comparisons: list[Comparison], out_dir: str | Path, comm: MPI.Comm = M
                       "diffusion_cap": c.summaries["corrected"].get("diffusion", {}).get("f_cap"),
                       "f_max_reached": c.summaries["corrected"].get("diffusion", {}).get("f_max_reached")}
             for c in comparisons}
-    (out / "compare.json").write_text(json.dumps(data, indent=2) + "\n")
+    (out / "compare.json").write_text(dumps_json(data) + "\n")
     plot(comparisons, out / "compare.png", title)
     return out
 

@@ -2,13 +2,13 @@
 positions (seeded random, lattice, given), [mesh] the element sizes."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
+from .case.load import mesh_file_path
 from .case.schema import Case
-from .geometry.domain import Domain
+from .mesh.domain import Domain
 
 
 def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None) -> Domain:
@@ -137,12 +137,8 @@ def _blend(case: Case, comm, mesh_model: str) -> Domain:
 
 def _user_mesh(case: Case, comm, mesh_model: str) -> Domain:
     from .geometry.user_mesh import read_user_mesh
-    g, c = case.geometry, case.centres
+    c = case.centres
     pos = np.asarray(c.positions, dtype=float) if c.positions else None
     materials = {name: list(mat.regions) for name, mat in case.materials.items()}
-    path = Path(g.file)
-    base = getattr(case, "_source_dir", None)
-    if not path.is_absolute() and not path.exists() and base:
-        path = Path(base) / path  # relative to the case file
-    return read_user_mesh(comm, path, materials, centres=pos,
+    return read_user_mesh(comm, mesh_file_path(case), materials, centres=pos,
                           barrier_radius=case.barrier_radius if pos is not None else None)

@@ -1,7 +1,7 @@
 """Homogenized matrix: effective source and relaxation rates per volume from the single-cell model.
 
 For particles much larger than the distance between centres the centres cannot be resolved.
-The matrix then gets uniform rates (PHYSICS.md section 7) that reproduce the kinetics of its
+The matrix then gets uniform rates (docs/physics.md section 7) that reproduce the kinetics of its
 own Wigner-Seitz cell, which are computed, not typed in: for each protocol stage the radial
 single-cell model of the matrix (same centres, barrier, source, relaxation, D0, n, T1n, diffusion
 model) is run on one process and reduced to
@@ -24,8 +24,11 @@ import numpy as np
 from mpi4py import MPI
 
 from .analysis.fits import fit_buildup
-from .case.load import case_from_dict, raw_dict
 from .case.schema import Case
+from .simulation import Simulation
+
+#: the trapezoidal rule: numpy 2 renamed np.trapz (deprecated) to np.trapezoid
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class EffectiveRates:
 
 def _cell_case(case: Case, stage_index: int, microwaves: bool, duration: float,
                initial: float | str) -> Case:
-    raw = raw_dict(case)
+    raw = case.raw()
     mat = case.material_name
     st = copy.deepcopy(raw["protocol"]["stages"][stage_index])
     for key in ("saturate", "pulses", "first_output"):
@@ -67,7 +70,7 @@ def _cell_case(case: Case, stage_index: int, microwaves: bool, duration: float,
     for key in ("relaxation", "conditions", "diffusion", "electron", "agent"):
         if key in raw:
             cell[key] = raw[key]
-    return case_from_dict(cell)
+    return Case.from_dict(cell, source_dir=case.source_dir)
 
 
 def _rate_guess(case: Case) -> float:
@@ -80,13 +83,12 @@ def _rate_guess(case: Case) -> float:
     w = r**2
     total = laws.paramagnetic_rate(r) + (laws.source_rate(r) if laws.source_rate else 0.0)
     mat = next(iter(model.materials.values()))
-    return float(np.trapz(total * w, r) / np.trapz(w, r)) + mat.R1_bulk
+    return float(_trapezoid(total * w, r) / _trapezoid(w, r)) + mat.R1_bulk
 
 
 def _fit(case: Case) -> tuple[float, float, float]:
     """(rate 1/s, plateau, rms) of the radial cell run of `case`."""
-    from .simulation import run
-    res = run(case, comm=MPI.COMM_SELF, progress=False)
+    res = Simulation(case, comm=MPI.COMM_SELF).run()
     t, p = res.series["time_s"], res.series["P_sample"]
     fit = fit_buildup(t, p)["mono"]
     if fit is None:

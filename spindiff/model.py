@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from .case.schema import Case
-
-RadialLaw = Callable[[np.ndarray], np.ndarray]
-
+from .centre_laws import (ElectronControlledCentres, InverseSixthCentres, RateTableCentres,
+                          RegionRate, StageLaws)
+from .rates import tables_for_case
 
 @dataclass(frozen=True)
 class MaterialProps:
@@ -36,35 +36,8 @@ class MaterialProps:
 
 
 @dataclass(frozen=True)
-class InverseSixth:
-    """A rate law C6 / r^6 (1/s) for r >= b; r in nm, C6 in nm^6/s."""
-    C6: float
-    b: float
-
-    def __call__(self, r: np.ndarray) -> np.ndarray:
-        return self.C6 / np.maximum(r, self.b) ** 6
-
-    def total_per_centre(self, R: float) -> float:
-        """Integral of the rate over the shell b < r < R (nm^3/s): 4 pi C6 (b^-3 - R^-3) / 3."""
-        return 4.0 * math.pi * self.C6 * (self.b ** -3 - R ** -3) / 3.0
-
-
-@dataclass(frozen=True)
-class RegionRate:
-    """A constant exchange rate (1/s) with the nuclei within `radius` (nm) of a centre and
-    outside its barrier b (Takeda's source at the centre's nearest nuclei)."""
-    rate: float
-    radius: float
-    b: float = 0.0
-
-    def __call__(self, r: np.ndarray) -> np.ndarray:
-        r = np.asarray(r)
-        return np.where((r <= self.radius) & (r >= self.b), self.rate, 0.0)
-
-
-@dataclass(frozen=True)
 class DiffusionSpec:
-    """Polarization dependence of the spin-diffusion coefficient (PHYSICS.md section 3.2).
+    """Polarization dependence of the spin-diffusion coefficient (docs/physics.md section 3.2).
 
     model "conventional": f = 1. model "corrected": f(P~) = 1 / sqrt(max(1 - P~^2, eps)), with
     P~ the local polarization ("local": a nonlinear PDE) or the material mean ("mean"). The floor
@@ -101,22 +74,6 @@ class DiffusionSpec:
         a = np.abs(p)
         inner = np.arcsin(np.minimum(a, pc))
         return np.sign(p) * (inner + np.maximum(a - pc, 0.0) * self.cap)
-
-
-@dataclass(frozen=True)
-class StageLaws:
-    """What acts around every centre during a stage; functions of the distance r (nm).
-
-    source_rate: k(r) in 1/s (None: no volume source); source_target: P_src(r) or a number;
-    paramagnetic_rate: R1_para(r) in 1/s; suppression: s_e(r) multiplying D near the centre
-    (None: no suppression outside the barrier).
-    """
-    source_rate: Optional[RadialLaw]
-    source_target: Union[RadialLaw, float]
-    paramagnetic_rate: RadialLaw
-    suppression: Optional[RadialLaw] = None
-    #: homogenized materials: ((material, k 1/s, P_src, extra R1 1/s), ...), uniform in it
-    uniform: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -158,113 +115,6 @@ class StageSpec:
         first = self.first_output if self.first_output is not None else 1e-3 * self.duration
         first = min(first, self.duration)
         return np.geomspace(first, self.duration, n)
-
-
-@dataclass(frozen=True)
-class InverseSixthCentres:
-    """Centre physics with laws given directly in the case file: a C6/r^6 source (or a
-    region exchange rate) and a C6/r^6 paramagnetic relaxation."""
-    source_C6: float
-    relaxation_C6: float
-    b: float
-    region: Optional[RegionRate] = None
-
-    def laws(self, stage: StageSpec) -> StageLaws:
-        on = stage.source_on and not stage.pulsed
-        rate = self.region if self.region is not None else InverseSixth(self.source_C6, self.b)
-        return StageLaws(
-            source_rate=rate if on else None,
-            source_target=stage.source_polarization,
-            paramagnetic_rate=InverseSixth(self.relaxation_C6, max(self.b, 1e-12)))
-
-
-@dataclass(frozen=True)
-class ScaledLaw:
-    """factor * law(r)."""
-    law: RadialLaw
-    factor: float
-
-    def __call__(self, r: np.ndarray) -> np.ndarray:
-        return self.factor * self.law(r)
-
-
-@dataclass(frozen=True)
-class Suppression:
-    """s_e(r; P_e) = W(r; P_e) / W(inf) of the flip-flop model (physics.flipflop), nearest centre."""
-    params: object
-    electron_polarization: float
-
-    def __call__(self, r: np.ndarray) -> np.ndarray:
-        from .physics import flipflop
-        if getattr(self.params, "orientation", "rms") == "powder":
-            return _powder_table(self.params, self.electron_polarization)(r)
-        return flipflop.suppression_factor(r, self.electron_polarization, self.params)
-
-
-_TABLES: dict = {}
-
-
-def _powder_table(params, pbar: float):
-    from .physics import flipflop
-    key = (params, pbar)
-    if key not in _TABLES:
-        _TABLES[key] = flipflop.suppression_interpolator(params, pbar)
-    return _TABLES[key]
-
-
-@dataclass(frozen=True)
-class ElectronControlledCentres:
-    """Centre physics with electron-polarization-controlled diffusion (Chessari): the stage's
-    P_e sets the suppression s_e(r; P_e) of D and scales the paramagnetic relaxation by
-    1 - P_e^2 (Eq. 6); source laws as in `base`."""
-    base: InverseSixthCentres
-    params: object
-
-    def laws(self, stage: StageSpec) -> StageLaws:
-        laws = self.base.laws(stage)
-        pe = float(stage.electron_polarization)
-        return StageLaws(source_rate=laws.source_rate, source_target=laws.source_target,
-                         paramagnetic_rate=ScaledLaw(laws.paramagnetic_rate, 1.0 - pe * pe),
-                         suppression=Suppression(self.params, pe))
-
-
-class TableLaw:
-    """k(r), P_src(r) or R1_para(r) of a quantum-module RateTable, for r >= b (clipped)."""
-
-    def __init__(self, table, kind: str, b: float):
-        self.table, self.kind, self.b = table, kind, b
-        self._key = (table.meta.get("cache_key", id(table)), kind, b)
-
-    def __call__(self, r: np.ndarray) -> np.ndarray:
-        r = np.maximum(np.asarray(r, dtype=float), max(self.b, 1e-3))
-        if self.kind == "k":
-            return self.table.k_of_r(r)
-        if self.kind == "p_src":
-            return self.table.p_src_of_r(r)
-        return np.maximum(self.table.r1_para_of_r(r), 0.0)
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, TableLaw) and self._key == other._key
-
-    def __hash__(self) -> int:
-        return hash(self._key)
-
-
-@dataclass(frozen=True)
-class RateTableCentres:
-    """Centre physics from the quantum rate module: one RateTable per stage (by name)."""
-    tables: dict
-    b: float
-
-    def laws(self, stage: StageSpec) -> StageLaws:
-        t = self.tables[stage.name]
-        on = stage.source_on and not stage.pulsed
-        return StageLaws(source_rate=TableLaw(t, "k", self.b) if on else None,
-                         source_target=TableLaw(t, "p_src", self.b),
-                         paramagnetic_rate=TableLaw(t, "r1_para", self.b))
-
-    def __hash__(self) -> int:
-        return id(self)
 
 
 @dataclass
@@ -335,9 +185,14 @@ def stage_electron_polarization(case: Case, stage) -> Optional[float]:
     return float(pe0 * z)
 
 
-def transport_model(case: Case, rate_tables: Optional[dict] = None) -> TransportModel:
-    """Build the transport model of a validated case (rate_tables: {stage name: RateTable}
-    for source.model = "rates", from `spindiff.rates.tables_for_case`)."""
+def transport_model(case: Case, rate_tables: Optional[dict] = None,
+                    homogenized: Optional[dict] = None) -> TransportModel:
+    """Build the transport model of a validated case.
+
+    rate_tables: {stage name: RateTable} for source.model = "rates" (computed here from
+    `spindiff.rates.tables_for_case` when not given); homogenized: {stage name:
+    EffectiveRates} for centres.representation = "homogenized", which need runs of the single
+    cell (`spindiff.homogenize.effective_rates`; `spindiff.runner.model_for_case` does both)."""
     b = case.barrier_radius
     params = flipflop_params(case)
     notes: dict[str, object] = {}
@@ -366,15 +221,16 @@ def transport_model(case: Case, rate_tables: Optional[dict] = None) -> Transport
     centres = InverseSixthCentres(src.C6 or 0.0, case.relaxation.C6, b, region)
     if src.model == "rates":
         if rate_tables is None:
-            from .rates import tables_for_case
             rate_tables = tables_for_case(case)
         centres = RateTableCentres(rate_tables, b)
     if params is not None:
         centres = ElectronControlledCentres(centres, params)
     uniform = {}
     if case.centres.representation == "homogenized":
-        from .homogenize import effective_rates
-        eff = effective_rates(case)
+        if homogenized is None:
+            raise ValueError("a homogenized matrix needs its effective rates: build the model "
+                             "with spindiff.runner.model_for_case(case)")
+        eff = homogenized
         uniform = {name: ((case.material_name, r.k, r.P_src, r.R1),) for name, r in eff.items()}
         notes["homogenized"] = {name: {"k_per_s": r.k, "P_src": r.P_src, "R1_extra_per_s": r.R1,
                                        "relative_fit_rms": r.fit_rms, "cell_radius_nm": r.cell_radius}

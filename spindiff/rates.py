@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 
 from .case.schema import Case
 
@@ -119,3 +118,28 @@ def format_table(case: Case, tables: dict) -> str:
         for w in warn:
             lines.append(f"  warning: {w}")
     return "\n".join(lines)
+
+
+def write_outputs(case: Case, tables: dict, folder: Path, sweep: bool = True,
+                  say=print) -> list[str]:
+    """rates_<i>.json and rates_<i>.png for each distinct table and, for agents with discrete
+    EPR lines (Mn(II)), the sweep profile (nuclear polarization against microwave offset);
+    returns the names written into `folder`."""
+    import json
+
+    from .physics.quantum import plot_rate_table, plot_sweep_profile, sweep_profile
+    written = []
+    for i, table in enumerate({id(t): t for t in tables.values()}.values()):
+        plot_rate_table(table, str(folder / f"rates_{i}.png"))
+        (folder / f"rates_{i}.json").write_text(json.dumps(table.to_dict(), indent=1) + "\n")
+        written += [f"rates_{i}.png", f"rates_{i}.json"]
+    agent = agent_of(case)
+    if agent.discrete_lines and sweep:
+        nu1, off = next(iter(microwave_settings(case).values()))
+        say(f"computing the sweep profile ({case.agent.method} master equation; --no-sweep skips it)")
+        prof = sweep_profile(agent, conditions_of(case, nu1, off), method=case.agent.method)
+        plot_sweep_profile(prof, str(folder / "sweep_profile.png"))
+        written.append("sweep_profile.png")
+    elif not agent.discrete_lines:
+        say("(sweep profile: the module draws it for agents with discrete EPR lines, e.g. MnII)")
+    return written

@@ -12,17 +12,21 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from mpi4py import MPI
 
-from .case.load import case_from_dict, raw_dict, set_dotted
+from .case.load import check_mesh_file
 from .case.schema import Case
 from .errors import CaseError
+from .io.results import dumps_json
+
+#: largest number of variants in one sweep
+MAX_VARIANTS = 10_000
 
 
 @dataclass
@@ -40,7 +44,10 @@ class Variant:
 
 
 def expand(case: Case, source: str | None = None) -> list[Variant]:
-    """The validated variants of a case's [sweep] (the grid crossed with the list)."""
+    """The validated variants of a case's [sweep] (the grid crossed with the list).
+
+    At most MAX_VARIANTS variants; every variant is validated like a case file (CaseError
+    naming the variant, its changes and the offending key)."""
     sw = case.sweep
     if sw is None or (not sw.parameters and not sw.variants):
         raise CaseError("sweep", "(missing)", "spindiff sweep needs a [sweep] table with "
@@ -49,51 +56,64 @@ def expand(case: Case, source: str | None = None) -> list[Variant]:
     for key, values in sw.parameters.items():
         if not isinstance(values, list) or not values:
             raise CaseError(f"sweep.parameters.{key}", values, "a non-empty list of values", source)
+    count = math.prod(len(v) for v in sw.parameters.values()) * max(1, len(sw.variants))
+    if count > MAX_VARIANTS:
+        raise CaseError("sweep", f"{count} variants",
+                        f"allowed: at most {MAX_VARIANTS} variants (grid size times list length)",
+                        source)
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*(sw.parameters[k] for k in keys))]
     listed = sw.variants or [{}]
     changes = [{**g, **v} for g in grid for v in listed]
-    base = raw_dict(case)
-    base.pop("sweep", None)
+    base = case.with_changes({"sweep": None})
     out = []
     for i, ch in enumerate(changes):
-        raw = json.loads(json.dumps(base))
-        for key, value in ch.items():
-            set_dotted(raw, key, value)
         try:
-            variant_case = case_from_dict(raw)
+            variant_case = base.with_changes(ch)
+            check_mesh_file(variant_case)
         except CaseError as exc:
             raise CaseError(f"sweep variant {i} ({', '.join(f'{k}={v}' for k, v in ch.items())})",
                             exc.value, f"{exc.key}: {exc.allowed}", source) from None
-        object.__setattr__(variant_case, "_source_dir", getattr(case, "_source_dir", None))
         out.append(Variant(i, ch, variant_case))
     return out
 
 
 def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
               group_size: int | None = None, case_text: str = "", progress: bool = False,
-              say=print) -> dict:
-    """Run every variant; returns the gathered table (rank 0; {} elsewhere)."""
-    from .io.checkpoint import exists as has_checkpoint
-    from .io.results import PARTIAL_SUFFIX
-    from .simulation import run
+              say=print, overwrite: bool = False) -> dict:
+    """Run every variant; returns the gathered table (rank 0; {} elsewhere). `out_dir` must be
+    new, empty, or this sweep's folder (continued); another sweep's only with `overwrite`."""
+    from .io.folders import SweepFolder
+    from .io.identity import case_identity
     variants = expand(case)
     g = group_size or case.sweep.group_size
     if comm.size % g:
         raise CaseError("sweep.group_size", g, f"must divide the number of ranks ({comm.size})")
+    folder = SweepFolder(out_dir, comm, case_identity(case), overwrite=overwrite)
+    try:
+        table = _run_variants(variants, folder.path, comm, g, case_text, progress, say)
+    except BaseException:
+        folder.release()
+        raise
+    folder.finish()
+    return table
+
+
+def _run_variants(variants: list[Variant], out: Path, comm: MPI.Comm, g: int, case_text: str,
+                  progress: bool, say) -> dict:
+    from .io.folders import partial_of
+    from .runner import run
     ngroups = comm.size // g
     color = comm.rank // g
     sub = comm.Split(color, comm.rank)
-    out = Path(out_dir)
     wall0 = time.perf_counter()
     timings = {}
     for v in variants[color::ngroups]:
         folder = out / "variants" / v.label
-        partial = folder.with_name(folder.name + PARTIAL_SUFFIX)
         if (folder / "summary.json").is_file():
             if comm.rank == 0:
                 say(f"  {v.label} ({v.describe()}): done before, skipped")
             continue
-        resume = has_checkpoint(partial)
+        resume = partial_of(folder).is_dir()
         t0 = time.perf_counter()
         text = case_text + "\n# sweep variant " + v.label + ": " + v.describe() + "\n"
         run(v.case, out_dir=folder, comm=sub, progress=progress and comm.rank == 0,
@@ -140,7 +160,7 @@ def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_
         w.writerows(rows)
     info = {"variants": rows, "wall_time_s": wall, "groups": ngroups, "group_size": group_size,
             "variants_per_minute": 60.0 * len(rows) / wall if wall > 0 else None}
-    (out / "sweep.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+    (out / "sweep.json").write_text(dumps_json(info) + "\n")
     _plot(curves, out / "sweep.png")
     return info
 

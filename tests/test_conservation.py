@@ -1,5 +1,5 @@
 """With no source and no relaxation and zero-flux boundaries, int n P dx is constant
-(PHYSICS.md section 2). The discrete scheme conserves it exactly: 1^T K = 0 and the BDF2
+(docs/physics.md section 2). The discrete scheme conserves it exactly: 1^T K = 0 and the BDF2
 coefficients sum to zero, so only the linear-solver tolerance shows (asserted to 1e-10)."""
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def bump(x):
      "diffusion.model": "corrected", "diffusion.polarization": "mean"},
 ], ids=["radial", "3d-hole", "3d-kept", "radial-corrected", "3d-corrected", "3d-corrected-mean"])
 def test_total_magnetization_is_conserved(mesh):
-    from spindiff.simulation import run
+    from spindiff.runner import run
     case = make_case({**NO_SINKS, **mesh})
     res = run(case, progress=False, initial=bump)
     p = res.series["P_sample"]

@@ -39,7 +39,7 @@ KIRCHHOFF = {**CORRECTED, "source.model": "fixed", "source.C6": None, "source.po
 
 def _l2(disc, exact):
     from dolfinx import fem
-    from spindiff.fem import compat
+    from spindiff.mesh import compat
     r = disc.domain.nearest_distance(compat.dof_coordinates(disc.V0))
     e = fem.Function(disc.V0)
     e.x.array[:] = disc.P.x.array[: r.size] - exact(r)
@@ -62,6 +62,7 @@ def test_kirchhoff_steady_state_radial_converges():
     assert np.all(np.abs(p - 2.0) < 0.25), p
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_kirchhoff_steady_state_3d_converges():
     from spindiff.simulation import steady_state
@@ -104,6 +105,7 @@ def test_nonlinear_mms_space_order_radial():
     assert np.all(np.abs(p - 2.0) < 0.25), p
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_nonlinear_mms_space_order_3d():
     errs, hs = [], []
@@ -140,7 +142,7 @@ SMALL = {"source.polarization": 1e-3, "protocol.initial_polarization": 0.0,
 @pytest.mark.mpi
 @pytest.mark.parametrize("polarization", ["local", "mean"])
 def test_corrected_tends_to_conventional_at_low_polarization(polarization):
-    from spindiff.simulation import run
+    from spindiff.runner import run
     conv = run(make_case(SMALL), progress=False).series["P_sample"]
     corr = run(make_case({**SMALL, "diffusion.model": "corrected",
                           "diffusion.polarization": polarization}), progress=False).series["P_sample"]
@@ -153,7 +155,7 @@ def test_corrected_tends_to_conventional_at_low_polarization(polarization):
 @pytest.mark.mpi
 @pytest.mark.parametrize("psrc", [0.99, 0.999])
 def test_newton_converges_near_full_polarization(psrc):
-    from spindiff.simulation import run
+    from spindiff.runner import run
     case = make_case({**CORRECTED, "source.polarization": psrc, "materials.m.D0": "1 nm^2/s",
                       "protocol.initial_polarization": 0.0, "relaxation.P0": 0.0,
                       "protocol.stages.0.duration": "40 s"})
@@ -174,7 +176,7 @@ def test_newton_converges_near_full_polarization(psrc):
 def test_failed_newton_steps_are_retried_not_accepted():
     """A first step of 20 s from P = 0 toward P_src = 0.999 makes Newton fail: the step is
     rejected, retried smaller, and the run ends on the same curve as a careful start."""
-    from spindiff.simulation import run
+    from spindiff.runner import run
     base = {**CORRECTED, "source.polarization": 0.999, "protocol.initial_polarization": 0.0,
             "relaxation.P0": 0.0, "protocol.stages.0.duration": "40 s",
             "protocol.stages.0.outputs": 4, "protocol.stages.0.spacing": "linear"}

@@ -1,4 +1,4 @@
-"""Unit tests of spindiff.physics.flipflop (Chessari et al. 2023, PHYSICS.md 3.3). Fast, no MPI."""
+"""Unit tests of spindiff.physics.flipflop (Chessari et al. 2023, docs/physics.md section 3.3). Fast, no MPI."""
 from __future__ import annotations
 
 import math
@@ -322,9 +322,10 @@ def test_breakdown_radius(params):
 
 
 def test_plots(tmp_path, params):
+    from spindiff.physics import flipflop_plots as fp
     r = np.geomspace(0.2, 5, 60)
-    ff.plot_diffusion_family(params, r, None, str(tmp_path / "fam.png"), relative=True,
+    fp.plot_diffusion_family(params, r, None, str(tmp_path / "fam.png"), relative=True,
                              markers=(0.5, 0.9993))
-    ff.plot_limits_comparison(params, r, str(tmp_path / "lim.png"))
+    fp.plot_limits_comparison(params, r, str(tmp_path / "lim.png"))
     assert (tmp_path / "fam.png").stat().st_size > 1000
     assert (tmp_path / "lim.png").stat().st_size > 1000

@@ -28,7 +28,7 @@ def volume(domain, tag=None) -> float:
     """Mesh volume (nm^3) of the cells with `tag` (all cells if None), summed over ranks."""
     import ufl
     from dolfinx import fem
-    from spindiff.fem import compat
+    from spindiff.mesh import compat
     dx = ufl.Measure("dx", domain=domain.mesh, subdomain_data=domain.cell_tags)
     one = fem.Constant(domain.mesh, 1.0)
     return compat.assemble_scalar(compat.form(one * (dx if tag is None else dx(tag))), domain.comm)
@@ -60,7 +60,7 @@ def unmatched_face_nodes(domain, lengths, axes=(0, 1, 2)) -> dict[int, int]:
 
 def cell_sizes_and_midpoints(domain) -> tuple[np.ndarray, np.ndarray]:
     """Longest edge (nm) and vertex midpoint of each owned cell."""
-    from spindiff.fem import compat
+    from spindiff.mesh import compat
     msh = domain.mesh
     n = compat.num_cells_local(msh, with_ghosts=False)
     X = msh.geometry.x[compat.geometry_dofmap(msh)[:n, :4]]
@@ -173,9 +173,9 @@ def test_takeda_single_centre_periodic_cube(barrier):
 def test_box_holes_crossing_faces_are_cut_with_their_images(order):
     """Holes crossing one face, three faces (a corner) and none: the box loses exactly N whole
     balls, and opposite faces still carry matching nodes (also the order-2 edge nodes)."""
-    from spindiff.fem import compat
+    from spindiff.mesh import compat
     from spindiff.geometry.box import build_box
-    from spindiff.geometry.domain import FACET_BARRIER, FACET_OUTER
+    from spindiff.mesh.domain import FACET_BARRIER, FACET_OUTER
     L, b = np.array([3.0, 3.2, 3.4]), 0.6
     centres = [[0.3, 0.2, 0.25], [1.5, 1.6, 1.7], [2.9, 1.6, 1.0]]
     d = build_box(_comm(), L, centres, b, "hole", size_barrier=0.25, size_bulk=0.6, order=order)
@@ -199,9 +199,9 @@ def test_box_holes_crossing_faces_are_cut_with_their_images(order):
 def test_closed_box_with_holes_has_outer_and_barrier_facets():
     import ufl
     from dolfinx import fem
-    from spindiff.fem import compat
+    from spindiff.mesh import compat
     from spindiff.geometry.box import build_box
-    from spindiff.geometry.domain import FACET_BARRIER, FACET_OUTER
+    from spindiff.mesh.domain import FACET_BARRIER, FACET_OUTER
     L, b = 3.0, 0.5
     d = build_box(_comm(), L, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.1]], b, "hole",
                   size_barrier=0.2, size_bulk=0.6, periodic=False, order=2)
@@ -276,7 +276,7 @@ def test_particle_in_matrix_volumes(shape, size, order, rel):
 @pytest.mark.mpi
 def test_particle_in_closed_matrix_with_centres():
     from spindiff.errors import CaseError
-    from spindiff.geometry.domain import FACET_OUTER
+    from spindiff.mesh.domain import FACET_OUTER
     from spindiff.geometry.inclusions import build_particle_in_matrix, particle_signed_distance
     comm, L, b = _comm(), 4.0, 0.4
     centres = np.array([[0.6, 0.6, 0.6], [3.5, 2.0, 2.0]])
@@ -299,8 +299,8 @@ def test_particle_in_closed_matrix_with_centres():
 def test_layers_volumes_materials_and_facets():
     import ufl
     from dolfinx import fem
-    from spindiff.fem import compat
-    from spindiff.geometry.domain import FACET_OUTER
+    from spindiff.mesh import compat
+    from spindiff.mesh.domain import FACET_OUTER
     from spindiff.geometry.inclusions import LAYER_TAG0, build_layers
     t, lat = [0.8, 1.5, 0.5], 2.0
     d = build_layers(_comm(), t, ["A", "B", "A"], lat, [0.3, 0.5, 0.25])
@@ -351,7 +351,7 @@ def _tet_volumes_by_tag(path: Path) -> dict[int, float]:
 
 @pytest.mark.mpi
 def test_user_mesh_two_material_slab():
-    from spindiff.geometry.domain import FACET_OUTER
+    from spindiff.mesh.domain import FACET_OUTER
     from spindiff.geometry.user_mesh import read_user_mesh
     d = read_user_mesh(_comm(), MESHES / "two_material_slab.msh",
                        {"glass": ["matrix"], "ice": "film"}, outer=["outer"])

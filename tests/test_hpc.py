@@ -53,6 +53,7 @@ def _cli(args, n=1, timeout=600, **kw):
                           timeout=timeout, **kw)
 
 
+@pytest.mark.slow
 def test_sweep_on_two_ranks_matches_serial_runs(tmp_path):
     from spindiff.io.results import read_timeseries
     case = tmp_path / "sweep.toml"
@@ -79,6 +80,7 @@ def test_sweep_on_two_ranks_matches_serial_runs(tmp_path):
     assert rows[0].startswith("variant,materials.m.D0,P_final")
 
 
+@pytest.mark.slow
 def test_sweep_resume_skips_finished_variants(tmp_path):
     import shutil
     case = tmp_path / "sweep.toml"
@@ -120,6 +122,7 @@ def _kill_after_checkpoint(cmd, partial, extra_rows=2, timeout=120):
     proc.wait(timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_kill9_and_resume_reproduces_the_run(tmp_path, ranks):
     """A run killed (SIGKILL) after a checkpoint and resumed with --resume gives the
@@ -166,7 +169,7 @@ def test_field_output_is_collective_and_exact(shared_tmp):
     import h5py
     from mpi4py import MPI
     from conftest import make_case
-    from spindiff.fem import compat
+    from spindiff.mesh import compat
     from spindiff.fem.operators import Discretization
     from spindiff.model import transport_model
     from spindiff.simulation import build_domain

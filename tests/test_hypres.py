@@ -35,7 +35,7 @@ def test_resurgence_speeds_up_as_electron_polarization_drops():
     from spindiff.analysis.fits import time_to_fraction
     from spindiff.case import load_case
     from spindiff.model import transport_model
-    from spindiff.simulation import run
+    from spindiff.runner import run
     rows = []
     for power in (None, "5 mW", "20 mW", "50 mW", "118 mW"):
         ov = {**SHORT, "mesh.model": "radial"}
@@ -57,10 +57,11 @@ def test_resurgence_speeds_up_as_electron_polarization_drops():
     assert t90s[0] / t90s[-1] > 5            # thermal P_e quenches diffusion near the radical
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_hypres_3d_matches_radial():
     from spindiff.case import load_case
-    from spindiff.simulation import run
+    from spindiff.runner import run
     case = load_case(HYPRES, {**SHORT, "mesh.size_bulk": "0.4 nm"})
     r3 = run(case, progress=False)
     r1 = run(case, mesh_model="radial", progress=False)
@@ -79,7 +80,7 @@ def test_hypres_3d_matches_radial():
 def test_saturation_keeps_the_hidden_magnetization(width):
     """Right after the saturation the total equals what the hidden spins held before it."""
     from spindiff.case import load_case
-    from spindiff.fem import compat
+    from spindiff.mesh import compat
     from spindiff.fem.operators import Discretization
     from spindiff.model import transport_model
     from spindiff.simulation import build_domain
@@ -91,7 +92,6 @@ def test_saturation_keeps_the_hidden_magnetization(width):
     P = compat.petsc_vector(disc.P)
     before = disc.averages(P)
     chi = disc._saturation_profile()
-    import ufl
     hidden_before = compat.assemble_scalar(compat.form(
         disc.n * (1 - chi) * disc.P * disc.weight * disc.dx), disc.comm)
     disc.saturate("visible", P)
@@ -103,6 +103,7 @@ def test_saturation_keeps_the_hidden_magnetization(width):
     assert after["visible"] < 0.15 * before["visible"]
 
 
+@pytest.mark.slow
 def test_hypres_two_ranks_match_serial(tmp_path):
     sets = ["--set", 'protocol.stages.0.duration="50 s"', "--set", 'protocol.stages.2.duration="20 s"',
             "--set", 'mesh.size_barrier="0.1 nm"', "--set", 'mesh.size_bulk="0.5 nm"']
@@ -113,6 +114,7 @@ def test_hypres_two_ranks_match_serial(tmp_path):
         assert diff < 1e-8
 
 
+@pytest.mark.slow
 def test_plot_diffusion_command(tmp_path):
     proc = subprocess.run([venv_bin("spindiff"), "plot-diffusion", str(HYPRES), "--out",
                            str(tmp_path / "d")], capture_output=True, text=True,

@@ -79,8 +79,9 @@ def run_mms(changes, fixed_dt=None, mean=0.3, amp=0.2, factor=lambda P: 1.0):
     """Run MMS_CASE + changes with the manufactured forcing; (L2 error at T_END, result)."""
     from mpi4py import MPI
     from dolfinx import fem
-    from spindiff.fem import compat
-    from spindiff.simulation import build_domain, run
+    from spindiff.mesh import compat
+    from spindiff.simulation import build_domain
+    from spindiff.runner import run
     case = make_case({**MMS_CASE, **changes})
     radial = case.mesh.model == "radial"
     domain = build_domain(case, MPI.COMM_WORLD)
@@ -115,6 +116,7 @@ def test_space_order_radial():
     assert np.all(np.abs(p - 2.0) < 0.2), p
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_space_order_3d():
     errs, hs, dofs = [], [], []

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from conftest import CASES, run_cli
 
 
+@pytest.mark.slow
 def test_two_ranks_reproduce_serial(tmp_path):
     import json
     a = run_cli(CASES / "default.toml", tmp_path / "serial", 1)

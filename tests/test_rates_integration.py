@@ -19,13 +19,14 @@ def cache(tmp_path, monkeypatch):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_solver_uses_the_rate_tables(cache):
     from mpi4py import MPI
     from spindiff import rates
     from spindiff.case import load_case
     from spindiff.model import transport_model
-    from spindiff.simulation import run
+    from spindiff.runner import run
     case = load_case(MN, {"mesh.model": "radial", "protocol.stages.0.duration": "200 s"})
     tables = rates.tables_for_case(case, MPI.COMM_WORLD)
     table = tables["buildup"]
@@ -45,6 +46,7 @@ def test_solver_uses_the_rate_tables(cache):
     assert res.series["P_sample"][-1] < float(np.max(table.p_src))
 
 
+@pytest.mark.slow
 def test_tables_are_cached(cache):
     import time
     from pathlib import Path
@@ -63,6 +65,7 @@ def test_tables_are_cached(cache):
     assert again["buildup"].c6_src > 0
 
 
+@pytest.mark.slow
 def test_rates_command(cache, tmp_path):
     proc = subprocess.run([venv_bin("spindiff"), "rates", str(MN), "--no-sweep", "--out",
                            str(tmp_path / "r")], capture_output=True, text=True,

@@ -8,10 +8,11 @@ import pytest
 from conftest import CASES
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_default_case_3d_matches_radial():
     from spindiff.case import load_case
-    from spindiff.simulation import run
+    from spindiff.runner import run
     case = load_case(CASES / "default.toml")
     r3 = run(case, progress=False)
     r1 = run(case, mesh_model="radial", progress=False)

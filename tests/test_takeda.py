@@ -35,7 +35,7 @@ def off_centre_bump(x):
 @pytest.mark.parametrize("model", ["conventional", "corrected"])
 def test_periodic_cube_conserves_magnetization(model):
     """No source, no relaxation: int n P is constant; the bump straddles a periodic face."""
-    from spindiff.simulation import run
+    from spindiff.runner import run
     res = run(cube({"protocol.stages.0.microwaves": False, "diffusion.model": model,
                     "solver.ksp_rtol": 1e-13}), progress=False, initial=off_centre_bump)
     p = res.series["P_sample"]
@@ -46,6 +46,7 @@ def test_periodic_cube_conserves_magnetization(model):
     assert np.ptp(field) < 0.5 * (0.6)  # it diffused
 
 
+@pytest.mark.slow
 def test_periodic_cube_two_ranks_match_serial(tmp_path):
     sets = ["--set", 'protocol.stages.0.duration="20 s"', "--set", "protocol.stages.0.outputs=20",
             "--set", 'mesh.size_barrier="0.2 nm"', "--set", 'mesh.size_bulk="0.6 nm"']
@@ -58,12 +59,13 @@ def test_periodic_cube_two_ranks_match_serial(tmp_path):
     assert s2["ranks"] == 2 and s2["diffusion"]["model"] == "corrected"
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_cube_and_equal_volume_sphere():
     """Same volume, same source: with fast diffusion (uniform P) the cube and the sphere agree
     to the discretization; with slow diffusion they differ by what the shape does (the cube's
     corners lie at 0.87 L from the centre, the sphere's surface at 0.62 L), reported here."""
-    from spindiff.simulation import run
+    from spindiff.runner import run
     out = {}
     for label, D0 in (("fast", "200 nm^2/s"), ("slow", "2 nm^2/s")):
         c = run(cube({"materials.m.D0": D0}), progress=False)
@@ -98,7 +100,7 @@ PULSED = {
 
 
 def test_pulses_only_change_magnetization_at_pulse_times():
-    from spindiff.simulation import run
+    from spindiff.runner import run
     res = run(make_case({"materials.m.T1n": "inf", "protocol.stages.0.duration": "0.1 s",
                          "protocol.stages.0.outputs": 10, "solver.ksp_rtol": 1e-13},
                         base=PULSED), progress=False)
@@ -111,6 +113,7 @@ def test_pulses_only_change_magnetization_at_pulse_times():
     assert p[-1] > p[1] > 0
 
 
+@pytest.mark.slow
 def test_corrected_pulsed_buildup_ends_higher_with_finite_t1():
     from spindiff import compare as cmp
     comp = cmp.compare(make_case({"diffusion.model": "corrected"}, base=PULSED))

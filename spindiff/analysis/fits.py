@@ -1,4 +1,4 @@
-"""Buildup-curve fits (PHYSICS.md section 8).
+"""Buildup-curve fits (docs/physics.md section 8).
 
     mono-exponential:     P(t) = P_inf - (P_inf - P_start) exp(-t / T_B)
     stretched exponential: P(t) = P_inf - (P_inf - P_start) exp(-(t / T_B)^beta)

@@ -12,8 +12,8 @@ import numpy as np
 import ufl
 from dolfinx import fem
 
-from ..geometry.domain import Domain
-from . import compat
+from ..mesh.domain import Domain
+from ..mesh import compat
 
 
 class QuadratureFields:

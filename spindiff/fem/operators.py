@@ -33,10 +33,13 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from ..errors import MeshError
-from ..geometry.domain import FACET_BARRIER, FACET_OUTER, Domain
-from ..model import StageLaws, StageSpec, TransportModel
-from . import compat
+from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
+from ..centre_laws import StageLaws
+from ..model import StageSpec, TransportModel
+from ..mesh import compat
+from .events import FieldEventsMixin
 from .fields import QuadratureFields, cell_tag_array, cellwise_function
+from .observables import ObservablesMixin
 
 SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
 
@@ -70,8 +73,9 @@ def lump(M: PETSc.Mat) -> PETSc.Mat:
     return ML
 
 
-class Discretization:
-    """P1 finite elements for the transport model on a domain."""
+class Discretization(ObservablesMixin, FieldEventsMixin):
+    """P1 finite elements for the transport model on a domain: fields, forms, assembled
+    operators and the stage laws (observables and field events come from the mixins)."""
 
     def __init__(self, domain: Domain, model: TransportModel, quadrature_degree: int | None = None,
                  forcing=None, lumped_mass: bool = False):
@@ -214,41 +218,6 @@ class Discretization:
             for key, tag in (("barrier", FACET_BARRIER), ("outer", FACET_OUTER)):
                 self._dirichlet_dofs[key] = compat.locate_dofs_on_facets(self.V0, ft, tag)
 
-    def _observable_vectors(self) -> None:
-        v = ufl.TestFunction(self.V0)
-        n, w, dx = self.n, self.weight, self.dx
-        self.weights = {"sample": compat.assemble_vector(compat.form(n * v * w * dx)),
-                        "visible": compat.assemble_vector(compat.form(n * self.visible * v * w * dx))}
-        if len(self.domain.materials) > 1:
-            for name in self.domain.materials:
-                ind = cellwise_function(self.domain,
-                                        (self.material_of_cell == name).astype(float))
-                self.weights[name] = compat.assemble_vector(compat.form(n * ind * v * w * dx))
-        self.totals = {key: vec.sum() for key, vec in self.weights.items()}
-        self.material_weights = {name: self.weights.get(name, self.weights["sample"])
-                                 for name in self.domain.materials}
-
-    def radial_profile_setup(self, nbins: int) -> np.ndarray:
-        """Shells around every centre (nearest-centre distance) from b (or 0) to the largest
-        distance in the sample; returns the shell mid radii (nm)."""
-        qf = self.qf
-        from mpi4py import MPI as _MPI
-        rmax = self.comm.allreduce(float(np.max(np.where(np.isfinite(qf.nearest), qf.nearest, 0.0),
-                                                initial=0.0)), op=_MPI.MAX)
-        rmin = self.model.barrier_radius if self.model.barrier == "hole" else 0.0
-        edges = np.linspace(rmin, rmax * (1 + 1e-9), nbins + 1)
-        v = ufl.TestFunction(self.V0)
-        self._profile = []
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            chi = qf.function(((qf.nearest >= lo) & (qf.nearest < hi)).astype(float))
-            vec = compat.assemble_vector(compat.form(self.n * chi * v * self.weight * self.dx))
-            self._profile.append((vec, vec.sum()))
-        return 0.5 * (edges[:-1] + edges[1:])
-
-    def radial_profile(self, P: PETSc.Vec) -> list[float]:
-        """<P> in each shell (n-weighted), nan for empty shells."""
-        return [vec.dot(P) / tot if tot > 0 else float("nan") for vec, tot in self._profile]
-
     # --- per stage -----------------------------------------------------------------------
 
     def update_laws(self, laws: StageLaws) -> bool:
@@ -359,98 +328,5 @@ class Discretization:
         self.time.value = t
         return self.assemble_vector(self.forms["g_f"])
 
-    # --- observables ---------------------------------------------------------------------
-
-    def averages(self, P: PETSc.Vec) -> dict[str, float]:
-        """Nuclear-density-weighted averages of P over the sample, the visible region and,
-        with several materials, each material."""
-        return {key: (vec.dot(P) / self.totals[key]) if self.totals[key] > 0 else float("nan")
-                for key, vec in self.weights.items()}
-
-    def material_means(self, P: PETSc.Vec) -> dict[str, float]:
-        """<P> per material (n-weighted)."""
-        return {name: vec.dot(P) / vec.sum() for name, vec in self.material_weights.items()}
-
     def set_uniform(self, value: float) -> None:
         self.P.x.array[:] = value
-
-    def source_region_mask(self) -> np.ndarray:
-        """Local dofs (incl. ghosts) within the source radius of a centre and outside barriers."""
-        if not hasattr(self, "_source_mask"):
-            xyz = compat.dof_coordinates(self.V0)
-            r = self.domain.nearest_distance(xyz)
-            m = self.model
-            self._source_mask = (r <= m.source_radius * (1 + 1e-9)) & (r >= m.barrier_radius * (1 - 1e-9))
-        return self._source_mask
-
-    def apply_pulse(self, target: float, exchange: float, P: PETSc.Vec) -> None:
-        """P <- P + exchange (target - P) at the nodes of the source region."""
-        mask = self.source_region_mask()
-        arr = self.P.x.array[: mask.size]
-        arr[mask] += exchange * (target - arr[mask])
-        compat.scatter_forward(self.P)
-        self.constrain(P)
-
-    def _saturation_profile(self):
-        """Fraction of the polarization a "visible" saturation removes: the sharp visible
-        indicator, or with a saturation width w a smooth step 0.5 (1 + tanh((r - r_h) / w))
-        (spins whose hyperfine shift is comparable to the saturation bandwidth are only
-        partly saturated)."""
-        width = self.model.saturation_width
-        if width <= 0:
-            return self.visible
-        qf = self.qf
-        chi = 0.5 * (1.0 + np.tanh((qf.nearest - self.model.visible_radius) / width))
-        chi[self.in_barrier] = 0.0
-        return qf.function(chi, "saturation")
-
-    def saturate(self, region: str, P: PETSc.Vec | None = None) -> None:
-        """Remove the polarization of a region: "all", "visible" (r > r_h from every centre,
-        outside barriers) or "hidden" (the rest).
-
-        "all" sets P = 0. Otherwise P is replaced by the L2 projection of (1 - chi) P, chi the
-        fraction saturated: with a saturation width w > 0 the smooth step
-        0.5 (1 + tanh((r - r_h) / w)) and the consistent projection (second order); with a
-        sharp edge (w = 0) the region's indicator and the lumped projection
-        P_i <- int n (1 - chi) P phi_i / int n phi_i (monotone).
-        This keeps the other region's magnetization exactly (a nodal reset would also wipe
-        the part of it carried by the nodes on r = r_h, an O(h) loss) and cannot create
-        negative values; with a sharp edge the price is a residual of size O(h) in the
-        region's own average next to the interface, which `centres.saturation_width` (a
-        smooth edge, resolved by the mesh) removes.
-        """
-        if region == "none":
-            return
-        if region == "all":
-            self.P.x.array[:] = 0.0
-            return
-        if not hasattr(self, "_keep_forms"):
-            v = ufl.TestFunction(self.V0)
-            n, w, dx = self.n, self.weight, self.dx
-            chi = self._saturation_profile()
-            self._keep_forms = {
-                "visible": compat.form(n * (1.0 - chi) * self.P * v * w * dx),
-                "hidden": compat.form(n * chi * self.P * v * w * dx),
-            }
-            self._lumped_n = self.assemble_vector(compat.form(n * v * w * dx))
-        compat.scatter_forward(self.P)
-        kept = self.assemble_vector(self._keep_forms[region])
-        vec = compat.petsc_vector(self.P) if P is None else P
-        if self.model.saturation_width > 0:
-            # a smooth (resolved) edge: consistent L2 projection, second order and conservative
-            ksp = self._projection_solver()
-            vec.pointwiseDivide(kept, self._lumped_n)  # initial guess
-            ksp.solve(kept, vec)
-        else:
-            vec.pointwiseDivide(kept, self._lumped_n)
-        self.constrain(vec)
-        compat.scatter_forward(self.P)
-
-    def _projection_solver(self):
-        if not hasattr(self, "_proj_ksp"):
-            from . import linear_solver
-            self._proj_ksp = linear_solver.make_ksp(self.comm, "mass", 1e-12, True, None, "proj")
-            self._proj_ksp.setInitialGuessNonzero(True)
-            M = self.M if not self.lumped_mass else self.assemble_matrix(self.forms["M"])
-            self._proj_ksp.setOperators(M)
-        return self._proj_ksp

@@ -1,4 +1,1 @@
-"""Geometry layer: Gmsh builders and 1D radial meshes that return a `Domain`."""
-from .domain import Domain
-
-__all__ = ["Domain"]
+"""Geometry layer: Gmsh builders and 1D radial meshes that return a `Domain` (spindiff.mesh)."""

@@ -1,5 +1,5 @@
-"""Gmsh builder for many centres in a box (PHYSICS.md section 7), plus the Gmsh helpers that
-the other box-shaped builders (inclusions.py) share.
+"""Gmsh builder for many centres in a box (docs/physics.md section 7); the Gmsh helpers it
+shares with the other builders are in gmsh_tools.py.
 
 The box is [0, L]^3 (nm). With `periodic`, opposite faces get identical surface meshes
 (gmsh.model.mesh.setPeriodic with the translation by L, applied to every face pair after the
@@ -20,35 +20,23 @@ by DOLFINx.
 """
 from __future__ import annotations
 
-import contextlib
-import inspect
 import itertools
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from mpi4py import MPI
 
-from ..errors import CaseError, MeshError
-from ..fem import compat
+from ..errors import CaseError
+from ..mesh.domain import FACET_BARRIER, FACET_OUTER, TAG_VISIBLE, Domain
 from .centres import box_lengths_array, check_centres
-from .curved import inverted_cells
-from .heap import trim_heap
-from .domain import FACET_BARRIER, FACET_OUTER, TAG_VISIBLE, Domain
+from .gmsh_tools import (GRADING, REFINE_INNER, REFINE_OUTER, box_face_surfaces,
+                         centre_refinement, check_periodic_mesh, generate, run_gmsh,
+                         set_periodic_faces)
 
 BARRIER_MODES = ("kept_distance", "hole")
-#: size_barrier applies within REFINE_INNER * b of a centre and grows linearly to size_bulk at
-#: REFINE_OUTER * b from the centre, or farther so that the size grows by at most GRADING nm
-#: per nm: Gmsh's Delaunay mesher only refines where the sizes of neighbouring vertices agree,
-#: and misses a fine region inside coarse elements when the size jumps faster.
-REFINE_INNER = 1.5
-REFINE_OUTER = 5.0
-GRADING = 0.5
 #: smallest allowed gap, as a fraction of b, between a hole and a box face or another hole:
 #: nearly tangent spheres make sliver geometry that OpenCASCADE and Gmsh cannot mesh well.
 HOLE_GAP = 0.05
-#: 3D mesher: Delaunay (1). HXT (10) is faster but not reproducible in Gmsh 4.8 (its vertex
-#: order follows memory addresses), which would make runs differ from one launch to the next.
-ALGORITHM_3D = 1
 
 
 def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndarray,
@@ -227,171 +215,3 @@ def _fmt(x: Any) -> str:
         return "-"
     a = np.atleast_1d(np.asarray(x, dtype=float))
     return "x".join(f"{v:.4g}" for v in a)
-
-
-# --- Gmsh helpers shared by the box-shaped builders -------------------------------------------
-
-@contextlib.contextmanager
-def gmsh_session() -> Iterator[Any]:
-    """An initialised, quiet gmsh module; finalised on exit (as sphere_cell does)."""
-    import gmsh
-    if "interruptible" in inspect.signature(gmsh.initialize).parameters:
-        gmsh.initialize(interruptible=False)
-    else:
-        gmsh.initialize()
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.option.setNumber("General.NumThreads", 1)
-        gmsh.option.setNumber("Mesh.MaxNumThreads3D", 1)
-        gmsh.option.setNumber("Geometry.OCCBoundsUseStl", 1)
-        yield gmsh
-    finally:
-        gmsh.finalize()
-        trim_heap()
-
-
-def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int = 3):
-    """Run `build(gmsh)` on rank 0, then distribute the mesh: (mesh, cell_tags, facet_tags,
-    value returned by build, broadcast). A failure on rank 0 raises MeshError on every rank
-    (instead of leaving the other ranks waiting)."""
-    with gmsh_session() as gmsh:
-        err, info = None, None
-        if comm.rank == 0:
-            try:
-                info = build(gmsh)
-            except Exception as exc:  # noqa: BLE001 - any Gmsh/OCC failure ends up here
-                err = " ".join(str(exc).split()) or type(exc).__name__
-        err, info = comm.bcast((err, info), root=0)
-        if err is not None:
-            raise MeshError(f"Gmsh could not mesh the {what}: {err}")
-        msh, ct, ft = compat.gmsh_model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
-    return msh, ct, ft, info
-
-
-def box_face_surfaces(gmsh, lower: np.ndarray,
-                      upper: np.ndarray) -> dict[tuple[int, int], list[int]]:
-    """Surfaces lying on each face of the box, keyed by (axis, 0 for lower / 1 for upper)."""
-    eps = 1e-6 * float(np.max(upper - lower))
-    faces = {}
-    for axis, side in itertools.product(range(3), (0, 1)):
-        lo, hi = lower - eps, upper + eps
-        x = (lower, upper)[side][axis]
-        lo[axis], hi[axis] = x - eps, x + eps
-        faces[(axis, side)] = [t for _, t in gmsh.model.getEntitiesInBoundingBox(*lo, *hi, 2)]
-    return faces
-
-
-def set_periodic_faces(gmsh, lower: np.ndarray, lengths: np.ndarray,
-                       faces: dict[tuple[int, int], list[int]],
-                       axes: Sequence[int]) -> list[tuple[int, int, np.ndarray]]:
-    """Make the mesh of each upper-face surface the translate (by L along `axis`) of the
-    matching lower-face surface. Matching is by centre of mass and area, so faces split by
-    booleans (holes, inclusions crossing a face) pair up piece by piece. Returns the
-    (upper surface, lower surface, translation) pairs for `check_periodic_mesh`."""
-    occ = gmsh.model.occ
-    tol = 1e-6 * float(np.max(lengths))
-    pairs = []
-    for axis in axes:
-        shift = np.zeros(3)
-        shift[axis] = lengths[axis]
-        masters = {m: (np.asarray(occ.getCenterOfMass(2, m)), occ.getMass(2, m))
-                   for m in faces[(axis, 0)]}
-        slaves = faces[(axis, 1)]
-        if len(masters) != len(slaves):
-            raise RuntimeError(f"periodic faces normal to axis {'xyz'[axis]} do not match "
-                               f"({len(masters)} vs {len(slaves)} surfaces)")
-        T = [1, 0, 0, shift[0], 0, 1, 0, shift[1], 0, 0, 1, shift[2], 0, 0, 0, 1]
-        used = set()
-        for s in slaves:
-            com = np.asarray(occ.getCenterOfMass(2, s)) - shift
-            area = occ.getMass(2, s)
-            err = {m: np.linalg.norm(cm - com) + abs(am - area) / np.sqrt(max(area, tol**2))
-                   for m, (cm, am) in masters.items() if m not in used}
-            m = min(err, key=err.get) if err else None
-            if m is None or err[m] > 1e-4 * float(np.max(lengths)):
-                raise RuntimeError(f"no periodic partner for surface {s} on the upper "
-                                   f"{'xyz'[axis]} face")
-            used.add(m)
-            gmsh.model.mesh.setPeriodic(2, [s], [m], T)
-            pairs.append((s, m, shift))
-    return pairs
-
-
-def check_periodic_mesh(gmsh, pairs: Sequence[tuple[int, int, np.ndarray]], scale: float) -> None:
-    """Every node (high-order ones included) of each upper surface must be the translate of a
-    node of its lower partner, to 1e-9 scale; raises RuntimeError otherwise."""
-    from scipy.spatial import cKDTree
-    for s, m, shift in pairs:
-        _, xs, _ = gmsh.model.mesh.getNodes(2, s, includeBoundary=True)
-        _, xm, _ = gmsh.model.mesh.getNodes(2, m, includeBoundary=True)
-        xs, xm = xs.reshape(-1, 3) - shift, xm.reshape(-1, 3)
-        dist = cKDTree(xm).query(xs)[0] if len(xm) else np.array([np.inf])
-        if len(xs) != len(xm) or np.max(dist, initial=0.0) > 1e-9 * scale:
-            raise RuntimeError(f"the meshes of periodic surfaces {m} and {s} do not match")
-
-
-def centre_refinement(gmsh, point_tags: Sequence[int], b: float, size_fine: float,
-                      size_coarse: float) -> int:
-    """Threshold field: size_fine within REFINE_INNER b of the given model points, growing
-    linearly to size_coarse at REFINE_OUTER b (or farther, see GRADING). Returns the field tag."""
-    field = gmsh.model.mesh.field
-    dist = field.add("Distance")
-    field.setNumbers(dist, "PointsList", list(point_tags))
-    thr = field.add("Threshold")
-    field.setNumber(thr, "InField", dist)
-    field.setNumber(thr, "SizeMin", size_fine)
-    field.setNumber(thr, "SizeMax", size_coarse)
-    field.setNumber(thr, "DistMin", REFINE_INNER * b)
-    field.setNumber(thr, "DistMax", max(REFINE_OUTER * b,
-                                        REFINE_INNER * b + (size_coarse - size_fine) / GRADING))
-    return thr
-
-
-def volume_size(gmsh, volumes: Sequence[int], size: float) -> int:
-    """Field equal to `size` (nm) in the given volumes and on their boundary surfaces, curves
-    and points (so that an interface gets the smaller of the sizes on its two sides)."""
-    vols = [(3, v) for v in volumes]
-    surfs = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=False)
-    curves = gmsh.model.getBoundary(surfs, combined=False, oriented=False, recursive=False)
-    points = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=True)
-    field = gmsh.model.mesh.field
-    const = field.add("MathEval")
-    field.setString(const, "F", f"{float(size):.17g}")
-    restrict = field.add("Restrict")
-    field.setNumber(restrict, "InField", const)
-    field.setNumbers(restrict, "VolumesList", list(volumes))
-    field.setNumbers(restrict, "SurfacesList", sorted({abs(t) for _, t in surfs}))
-    field.setNumbers(restrict, "CurvesList", sorted({abs(t) for _, t in curves}))
-    field.setNumbers(restrict, "PointsList", sorted({abs(t) for _, t in points}))
-    return restrict
-
-
-def generate(gmsh, fields: Sequence[int], size_max: float, order: int) -> None:
-    """Mesh in 3D with the minimum of `fields` as the size (nm), capped at size_max."""
-    field = gmsh.model.mesh.field
-    if fields:
-        if len(fields) == 1:
-            bg = fields[0]
-        else:
-            bg = field.add("Min")
-            field.setNumbers(bg, "FieldsList", list(fields))
-        field.setAsBackgroundMesh(bg)
-    for opt in ("Mesh.MeshSizeExtendFromBoundary", "Mesh.MeshSizeFromPoints",
-                "Mesh.MeshSizeFromCurvature"):
-        gmsh.option.setNumber(opt, 0)
-    gmsh.option.setNumber("Mesh.MeshSizeMax", size_max)
-    gmsh.option.setNumber("Mesh.Algorithm3D", ALGORITHM_3D)
-    gmsh.option.setNumber("Mesh.RandomSeed", 1)
-    gmsh.model.mesh.generate(3)
-    if order > 1:
-        gmsh.option.setNumber("Mesh.HighOrderPeriodic", 1)
-        gmsh.model.mesh.setOrder(order)
-        if inverted_cells(gmsh):
-            # curving a coarse mesh can tangle cells near curved surfaces; the elastic
-            # optimiser moves interior high-order nodes only, so periodic faces stay matched
-            # (the faster local optimiser moves face nodes too and breaks the periodic match)
-            gmsh.model.mesh.optimize("HighOrderElastic")
-            bad = inverted_cells(gmsh)
-            if bad:
-                raise RuntimeError(f"{bad} curved (order {order}) cells stay inverted; use a "
-                                   f"smaller element size near curved surfaces or order 1")

@@ -1,4 +1,4 @@
-"""Gmsh builders for heterogeneous samples (PHYSICS.md section 7): a particle or film of
+"""Gmsh builders for heterogeneous samples (docs/physics.md section 7): a particle or film of
 material B in a matrix A (relayed DNP), layered films and two-domain blends.
 
 Every builder meshes a box [0, L]^3 (nm) with conforming material interfaces (OCC fragment),
@@ -21,11 +21,12 @@ import numpy as np
 from mpi4py import MPI
 
 from ..errors import CaseError
-from .box import (GRADING, HOLE_GAP, REFINE_INNER, REFINE_OUTER, _check_sizes, _fmt,
-                  box_face_surfaces, centre_refinement, check_periodic_mesh, generate,
-                  nearly_tangent, periodic_images, run_gmsh, set_periodic_faces, volume_size)
+from ..mesh.domain import FACET_OUTER, Domain
+from .box import HOLE_GAP, _check_sizes, _fmt, nearly_tangent, periodic_images
 from .centres import box_lengths_array, check_centres, random_centres
-from .domain import FACET_OUTER, Domain
+from .gmsh_tools import (GRADING, REFINE_INNER, REFINE_OUTER, box_face_surfaces,
+                         centre_refinement, check_periodic_mesh, generate, run_gmsh,
+                         set_periodic_faces, volume_size)
 
 MATRIX_TAG = 21
 PARTICLE_TAG = 22

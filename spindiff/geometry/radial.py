@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 from mpi4py import MPI
 
-from ..fem import compat
-from .domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, Domain
-from .sphere_cell import interface_radii, shell_tag
+from ..mesh import compat
+from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
+from .sphere_cell import cell_domain, interface_radii, shell_tag
 
 
 def radial_nodes(radius: float, barrier_radius: float, barrier: str, visible_radius: float,
@@ -65,12 +65,6 @@ def build_radial_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
     ft = compat.meshtags(msh, 0, np.concatenate([verts_b, verts_R]),
                          np.concatenate([np.full(verts_b.size, FACET_BARRIER if inner > 0 else 0),
                                          np.full(verts_R.size, FACET_OUTER)]))
-    all_tags = sorted({shell_tag(o, b, barrier, rh) for o in breaks
-                       if not (barrier == "hole" and o <= b * (1 + 1e-6))})
-    barrier_tags = [TAG_BARRIER] if barrier in ("kept", "physical") else []
-    volume = 4.0 * np.pi / 3.0 * (radius**3 - (b**3 if barrier == "hole" else 0.0))
-    return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=True,
-                  centres=np.zeros((1, 3)), materials={material: all_tags},
-                  barrier_tags=barrier_tags, exact_volume=volume, conforming_radii=list(breaks[:-1]),
-                  description=f"radial cell R={radius:.4g} nm, b={b:.4g} nm ({barrier}), "
-                              f"{len(r) - 1} cells")
+    return cell_domain(msh, ct, ft, True, radius, b, barrier, rh, list(breaks[:-1]), material,
+                       f"radial cell R={radius:.4g} nm, b={b:.4g} nm ({barrier}), "
+                       f"{len(r) - 1} cells")

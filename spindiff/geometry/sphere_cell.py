@@ -1,4 +1,4 @@
-"""Gmsh builder for the single-centre spherical cell (PHYSICS.md section 7).
+"""Gmsh builder for the single-centre spherical cell (docs/physics.md section 7).
 
 The cell is a ball of radius R around one centre at the origin. The barrier ball r < b is cut
 out ("hole"), kept as its own volume ("kept"), or absent ("none"). Every other radius that
@@ -14,10 +14,9 @@ from typing import Sequence
 import numpy as np
 from mpi4py import MPI
 
-from ..fem import compat
-from .curved import inverted_cells, straighten_inverted
-from .heap import trim_heap
-from .domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, TAG_HIDDEN, TAG_VISIBLE, Domain
+from ..mesh.domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, TAG_HIDDEN, TAG_VISIBLE, Domain
+from .curved import relax_inverted, straighten_inverted
+from .gmsh_tools import run_gmsh
 
 
 def interface_radii(R: float, b: float, barrier: str, extra: Sequence[float]) -> list[float]:
@@ -46,35 +45,27 @@ def build_sphere_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
                       order: int = 2, material: str = "matrix",
                       extra_radii: Sequence[float] = ()) -> Domain:
     """Mesh the spherical cell; lengths in nm. `barrier` is "hole", "kept" or "none"."""
-    import gmsh
-
     R, b, rh = radius, barrier_radius, visible_radius
     radii = interface_radii(R, b, barrier, [rh, *extra_radii])
-    gmsh.initialize(interruptible=False) if _gmsh_takes_interruptible() else gmsh.initialize()
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        if comm.rank == 0:
-            _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
-        msh, ct, ft = compat.gmsh_model_to_mesh(gmsh.model, comm, 0, gdim=3)
-    finally:
-        gmsh.finalize()
-        trim_heap()
-    outers = radii + [R]
-    tags = sorted({shell_tag(o, b, barrier, rh) for o in outers
+    msh, ct, ft, _ = run_gmsh(
+        comm, lambda gmsh: _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk,
+                                        order), "sphere cell", stl_bounds=False)
+    return cell_domain(msh, ct, ft, False, R, b, barrier, rh, radii, material,
+                       f"sphere cell R={R:.4g} nm, b={b:.4g} nm ({barrier}), order {order}")
+
+
+def cell_domain(msh, cell_tags, facet_tags, radial: bool, R: float, b: float, barrier: str,
+                rh: float, radii: Sequence[float], material: str, description: str) -> Domain:
+    """The Domain of a single-centre spherical cell (3D or radial): its shells' tags, the
+    barrier tags, the exact volume 4 pi (R^3 - b^3 for a hole) / 3 and the conforming radii."""
+    tags = sorted({shell_tag(o, b, barrier, rh) for o in [*radii, R]
                    if not (barrier == "hole" and o <= b * (1 + 1e-6))})
     barrier_tags = [TAG_BARRIER] if barrier in ("kept", "physical") else []
     volume = 4.0 * np.pi / 3.0 * (R**3 - (b**3 if barrier == "hole" else 0.0))
-    return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False,
+    return Domain(mesh=msh, cell_tags=cell_tags, facet_tags=facet_tags, radial=radial,
                   centres=np.zeros((1, 3)), materials={material: tags},
                   barrier_tags=barrier_tags, exact_volume=volume, conforming_radii=list(radii),
-                  description=f"sphere cell R={R:.4g} nm, b={b:.4g} nm ({barrier}), order {order}")
-
-
-def _gmsh_takes_interruptible() -> bool:
-    import inspect
-
-    import gmsh
-    return "interruptible" in inspect.signature(gmsh.initialize).parameters
+                  description=description)
 
 
 def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order) -> None:
@@ -135,20 +126,12 @@ def _build_model(gmsh, R, b, barrier, rh, radii, size_barrier, size_bulk, order)
                 "Mesh.MeshSizeFromCurvature"):
         gmsh.option.setNumber(opt, 0)
     gmsh.option.setNumber("Mesh.Algorithm3D", 1)
-    gmsh.option.setNumber("General.NumThreads", 1)
     gmsh.option.setNumber("Mesh.RandomSeed", 1)
     gmsh.model.mesh.generate(3)
     if order > 1:
         gmsh.model.mesh.setOrder(order)
-        for method in ("HighOrder", "HighOrderElastic"):
-            if not inverted_cells(gmsh):
-                break
-            # curving the interface and boundary edges folded a cell next to them: move the
-            # high-order nodes until the Jacobians are valid (the local optimiser is fast and
-            # usually enough; the elastic analogy is the slow fallback)
-            try:
-                gmsh.model.mesh.optimize(method)
-            except Exception:  # noqa: BLE001 - Gmsh reports optimiser failures as Exception
-                continue
-        if inverted_cells(gmsh):
+        # curving the interface and boundary edges can fold a flat cell next to a concave
+        # sphere: spread the curvature into the cells around it (deterministic, see curved.py);
+        # a cell that still folds is made affine
+        if relax_inverted(gmsh):
             straighten_inverted(gmsh)

@@ -1,8 +1,10 @@
 """Every DOLFINx / dolfinx_mpc version seam in one place.
 
-Written against DOLFINx 0.5.2 (Debian 12). Where newer releases renamed things, the probe is a
-feature test (hasattr / try-import), not a version comparison, so a port to a newer DOLFINx
-(conda-forge, Spack) is a change in this module only.
+Runs on DOLFINx 0.5.2 (Debian 12) and 0.9 (Debian 13), both tested. Where releases differ, the
+probe is a feature test (hasattr / try-import / try-call), not a version comparison, so a port
+to another DOLFINx (conda-forge, Spack) is a change in this module only.
+
+Longer than 400 lines: keeping every seam in this one module is its purpose.
 """
 from __future__ import annotations
 
@@ -96,8 +98,10 @@ def num_dofs_global(V: fem.FunctionSpace) -> int:
 
 
 def cell_dofs(V: fem.FunctionSpace, ncells: int) -> np.ndarray:
-    """Dof indices per cell as an (ncells, ndofs_per_cell) array."""
-    return np.asarray(V.dofmap.list.array).reshape(ncells, -1)
+    """Dof indices per cell as an (ncells, ndofs_per_cell) array (an AdjacencyList on
+    DOLFINx 0.5, a plain 2D array from 0.7 on)."""
+    dofs = V.dofmap.list
+    return np.asarray(getattr(dofs, "array", dofs)).reshape(ncells, -1)
 
 
 def quadrature_evaluator(expr: Any, msh: Mesh, degree: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -254,13 +258,21 @@ def backsubstitute(mpc, v: PETSc.Vec) -> None:
 
     dolfinx_mpc 0.5 adds the master contributions to whatever the slave entry holds (after a
     constrained solve it holds 0), so the slaves are zeroed first."""
-    mpc.homogenize(v)
+    homogenize(mpc, v)
     mpc.backsubstitution(v)
 
 
 def homogenize(mpc, v: PETSc.Vec) -> None:
-    """Zero the slave entries of a ghosted vector."""
-    mpc.homogenize(v)
+    """Zero the slave entries of a ghosted vector (ghosts refreshed).
+
+    dolfinx_mpc 0.5 takes the PETSc vector; newer releases take a Function (and fail on a
+    vector's missing `.x` before changing anything), so their kernel gets the local array."""
+    try:
+        mpc.homogenize(v)
+    except AttributeError:  # pragma: no cover - newer dolfinx_mpc (0.9)
+        with v.localForm() as loc:
+            mpc._cpp_object.homogenize(loc.array_w)
+        ghost_update(v)
 
 
 def slave_mask(mpc, n_owned: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Physical constants (CODATA via scipy.constants) and gyromagnetic ratios, in internal units.
 
-Gyromagnetic ratios are in rad/s/T (PHYSICS.md section 1). Lengths are nm, so the dipolar
+Gyromagnetic ratios are in rad/s/T (docs/physics.md section 1). Lengths are nm, so the dipolar
 prefactor mu0/(4 pi) * hbar is expressed with nm^3 (see `dipolar_prefactor`).
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ MU0_OVER_4PI: float = _c.mu_0 / (4.0 * np.pi)  # T^2 m^3 / J
 N_A: float = _c.N_A  # 1 / mol
 G_FREE_ELECTRON: float = 2.0023
 
-#: magnitude of the free-electron gyromagnetic ratio, rad/s/T (PHYSICS.md section 1)
+#: magnitude of the free-electron gyromagnetic ratio, rad/s/T (docs/physics.md section 1)
 GAMMA_E: float = 1.76085963e11
 
-#: nuclear gyromagnetic ratios, rad/s/T (PHYSICS.md section 1)
+#: nuclear gyromagnetic ratios, rad/s/T (docs/physics.md section 1)
 GAMMA_NUCLEUS: dict[str, float] = {
     "1H": 2.6752218744e8,
     "2H": 4.1065e7,

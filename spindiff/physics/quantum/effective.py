@@ -35,6 +35,7 @@ import numpy as np
 
 from .liouville import (build_hamiltonian, diag_index, gibbs_state, nuclear_axis_operator,
                         real_basis, thermal_polarizations)
+from .affine import stationary_and_moments
 from .model import SpinBatch, SpinParams
 from .operators import SpinSystem
 
@@ -214,18 +215,9 @@ def solve_effective(batch: SpinBatch, params: SpinParams, microwaves: bool = Tru
     p_g = np.real(np.einsum("naa->na", gibbs_state(batch, params)))
     gq = np.einsum("ap,nab,bq->npq", q, g_on, q)
     src = np.einsum("ap,nab,nb->np", q, g_off, p_g)
-    y0 = 1.0 / np.sqrt(N)
-    k = -gq[:, 1:, 1:]
-    c = gq[:, 1:, 0] * y0 - src[:, 1:]
     iz = [diag_index(s, (s.n_electrons + i,)) - 1 for i in range(s.n_nuclei)]
     ie = [diag_index(s, (j,)) - 1 for j in range(s.n_electrons)]
-    e = np.zeros((len(batch), N - 1))
-    e[:, iz] = 1.0 / np.sqrt(len(iz))
-    sol = np.linalg.solve(k, np.stack([c, e], axis=2))
-    y, y1 = sol[..., 0], sol[..., 1]
-    y2 = np.linalg.solve(k, y1[..., None])[..., 0]
-    y3 = np.linalg.solve(k, y2[..., None])[..., 0]
-    o1, o2, o3 = (v[:, iz].sum(axis=1) / np.sqrt(len(iz)) for v in (y1, y2, y3))
+    _, _, y, (o1, o2, o3) = stationary_and_moments(gq, src, 1.0 / np.sqrt(N), iz)
     sq = np.sqrt(N)
     eta = params.t1e / params.t2e
     valid = (diag["eta1"] >= ETA1_MIN) & (diag["gamma_over_r2"] <= GAMMA_R2_MAX)

@@ -1,4 +1,4 @@
-"""Spin-1/2 operators on small product spaces and the rotating-frame Hamiltonian (PHYSICS.md s. 6).
+"""Spin-1/2 operators on small product spaces and the rotating-frame Hamiltonian (docs/physics.md section 6).
 
 Spin order in the product space: electrons first, then nuclei, ``[e1, (e2), n1, (n2)]``.
 Single-spin basis ``|0> = |m=+1/2>``, ``|1> = |m=-1/2>``.

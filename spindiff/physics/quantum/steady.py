@@ -27,6 +27,7 @@ import numpy as np
 
 from .liouville import (assemble, density_to_real, diag_index, gibbs_state, real_basis,
                         term_library)
+from .affine import stationary_and_moments
 from .model import SpinBatch, SpinParams
 
 
@@ -84,18 +85,9 @@ def solve_steady(batch: SpinBatch, params: SpinParams, microwaves: bool = True,
     if microwaves:
         g -= _mw_matvec(batch, params, xg)
     x0 = 1.0 / np.sqrt(N)
-    k = -m[:, 1:, 1:]
-    c = m[:, 1:, 0] * x0 - g[:, 1:]
-
     iz = [diag_index(s, (s.n_electrons + q,)) - 1 for q in range(s.n_nuclei)]
     ie = [diag_index(s, (j,)) - 1 for j in range(s.n_electrons)]
-    e = np.zeros((len(batch), k.shape[1]))
-    e[:, iz] = 1.0 / np.sqrt(len(iz))
-    sol = np.linalg.solve(k, np.stack([c, e], axis=2))
-    x, y1 = sol[..., 0], sol[..., 1]
-    y2 = np.linalg.solve(k, y1[..., None])[..., 0]
-    y3 = np.linalg.solve(k, y2[..., None])[..., 0]
-    o1, o2, o3 = (y[:, iz].sum(axis=1) / np.sqrt(len(iz)) for y in (y1, y2, y3))
+    k, c, x, (o1, o2, o3) = stationary_and_moments(m, g, x0, iz)
     gamma = o2 / o3
     gamma_int = 1.0 / o1
 

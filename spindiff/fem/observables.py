@@ -1,0 +1,64 @@
+"""Observables of a discretized polarization field: nuclear-density-weighted averages over the
+sample, the NMR-visible region and each material, and the radial profile around the centres
+(docs/physics.md section 8). A mixin of `Discretization` (spindiff.fem.operators), which
+provides the function space, n, the radial weight, the measure and the quadrature fields.
+
+    <P>_X = int_X n P w dx / int_X n w dx  =  (weights_X . P) / sum(weights_X)
+"""
+from __future__ import annotations
+
+import numpy as np
+import ufl
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from ..mesh import compat
+from .fields import cellwise_function
+
+
+class ObservablesMixin:
+    """Averages and profiles from assembled weight vectors (set up once per mesh)."""
+
+    def _observable_vectors(self) -> None:
+        v = ufl.TestFunction(self.V0)
+        n, w, dx = self.n, self.weight, self.dx
+        self.weights = {"sample": compat.assemble_vector(compat.form(n * v * w * dx)),
+                        "visible": compat.assemble_vector(compat.form(n * self.visible * v * w * dx))}
+        if len(self.domain.materials) > 1:
+            for name in self.domain.materials:
+                ind = cellwise_function(self.domain,
+                                        (self.material_of_cell == name).astype(float))
+                self.weights[name] = compat.assemble_vector(compat.form(n * ind * v * w * dx))
+        self.totals = {key: vec.sum() for key, vec in self.weights.items()}
+        self.material_weights = {name: self.weights.get(name, self.weights["sample"])
+                                 for name in self.domain.materials}
+
+    def radial_profile_setup(self, nbins: int) -> np.ndarray:
+        """Shells around every centre (nearest-centre distance) from b (or 0) to the largest
+        distance in the sample; returns the shell mid radii (nm)."""
+        qf = self.qf
+        rmax = self.comm.allreduce(float(np.max(np.where(np.isfinite(qf.nearest), qf.nearest, 0.0),
+                                                initial=0.0)), op=MPI.MAX)
+        rmin = self.model.barrier_radius if self.model.barrier == "hole" else 0.0
+        edges = np.linspace(rmin, rmax * (1 + 1e-9), nbins + 1)
+        v = ufl.TestFunction(self.V0)
+        self._profile = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            chi = qf.function(((qf.nearest >= lo) & (qf.nearest < hi)).astype(float))
+            vec = compat.assemble_vector(compat.form(self.n * chi * v * self.weight * self.dx))
+            self._profile.append((vec, vec.sum()))
+        return 0.5 * (edges[:-1] + edges[1:])
+
+    def radial_profile(self, P: PETSc.Vec) -> list[float]:
+        """<P> in each shell (n-weighted), nan for empty shells."""
+        return [vec.dot(P) / tot if tot > 0 else float("nan") for vec, tot in self._profile]
+
+    def averages(self, P: PETSc.Vec) -> dict[str, float]:
+        """Nuclear-density-weighted averages of P over the sample, the visible region and,
+        with several materials, each material."""
+        return {key: (vec.dot(P) / self.totals[key]) if self.totals[key] > 0 else float("nan")
+                for key, vec in self.weights.items()}
+
+    def material_means(self, P: PETSc.Vec) -> dict[str, float]:
+        """<P> per material (n-weighted)."""
+        return {name: vec.dot(P) / vec.sum() for name, vec in self.material_weights.items()}

@@ -1,0 +1,156 @@
+"""`spindiff.run(case)`: a Simulation composed with the observers of a results folder.
+
+    from spindiff import load_case, run
+    result = run(load_case("cases/default.toml"), out_dir="results/default")
+    result.series["P_sample"], result.summary["fits"]
+
+The transport model comes first (`model_for_case`: rate tables from the quantum module and the
+effective rates of a homogenized matrix, which need their own small runs), then the mesh and
+the Simulation; with `out_dir` the run claims the folder (spindiff.io.folders), streams rows,
+profiles and fields into it, checkpoints, stops cleanly on SIGINT/SIGTERM, and at the end
+writes summary.json and buildup.png and moves DIR.partial to DIR.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mpi4py import MPI
+
+from .case.schema import Case
+from .mesh.domain import Domain
+from .model import TransportModel, transport_model
+from .simulation import RunResult, Simulation
+
+
+def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD) -> TransportModel:
+    """The transport model with everything it needs computed: rate tables (source.model =
+    "rates", computed on rank 0 and cached) and homogenized-matrix rates (runs of the single
+    cell on every rank)."""
+    tables = None
+    if case.source.model == "rates":
+        from .rates import tables_for_case
+        tables = tables_for_case(case, comm)
+    homogenized = None
+    if case.centres.representation == "homogenized":
+        from .homogenize import effective_rates
+        homogenized = effective_rates(case)
+    return transport_model(case, tables, homogenized)
+
+
+def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD,
+        mesh_model: str | None = None, progress: bool = True, case_text: str | None = None,
+        domain: Domain | None = None, resume: bool = False, overwrite: bool = False,
+        **simulation_options) -> RunResult:
+    """Simulate `case` to the end of its protocol; write the results folder when `out_dir` is
+    given.
+
+    mesh_model: "3d" or "radial" instead of case.mesh.model; domain: reuse a built mesh;
+    resume: continue the run of the same case in `out_dir`.partial from its checkpoint;
+    overwrite: let the finished run replace an earlier results folder of spindiff's in
+    `out_dir` (nothing else is ever replaced, see spindiff.io.folders). With `out_dir`, SIGINT
+    and SIGTERM stop the run between two steps with a checkpoint (RunInterrupted).
+    simulation_options: passed to `Simulation` (model, initial, forcing, fixed_dt).
+    """
+    from .fem.linear_solver import check_options
+    from .io.folders import OutputFolder
+    from .io.identity import case_identity
+    from .io.interrupt import SignalGuard
+    from .observers import Progress
+
+    wall0 = time.perf_counter()
+    check_options(case)  # PETSc's own verdict on the case's options, before anything is made
+    if out_dir is None:
+        sim = _simulation(case, comm, mesh_model, domain, wall0, simulation_options)
+        sim.observe(Progress(sim, enabled=progress))
+        return sim.run()
+    identity = case_identity(case)
+    if mesh_model is not None:
+        identity["mesh.model"] = mesh_model
+    folder = OutputFolder(out_dir, comm, "run", identity, overwrite=overwrite, resume=resume)
+    with SignalGuard() as guard:
+        try:
+            sim = _simulation(case, comm, mesh_model, domain, wall0, simulation_options)
+            return _run_into(sim, folder, guard, case_text, progress)
+        except BaseException as exc:
+            _leave(folder, exc)
+            raise
+
+
+def _simulation(case, comm, mesh_model, domain, wall0, options) -> Simulation:
+    model = options.pop("model", None) or model_for_case(case, comm)
+    return Simulation(case, model=model, domain=domain, comm=comm, mesh_model=mesh_model,
+                      started_at=wall0, **options)
+
+
+def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: bool) -> RunResult:
+    """Attach the results-folder observers, restore a checkpoint, run, write the summary."""
+    from .io.results import ResultsWriter
+    from .observers import Checkpointer, FieldWriter, ProfileWriter, Progress, RowWriter
+    case = sim.case
+    state = Checkpointer.find(folder, sim.comm) if folder.resumed else None
+    text = case_text if case_text is not None else _case_text(case)
+    writer = ResultsWriter(folder, text, sim.columns,
+                           keep_rows=state["rows"] if state else None,
+                           keep_extra=state["extra_rows"] if state else None)
+    keeper = Checkpointer(sim, writer, guard)
+    sim.observe(RowWriter(writer))
+    if case.output.profile and len(sim.domain.centres):
+        sim.observe(ProfileWriter(writer, sim, case.output.profile_bins))
+    if case.output.fields:
+        sim.observe(FieldWriter(writer, sim, resumes=state["resumes"] + 1 if state else 0))
+    sim.observe(Progress(sim, enabled=progress), keeper)
+    if state is not None:
+        keeper.restore(state)
+    guard.deferring = True
+    try:
+        result = sim.run()
+    finally:
+        guard.deferring = False
+    writer.write_json("summary.json", result.summary)
+    if case.output.plots:
+        from .io.plots import plot_buildup
+        starts = {st.name: float(t0) for st, t0 in zip(sim.model.stages, sim.starts)}
+        writer.write_file("buildup.png", lambda path: plot_buildup(
+            result.series, path, title=case.case.name, fits=result.summary["fits"],
+            stage_starts=starts))
+    result.out_dir = writer.finish()
+    return result
+
+
+def _leave(folder, exc: BaseException) -> None:
+    """After a failed or interrupted run: keep OUT.partial when it holds rows or a checkpoint
+    (with a STATUS note), remove it when this run made it and wrote nothing of value."""
+    from .io import checkpoint
+    from .io.interrupt import RunInterrupted
+    if isinstance(exc, RunInterrupted):
+        return  # the checkpointer wrote the checkpoint and STATUS
+    valuable = False
+    if folder.comm.rank == 0:
+        valuable = (folder.resumed or checkpoint.exists(folder.path)
+                    or _rows_written(folder.path) > 0)
+    valuable = folder.comm.bcast(valuable, root=0)
+    if not valuable:
+        folder.discard()
+        return
+    if isinstance(exc, KeyboardInterrupt):
+        why = f"interrupted ({exc}) before a checkpoint could be written"
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        why = f"stopped by an error: {text}"
+    folder.abort(why)
+
+
+def _rows_written(partial: Path) -> int:
+    try:
+        with open(partial / "timeseries.csv") as f:
+            return max(sum(1 for _ in f) - 1, 0)
+    except OSError:
+        return 0
+
+
+def _case_text(case: Case) -> str:
+    """TOML text of a case built in Python (the dict it was validated from)."""
+    import tomli_w
+    return ("# case as run (written by spindiff from the validated input)\n"
+            + tomli_w.dumps(case.raw()))
