@@ -170,23 +170,13 @@ def fit_from_dict(raw: dict[str, Any], path: str | Path, text: str = "") -> FitS
     if absolute is not None and not isinstance(absolute, bool):
         raise CaseError("fit.absolute_sigma", absolute, "true or false", src)
 
-    items = raw.get("datasets")
-    if not isinstance(items, list) or not items:
-        raise CaseError("datasets", items if items is not None else "(missing)",
-                        "at least one [[datasets]] table", src)
-    datasets = [_dataset(d, i, base, src) for i, d in enumerate(items)]
+    datasets = [_dataset(d, i, base, src) for i, d in enumerate(_tables(raw, "datasets", src))]
     names = [d.name for d in datasets]
-    if len(set(names)) != len(names):
-        raise CaseError("datasets.name", names, "names must be distinct", src)
-
-    items = raw.get("parameters")
-    if not isinstance(items, list) or not items:
-        raise CaseError("parameters", items if items is not None else "(missing)",
-                        "at least one [[parameters]] table", src)
-    params = [_parameter(p, i, names, src) for i, p in enumerate(items)]
+    _distinct("datasets.name", names, "names must be distinct", src)
+    params = [_parameter(p, i, names, src)
+              for i, p in enumerate(_tables(raw, "parameters", src))]
     keys = [p.key for p in params]
-    if len(set(keys)) != len(keys):
-        raise CaseError("parameters.key", keys, "each key may be free only once", src)
+    _distinct("parameters.key", keys, "each key may be free only once", src)
     if absolute is None:
         absolute = all(d.sigma is not None for d in datasets)
     elif absolute and any(d.sigma is None for d in datasets):
@@ -344,3 +334,17 @@ def _number(value: Any, key: str, src: str, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise CaseError(key, value, f"a number from {lo:g} to {hi:g}", src)
     return float(value)
+
+
+def _tables(raw: dict, name: str, src: str) -> list:
+    """The non-empty array of tables raw[name] ([[datasets]], [[parameters]])."""
+    items = raw.get(name)
+    if not isinstance(items, list) or not items:
+        raise CaseError(name, items if items is not None else "(missing)",
+                        f"at least one [[{name}]] table", src)
+    return items
+
+
+def _distinct(key: str, values: list, allowed: str, src: str) -> None:
+    if len(set(values)) != len(values):
+        raise CaseError(key, values, allowed, src)
