@@ -23,18 +23,22 @@ from .model import TransportModel, transport_model
 from .simulation import RunResult, Simulation
 
 
-def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD) -> TransportModel:
+def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
+                   progress: bool = False) -> TransportModel:
     """The transport model with everything it needs computed: rate tables (source.model =
     "rates", computed on rank 0 and cached) and homogenized-matrix rates (runs of the single
-    cell on every rank)."""
+    cell on every rank). progress: a line per phase with its wall time on rank 0."""
+    from .io.progress import phase
     tables = None
     if case.source.model == "rates":
         from .rates import tables_for_case
-        tables = tables_for_case(case, comm)
+        with phase(comm, "rate tables", progress):
+            tables = tables_for_case(case, comm)
     homogenized = None
     if case.centres.representation == "homogenized":
         from .homogenize import effective_rates
-        homogenized = effective_rates(case)
+        with phase(comm, "homogenized matrix rates", progress):
+            homogenized = effective_rates(case)
     return transport_model(case, tables, homogenized)
 
 
@@ -61,7 +65,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     wall0 = time.perf_counter()
     check_options(case)  # PETSc's own verdict on the case's options, before anything is made
     if out_dir is None:
-        sim = _simulation(case, comm, mesh_model, domain, wall0, simulation_options)
+        sim = _simulation(case, comm, mesh_model, domain, wall0, progress, simulation_options)
         sim.observe(Progress(sim, enabled=progress))
         return sim.run()
     identity = case_identity(case)
@@ -70,17 +74,17 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     folder = OutputFolder(out_dir, comm, "run", identity, overwrite=overwrite, resume=resume)
     with SignalGuard() as guard:
         try:
-            sim = _simulation(case, comm, mesh_model, domain, wall0, simulation_options)
+            sim = _simulation(case, comm, mesh_model, domain, wall0, progress, simulation_options)
             return _run_into(sim, folder, guard, case_text, progress)
         except BaseException as exc:
             _leave(folder, exc)
             raise
 
 
-def _simulation(case, comm, mesh_model, domain, wall0, options) -> Simulation:
-    model = options.pop("model", None) or model_for_case(case, comm)
+def _simulation(case, comm, mesh_model, domain, wall0, progress, options) -> Simulation:
+    model = options.pop("model", None) or model_for_case(case, comm, progress)
     return Simulation(case, model=model, domain=domain, comm=comm, mesh_model=mesh_model,
-                      started_at=wall0, **options)
+                      started_at=wall0, progress=progress, **options)
 
 
 def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: bool) -> RunResult:

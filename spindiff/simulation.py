@@ -68,6 +68,7 @@ class Simulation:
     the rate module or a homogenized matrix need it computed first, see spindiff.runner);
     domain: an already built mesh (default: meshed from the case, on `comm`, or on every rank
     alone for the 1D radial reduction); mesh_model: "3d" or "radial" instead of the case's;
+    progress: a line per set-up phase (meshing, coefficients) with its wall time on rank 0;
     initial(x): the initial P at points x of shape (3, m) in nm (default: the case's uniform
     value); forcing(t, x): a UFL source f added as n f (manufactured solutions); fixed_dt: no
     step-size control (convergence studies); observers: see `Observer`.
@@ -78,7 +79,9 @@ class Simulation:
                  mesh_model: str | None = None,
                  initial: Callable[[np.ndarray], np.ndarray] | None = None,
                  forcing: Callable | None = None, fixed_dt: float | None = None,
-                 observers: tuple[Observer, ...] = (), started_at: float | None = None):
+                 observers: tuple[Observer, ...] = (), started_at: float | None = None,
+                 progress: bool = False):
+        from .io.progress import phase
         from .mesh import compat
         from .fem.operators import Discretization
         from .fem.stepper import AdaptiveBDF2
@@ -93,13 +96,18 @@ class Simulation:
                   else (mesh_model or case.mesh.model) == "radial"
                   and case.geometry.kind == "sphere_cell")
         mesh_comm = MPI.COMM_SELF if radial else comm
-        self.domain = domain or build_domain(case, mesh_comm, mesh_model)
+        if domain is None:
+            with phase(comm, "meshing", progress):
+                domain = build_domain(case, mesh_comm, mesh_model)
+        self.domain = domain
         self.solve_comm = self.domain.comm
         self.mesh_time = time.perf_counter() - self.wall0
         s = case.solver
-        self.disc = Discretization(self.domain, self.model, forcing=forcing,
-                                   lumped_mass=s.mass == "lumped")
-        self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
+        with phase(comm, "coefficients and operators", progress) as setup:
+            self.disc = Discretization(self.domain, self.model, forcing=forcing,
+                                       lumped_mass=s.mass == "lumped")
+            self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
+        self.setup_time = setup.seconds
         self.columns = ["time_s", *(f"P_{k}" for k in self.disc.weights), "enhancement", "stage"]
 
         if initial is None:

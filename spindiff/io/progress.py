@@ -45,3 +45,32 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class phase:
+    """One line per phase of a run on rank 0: "  meshing ... 12.3 s" (wall time, s).
+
+        with phase(comm, "meshing"):
+            ...
+
+    The label is printed when the phase starts (so a long phase is visible while it runs) and
+    its duration when it ends; `enabled=False` or a rank other than 0 prints nothing. The
+    duration is kept in `seconds`.
+    """
+
+    def __init__(self, comm, label: str, enabled: bool = True):
+        self.active = enabled and (comm is None or comm.rank == 0)
+        self.label = label
+        self.seconds = 0.0
+
+    def __enter__(self) -> "phase":
+        self._t0 = time.perf_counter()
+        if self.active:
+            print(f"  {self.label} ...", end="", file=sys.stderr, flush=True)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.seconds = time.perf_counter() - self._t0
+        if self.active:
+            print(f" {self.seconds:.1f} s" if exc_type is None else " stopped",
+                  file=sys.stderr, flush=True)
