@@ -6,7 +6,7 @@ plain functions of r and forms compile once whatever the number of centres.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import ufl
@@ -45,7 +45,7 @@ class QuadratureFields:
         self._cell_nearest = domain.nearest_distance(self.cell_midpoints)
         self.in_barrier = np.isin(np.repeat(tags, self.npts), domain.barrier_tags)
 
-    CHUNK_CELLS = 100_000
+    CHUNK_CELLS = 25_000
 
     def point_chunks(self):
         """(slice into the per-point arrays, coordinates (m, 3) in nm) over blocks of cells:
@@ -98,27 +98,35 @@ class QuadratureFields:
             f.x.array[self._dofs] = values
 
     def centre_sum(self, law: Callable[[np.ndarray], np.ndarray], cellwise: bool = False) -> np.ndarray:
-        """Sum over centres (and, in a periodic box, over their images in the 27 neighbouring
-        boxes, so a small cell also feels the r^-6 tails of its neighbours) of law(r) at every
-        point; zero inside kept barriers. With `cellwise`, r is the distance of the cell
-        midpoint (one value per cell). Evaluated in chunks of points to bound memory."""
-        centres = self.domain.image_centres()
-        chunk = max(1, 4_000_000 // max(1, len(centres)))
+        """`centre_sums` of one law."""
+        return self.centre_sums([law], cellwise)[0]
 
-        def summed(x: np.ndarray) -> np.ndarray:
-            out = np.empty(x.shape[0])
-            for i in range(0, x.shape[0], chunk):
-                d = x[i:i + chunk, None, :] - centres[None, :, :]
-                out[i:i + chunk] = law(np.sqrt(np.einsum("mnk,mnk->mn", d, d))).sum(axis=1)
-            return out
-
-        if cellwise:
-            vals = np.repeat(summed(self.cell_midpoints), self.npts)
+    def centre_sums(self, laws: Sequence[Callable[[np.ndarray], np.ndarray]],
+                    cellwise: bool = False) -> list[np.ndarray]:
+        """Sums over centres of each law(r) at every point (spindiff.mesh.neighbours: nearby
+        centres at every point, farther ones at the cell midpoint, periodic images included,
+        the continuum tail beyond the cut-off in a periodic box), all from one neighbour
+        search; zero inside kept barriers. With `cellwise`, r is the distance of the cell
+        midpoint (one value per cell). Cost per point independent of the number of centres."""
+        laws = list(laws)
+        if len(self.domain.centres) == 0:
+            return [np.zeros(self.size) for _ in laws]
+        if self.domain.radial:
+            r = self.domain.nearest_distance(self.cell_midpoints if cellwise else self.points)
+            vals = [np.asarray(law(r), dtype=float) for law in laws]
+            if cellwise:
+                vals = [np.repeat(v, self.npts) for v in vals]
         else:
-            vals = np.empty(self.size)
+            neighbours = self.domain.neighbours
+            vals = [np.empty(self.size) for _ in laws]
             for sl, xyz in self.point_chunks():
-                vals[sl] = summed(xyz)
-        vals[self.in_barrier] = 0.0
+                c0, c1 = sl.start // self.npts, sl.stop // self.npts
+                mids = self.cell_midpoints[c0:c1]
+                pts = mids[:, None, :] if cellwise else xyz.reshape(c1 - c0, self.npts, 3)
+                for v, part in zip(vals, neighbours.cell_sums(laws, pts, mids)):
+                    v[sl] = np.broadcast_to(part, (c1 - c0, self.npts)).reshape(-1)
+        for v in vals:
+            v[self.in_barrier] = 0.0
         return vals
 
 
