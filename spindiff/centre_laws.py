@@ -116,17 +116,21 @@ def _powder_table(params, pbar: float):
 @dataclass(frozen=True)
 class ElectronControlledCentres:
     """Centre physics with electron-polarization-controlled diffusion (Chessari): the stage's
-    P_e sets the suppression s_e(r; P_e) of D and scales the paramagnetic relaxation by
-    1 - P_e^2 (Eq. 6); source laws as in `base`."""
-    base: InverseSixthCentres
+    P_e sets the suppression s_e(r; P_e) of D and scales a C6 paramagnetic relaxation by
+    1 - P_e^2 (Eq. 6); source laws as in `base`. A rate table of the quantum module is used as
+    it is: its R1_para is the microwave-off rate and the extra relaxation under microwaves is
+    part of its k and P_src, so it is not scaled again."""
+    base: Union[InverseSixthCentres, "RateTableCentres"]
     params: object
 
     def laws(self, stage: StageSpec) -> StageLaws:
         laws = self.base.laws(stage)
         pe = float(stage.electron_polarization)
+        relax = laws.paramagnetic_rate
+        if isinstance(self.base, InverseSixthCentres):
+            relax = ScaledLaw(relax, 1.0 - pe * pe)
         return StageLaws(source_rate=laws.source_rate, source_target=laws.source_target,
-                         paramagnetic_rate=ScaledLaw(laws.paramagnetic_rate, 1.0 - pe * pe),
-                         suppression=Suppression(self.params, pe))
+                         paramagnetic_rate=relax, suppression=Suppression(self.params, pe))
 
 
 class TableLaw:

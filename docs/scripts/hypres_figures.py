@@ -1,6 +1,7 @@
-"""Figures for docs/hypres.md: D(r; P_e) family and HypRes resurgence at several microwave powers.
+"""Figure and table for docs/hypres.md: HypRes resurgence at several microwave powers (the
+D(r; P_e) family there is drawn by `spindiff plot-diffusion cases/hypres_tempol.toml`).
 
-    .venv/bin/python docs/scripts/hypres_figures.py [--model radial|3d]
+    .venv/bin/python docs/scripts/hypres_figures.py [--model radial|3d]   # ~5 s radial
 
 The resurgence stage is run with the microwaves off (thermal P_e) and on at 5, 20, 50 and
 118 mW (P_e from the Bloch steady state of the case's [electron] table), with the DNP source
@@ -29,7 +30,7 @@ def main() -> None:
     from spindiff.analysis.fits import time_to_fraction
     from spindiff.case import load_case
     from spindiff.model import transport_model
-    from spindiff.simulation import run
+    from spindiff.runner import run
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     rows = []
@@ -56,7 +57,7 @@ def main() -> None:
     fig.tight_layout()
     FIG.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIG / "hypres_resurgence.png")
-    print("| microwave power | P_e | t50 (s) | t90 (s) | plateau visible P |")
+    print("| microwave power | P_e | t50 (s) | t90 (s) | peak visible P |")
     print("|---|---|---|---|---|")
     for power, pe, t50, t90, top in rows:
         print(f"| {power} | {pe:.4f} | {t50:.3g} | {t90:.3g} | {top:.4f} |")

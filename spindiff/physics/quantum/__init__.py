@@ -13,12 +13,19 @@ Layers (one job each):
     tables      k(r), P_src(r), R1_para(r), C6 fits, cache (the PDE interface)
     mn          Mn(II) isotropic-hyperfine cross effect: sweep profile, mismatch, matching
     plots       PNG figures (matplotlib imported lazily)
+    spectral_diffusion  broad EPR lines: spin packets, CW saturation, electron spectral diffusion,
+                e-e interaction reservoir (Provotorov), stationary P_e(omega)
+    broadline   triple spin flips (CE + TM, Wenckebach) + solid effect -> nuclear rates, PDE table
+    broadline_sweep, broadline_plots   DNP sweep profile, cached table, figures
 
 Pure numpy/scipy: never imports dolfinx, petsc4py or mpi4py.
 """
 from .agents import (PRESETS, Conditions, PolarizingAgent, central_transition_fraction,
                      ee_distance, lineshape, preset, resolve_mechanism, spin_params)
 from .couplings import ee_dipolar_from_angle, en_prefactor, hyperfine_from_angle
+from .broadline import (BroadlineSettings, broadline_table, gaussian_line, solve_broadline,
+                        user_line)
+from .broadline_sweep import BroadlineSweep, broadline_sweep, cached_broadline_table
 from .effective import EffectiveResult, solve_effective
 from .mn import SweepProfile, matching_fraction, mismatch_scan, sweep_profile
 from .model import SpinBatch, SpinParams
@@ -38,5 +45,6 @@ __all__ = [
     "SpinSystem", "plot_rate_table", "plot_sweep_profile", "PowderGrid", "fibonacci",
     "gauss_legendre_cos", "zcw", "OnOff", "solve_on_off", "SteadyResult", "solve_steady",
     "RateTable", "cache_key", "default_r_grid", "fit_c6", "load_table", "rate_table",
-    "save_table",
+    "save_table", "BroadlineSettings", "broadline_table", "gaussian_line", "solve_broadline",
+    "user_line", "BroadlineSweep", "broadline_sweep", "cached_broadline_table",
 ]
