@@ -11,11 +11,17 @@ from .case.schema import Case
 from .mesh.domain import Domain
 
 
-def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None) -> Domain:
+def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
+                 model=None) -> Domain:
+    """The case's Domain on `comm`. model (a TransportModel, optional): its rates set the
+    interface layers that the 1D particle and film reductions resolve (see boundary_layers)."""
     kind = case.geometry.kind
+    mesh_model = mesh_model or case.mesh.model
+    if mesh_model == "radial" and kind in ("particle", "layers"):
+        return _reduced(case, comm, model)
     builder = {"sphere_cell": _sphere_cell, "periodic_cube": _periodic_cube, "box": _box,
                "particle": _particle, "layers": _layers, "blend": _blend, "mesh": _user_mesh}[kind]
-    domain = builder(case, comm, mesh_model or case.mesh.model)
+    domain = builder(case, comm, mesh_model)
     if case.centres.representation == "homogenized":
         domain.centres = np.empty((0, 3))
         domain.barrier_by_distance = False
@@ -116,7 +122,7 @@ def _particle(case: Case, comm, mesh_model: str) -> Domain:
         comm, g.shape, g.particle_size, sides, m.size_particle or m.size_bulk, m.size_bulk,
         order=m.order, periodic=g.periodic, matrix=g.matrix_material,
         particle=g.particle_material, centres=pos if len(pos) else None,
-        barrier_radius=b, size_barrier=m.size_barrier)
+        barrier_radius=b, size_barrier=m.size_barrier, size_interface=m.size_interface)
 
 
 def _layers(case: Case, comm, mesh_model: str) -> Domain:
@@ -142,3 +148,42 @@ def _user_mesh(case: Case, comm, mesh_model: str) -> Domain:
     materials = {name: list(mat.regions) for name, mat in case.materials.items()}
     return read_user_mesh(comm, mesh_file_path(case), materials, centres=pos,
                           barrier_radius=case.barrier_radius if pos is not None else None)
+
+
+def boundary_layers(case: Case, model=None) -> dict[str, float]:
+    """Boundary-layer length (nm) per material for the 1D meshes: l = sqrt(D0 tau) with tau the
+    shorter of the earliest output time and the material's fastest relaxation time
+    1 / (1/T1n + k_eff + R1_eff) (the homogenized rates of `model` when given), i.e. the
+    depletion length sqrt(D T_B) at an interface or the diffusion front at the first output."""
+    t_first = min(float(st.output_times()[0]) for st in _stages(case, model))
+    out = {}
+    for name, mat in case.materials.items():
+        rate = 0.0 if np.isinf(mat.T1n) else 1.0 / mat.T1n
+        if model is not None:
+            extra = [k + r1 for rates in model.uniform_rates.values()
+                     for (m, k, _, r1) in rates if m == name]
+            rate += max(extra, default=0.0)
+        tau = min(t_first, 1.0 / rate) if rate > 0 else t_first
+        out[name] = float(np.sqrt(mat.D0 * tau))
+    return out
+
+
+def _stages(case: Case, model) -> list:
+    """The model's stages, or stand-ins with the case's output times."""
+    if model is not None:
+        return model.stages
+    from .model import StageSpec
+    return [StageSpec(st.name, st.duration, True, 0.0, outputs=st.outputs, spacing=st.spacing,
+                      first_output=st.first_output) for st in case.protocol.stages]
+
+
+def _reduced(case: Case, comm, model) -> Domain:
+    """The 1D reduction of a particle (sphere, cylinder, slab) or a film of layers."""
+    from .geometry.particle_radial import build_layers_radial, build_particle_radial
+    g, m = case.geometry, case.mesh
+    layers = boundary_layers(case, model)
+    if g.kind == "layers":
+        return build_layers_radial(comm, g.thicknesses, g.layer_materials, case.box_sides[:2],
+                                   layers, m.radial_cells)
+    return build_particle_radial(comm, g.shape, g.particle_size, case.box_sides,
+                                 g.particle_material, g.matrix_material, layers, m.radial_cells)
