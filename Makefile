@@ -16,7 +16,7 @@ NP         ?= 2
 MPIRUN     := mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1 -n $(NP)
 
 APT_PACKAGES := python3-dolfinx-real python3-dolfinx-mpc python3-gmsh python3-meshio \
-                python3-scipy python3-matplotlib python3-h5py python3-venv python3-pip \
+                python3-scipy python3-matplotlib python3-h5py python3-pandas python3-venv python3-pip \
                 openmpi-bin libopenmpi-dev
 
 .PHONY: setup demo test test-quick lint test-serial test-mpi test-debian13 print-apt-packages bench clean

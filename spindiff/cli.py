@@ -7,6 +7,8 @@
     spindiff rates CASE             k(r), P_src(r), R1(r) of the case's agent (quantum module)
     spindiff sweep CASE             the variants of the case's [sweep] table, in MPI groups
     spindiff fit FIT.toml           fit case keys to measured curves (docs/fitting.md)
+    spindiff plot RESULTS_DIR       redraw a results folder's figures (--what, --format pdf)
+    spindiff particle-series CASE   T_B and enhancement against particle size (docs/heterogeneous.md)
 """
 from __future__ import annotations
 
@@ -248,6 +250,23 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_particle_series(args) -> int:
+    from .particle_series import command
+    return command(args, _parse_set(args.set))
+
+
+def cmd_plot(args) -> int:
+    """Redraw the figures of a results folder from its files (spindiff.io.replot)."""
+    from .io.replot import plot_results
+    what = [w.strip() for item in args.what or [] for w in item.split(",") if w.strip()]
+    formats = [f.strip() for item in args.format or ["png"] for f in item.split(",") if f.strip()]
+    written = []
+    if _rank() == 0:
+        written = plot_results(args.folder, what or None, formats)
+    say(f"{args.folder}: " + ", ".join(p.name for p in written))
+    return 0
+
+
 def _command(sub, name: str, func, help: str, out: str | None = None, what: str = "",
              quiet: bool = False, petsc: bool = False, radial: bool = False):
     """A subcommand with the options they share: CASE, --set, and as asked --out (with
@@ -294,8 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     w = _command(sub, "sweep", cmd_sweep, "run the variants of the case's [sweep] table (MPI groups)",
                  out="results/<case name>-sweep", what="sweep", quiet=True, petsc=True)
     w.add_argument("--group-size", type=int, help="MPI ranks per variant (default: [sweep] group_size)")
+    pl = sub.add_parser("plot", help="redraw the figures of a results folder from its files")
+    pl.add_argument("folder", help="a results folder of run or sweep")
+    pl.add_argument("--what", action="append", metavar="FIG[,FIG]",
+                    help="buildup, profile, sweep (default: all the folder allows)")
+    pl.add_argument("--format", action="append", metavar="FMT[,FMT]",
+                    help="png (default), pdf, svg")
+    pl.set_defaults(func=cmd_plot)
     from .fit.command import add_parser as add_fit_parser
     add_fit_parser(sub)
+    from .particle_series import add_parser as add_series_parser
+    add_series_parser(sub, cmd_particle_series)
     return p
 
 

@@ -27,15 +27,19 @@ class RowWriter(Observer):
 
 
 class ProfileWriter(Observer):
-    """profile.csv: <P> in shells around the centres at every output row."""
+    """profile.csv: <P> in shells around the centres at every output row, in long format
+    (time_s, r_nm, P: one row per shell; r_nm is the shell's mid radius in nm)."""
 
     def __init__(self, writer: ResultsWriter, sim: Simulation, bins: int):
+        from .io.results import PROFILE_COLUMNS
         self.writer = writer
         self.radii = sim.disc.radial_profile_setup(bins)
-        writer.open_extra("profile.csv", ["time_s", *(f"r_{r:.4g}_nm" for r in self.radii)])
+        writer.open_extra("profile.csv", PROFILE_COLUMNS)
 
     def on_row(self, sim: Simulation, event: Event | None, row: list) -> None:
-        self.writer.extra_row("profile.csv", [row[0], *sim.disc.radial_profile(sim.P)])
+        values = sim.disc.radial_profile(sim.P)
+        self.writer.extra_rows_many("profile.csv", [[row[0], float(r), p]
+                                                    for r, p in zip(self.radii, values)])
 
 
 class FieldWriter(Observer):

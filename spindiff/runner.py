@@ -67,7 +67,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     if out_dir is None:
         sim = _simulation(case, comm, mesh_model, domain, wall0, progress, simulation_options)
         sim.observe(Progress(sim, enabled=progress))
-        return sim.run()
+        return _spatial_error(sim, sim.run(), mesh_model, domain is not None, simulation_options)
     identity = case_identity(case)
     if mesh_model is not None:
         identity["mesh.model"] = mesh_model
@@ -75,7 +75,9 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     with SignalGuard() as guard:
         try:
             sim = _simulation(case, comm, mesh_model, domain, wall0, progress, simulation_options)
-            return _run_into(sim, folder, guard, case_text, progress)
+            return _run_into(sim, folder, guard, case_text, progress,
+                             lambda res: _spatial_error(sim, res, mesh_model, domain is not None,
+                                                        simulation_options))
         except BaseException as exc:
             _leave(folder, exc)
             raise
@@ -87,8 +89,10 @@ def _simulation(case, comm, mesh_model, domain, wall0, progress, options) -> Sim
                       started_at=wall0, progress=progress, **options)
 
 
-def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: bool) -> RunResult:
-    """Attach the results-folder observers, restore a checkpoint, run, write the summary."""
+def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: bool,
+              finish=lambda res: res) -> RunResult:
+    """Attach the results-folder observers, restore a checkpoint, run, write the summary
+    (after `finish(result)`: the spatial error estimate)."""
     from .io.results import ResultsWriter
     from .observers import Checkpointer, FieldWriter, ProfileWriter, Progress, RowWriter
     case = sim.case
@@ -111,14 +115,35 @@ def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: b
         result = sim.run()
     finally:
         guard.deferring = False
+    result = finish(result)
     writer.write_json("summary.json", result.summary)
-    if case.output.plots:
-        from .io.plots import plot_buildup
-        starts = {st.name: float(t0) for st, t0 in zip(sim.model.stages, sim.starts)}
-        writer.write_file("buildup.png", lambda path: plot_buildup(
-            result.series, path, title=case.case.name, fits=result.summary["fits"],
-            stage_starts=starts))
+    if case.output.plots:  # drawn from the files just written, as `spindiff plot` would
+        from .io.replot import plot_results
+        writer.write_file("buildup.png", lambda path: plot_results(
+            path.parent))
     result.out_dir = writer.finish()
+    if case.output.profile and sim.comm.rank == 0 and (result.out_dir / "profile.csv").is_file():
+        from .io.results import read_profile
+        result.profile = read_profile(result.out_dir)
+    return result
+
+
+def _spatial_error(sim: Simulation, result: RunResult, mesh_model: str | None,
+                   domain_given: bool, options: dict) -> RunResult:
+    """summary["spatial_error"] from a second run on another mesh (spindiff.error_estimate),
+    and one warning line on rank 0 when it exceeds 1 %."""
+    import sys
+
+    from .error_estimate import estimate, warning
+    case = sim.case if mesh_model is None else sim.case.with_changes({"mesh.model": mesh_model})
+    if domain_given:
+        err = {"method": "off", "note": "not estimated for a mesh given to run()"}
+    else:
+        err = estimate(case, result, sim, sim.comm, **options)
+    result.summary["spatial_error"] = err
+    line = warning(err)
+    if line and sim.comm.rank == 0:
+        print(line, file=sys.stderr, flush=True)
     return result
 
 

@@ -32,11 +32,25 @@ from .protocol import Event, protocol_events
 
 @dataclass
 class RunResult:
-    """What a run computed: the time series (column arrays), the summary dict and the folder."""
+    """What a run computed: the time series (column arrays), the summary dict and the folder.
+
+    final_field: P at the end, one value per local dof (with ghosts), at `coordinates` (shape
+    (n, 3), nm; the 1D reductions have r in the first column); profile: the radial profile
+    {"time_s": (m,), "r_nm": (k,), "P": (m, k)} when output.profile was on (rank 0, from
+    profile.csv). `to_dataframe()` gives each as a pandas DataFrame."""
     series: dict[str, np.ndarray]
     summary: dict
     out_dir: Optional[Path] = None
     final_field: Optional[np.ndarray] = field(default=None, repr=False)
+    coordinates: Optional[np.ndarray] = field(default=None, repr=False)
+    profile: Optional[dict] = field(default=None, repr=False)
+
+    def to_dataframe(self, what: str = "timeseries"):
+        """A pandas DataFrame (pandas is optional: ImportError in one line without it) of
+        "timeseries" (the columns of timeseries.csv), "profile" (long format: time_s, r_nm, P)
+        or "field" (x_nm, y_nm, z_nm, P: the final field at the dof coordinates)."""
+        from .io.results import dataframe
+        return dataframe(self, what)
 
 
 class Observer:
@@ -55,10 +69,12 @@ class Observer:
         """When the simulation ends, normally or not."""
 
 
-def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None) -> Domain:
-    """Mesh the case's geometry ("3d" or, for a sphere cell, the "radial" 1D reduction)."""
+def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
+                 model: TransportModel | None = None) -> Domain:
+    """Mesh the case's geometry ("3d" or the "radial" 1D reduction of a sphere cell, particle
+    or film; the model's rates set the interface layers the 1D mesh resolves)."""
     from .domains import build_domain as _build
-    return _build(case, comm, mesh_model)
+    return _build(case, comm, mesh_model, model=model)
 
 
 class Simulation:
@@ -90,22 +106,22 @@ class Simulation:
         self.wall0 = started_at if started_at is not None else time.perf_counter()
         self.case, self.comm = case, comm
         self.model = model if model is not None else transport_model(case)
-        # the 1D radial reduction is tiny: every rank solves it whole (identical numbers, no
-        # communication per step); rank 0 still writes the files
-        radial = (domain.radial if domain is not None
-                  else (mesh_model or case.mesh.model) == "radial"
-                  and case.geometry.kind == "sphere_cell")
-        mesh_comm = MPI.COMM_SELF if radial else comm
+        # the 1D reductions (radial cell, particle or film) are tiny: every rank solves them
+        # whole (identical numbers, no communication per step); rank 0 still writes the files
+        serial = (domain.serial if domain is not None
+                  else (mesh_model or case.mesh.model) == "radial")
+        mesh_comm = MPI.COMM_SELF if serial else comm
         if domain is None:
             with phase(comm, "meshing", progress):
-                domain = build_domain(case, mesh_comm, mesh_model)
+                domain = build_domain(case, mesh_comm, mesh_model, model=self.model)
         self.domain = domain
         self.solve_comm = self.domain.comm
         self.mesh_time = time.perf_counter() - self.wall0
         s = case.solver
         with phase(comm, "coefficients and operators", progress) as setup:
             self.disc = Discretization(self.domain, self.model, forcing=forcing,
-                                       lumped_mass=s.mass == "lumped")
+                                       lumped_mass=s.mass == "lumped",
+                                       quadrature_degree=case.mesh.quadrature_degree)
             self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
         self.setup_time = setup.seconds
         self.columns = ["time_s", *(f"P_{k}" for k in self.disc.weights), "enhancement", "stage"]
@@ -192,7 +208,8 @@ class Simulation:
         series = self.series
         compat.scatter_forward(self.disc.P)
         return RunResult(series=series, summary=self.summary(series), out_dir=out_dir,
-                         final_field=self.disc.P.x.array.copy())
+                         final_field=self.disc.P.x.array.copy(),
+                         coordinates=compat.dof_coordinates(self.disc.P.function_space).copy())
 
     def close(self) -> None:
         for o in self.observers:
@@ -261,11 +278,16 @@ class Simulation:
             "final": {"P": final, **_enhancement(series, model.thermal_polarization),
                       "time_s": float(series["time_s"][-1])},
             "fits": stage_fits(series, model, self.starts),
+            "stages": [{"name": st.name, "start_s": float(t0), "end_s": float(t1),
+                        "source_on": st.source_on, "saturate": st.saturate,
+                        "spacing": st.spacing, "pulsed": st.pulsed,
+                        "electron_polarization": st.electron_polarization}
+                       for st, t0, t1 in zip(model.stages, self.starts[:-1], self.starts[1:])],
             "diffusion": {"model": model.diffusion.model,
                           "polarization": model.diffusion.polarization,
                           "regularization_eps": model.diffusion.eps,
                           "f_cap": model.diffusion.cap, "f_max_reached": system.f_max()},
-            "mesh": {"model": "radial" if domain.radial else "3d", "dofs": disc.ndofs,
+            "mesh": {"model": "radial" if domain.serial else "3d", "dofs": disc.ndofs,
                      "cells": ncells, "description": domain.description,
                      "quadrature_degree": disc.quadrature_degree},
             "time_stepping": {**self.stepper.stats.as_dict(), "rtol": case.solver.rtol,
@@ -311,9 +333,9 @@ def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | 
     from .fem.systems import StepSystem
 
     model = model or transport_model(case)
-    domain = domain or build_domain(case, comm, mesh_model)
+    domain = domain or build_domain(case, comm, mesh_model, model=model)
     disc = Discretization(domain, model)
-    system = StepSystem(disc, "direct" if domain.radial else case.solver.linear_solver,
+    system = StepSystem(disc, "direct" if domain.serial else case.solver.linear_solver,
                         case.solver.ksp_rtol, case.solver.petsc_options)
     system.set_stage(model.stages[stage])
     P = compat.petsc_vector(disc.P)

@@ -4,7 +4,8 @@ The [sweep] table of a case lists variants (a grid of parameter values and/or ex
 tables). The world communicator is split into groups of `group_size` ranks; group g runs
 variants g, g + G, g + 2G, ... each with its own results folder DIR/variants/<id>/ (the usual
 contract: timeseries.csv, summary.json, ...). When all are done, rank 0 gathers one table
-(sweep.csv, sweep.json) and one comparison plot (sweep.png). A sweep can be resumed: finished
+(sweep.csv, sweep.json) and one figure (sweep.png: the curves coloured by the swept
+value, T_B and the enhancement against each swept parameter). A sweep can be resumed: finished
 variants are skipped, an interrupted one continues from its checkpoint.
 """
 from __future__ import annotations
@@ -161,16 +162,9 @@ def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_
     info = {"variants": rows, "wall_time_s": wall, "groups": ngroups, "group_size": group_size,
             "variants_per_minute": 60.0 * len(rows) / wall if wall > 0 else None}
     (out / "sweep.json").write_text(dumps_json(info) + "\n")
-    _plot(curves, out / "sweep.png")
+    from .io.sweep_plots import plot_sweep
+    plot_sweep(rows, keys, curves, out / "sweep.png", title=out.name)
     return info
-
-
-def _plot(curves: dict, path: Path) -> None:
-    from .io.plots import finish_time_plot, time_axes
-    plt, fig, ax = time_axes()
-    for label, (t, p, desc) in curves.items():
-        ax.plot(t, p, label=f"{label}: {desc}"[:70])
-    finish_time_plot(plt, fig, ax, path, "<P> over the sample", legend_size=7)
 
 
 def format_table(info: dict) -> str:

@@ -1,7 +1,8 @@
 """Unit parsing with pint: case files state units explicitly ("0.66 nm", "11 kHz", "50 mM").
 
-Internal units: nm, s, T, K; frequencies in 1/s (Hz, cycles) unless a quantity is explicitly an
-angular frequency (rad/s), see `to_angular`; concentrations as number densities in nm^-3.
+Internal units: nm, s, T, K (a field may also be written as an NMR frequency, `parse_field`);
+frequencies in 1/s (Hz, cycles) unless a quantity is explicitly an angular frequency (rad/s),
+see `to_angular`; concentrations as number densities in nm^-3.
 
 A quantity is read as ONE decimal number followed by a unit expression ("0.8 nm",
 "-572.5 MHz", "1e-16 m^2/s", "1000 1/s", "66 nm^-3"); nothing is evaluated as arithmetic
@@ -150,6 +151,47 @@ def _concentration(q: pint.Quantity, example: str) -> float:
     except (OverflowError, ArithmeticError, ValueError):
         raise UnitParseError(f"out of range; allowed: a finite value, e.g. {example}") from None
     raise UnitParseError(f"wrong units ({q.units:~P}); expected a concentration, e.g. {example}")
+
+
+_NUCLEUS_SUFFIX = re.compile(r"^(?P<quantity>.*?)\s+(?P<nucleus>\d+\s*-?\s*[A-Za-z]{1,2}|[A-Za-z]{1,2}\s*-?\s*\d+)\s*$")
+
+
+def parse_field(value: object, default_nucleus: str = "1H") -> float:
+    """A magnetic field B0 in T, written as a field ("7.05 T") or as the NMR frequency
+    of a nucleus at that field, the way magnets are named: "400 MHz" is the 1H Larmor frequency
+    (B0 = 2 pi f / gamma_1H = 9.395 T), "100.6 MHz 13C" that of 13C (spindiff.physics.nuclei).
+    UnitParseError (with close nucleus names) otherwise."""
+    from .physics.nuclei import NUCLEI, canonical, suggestions
+    example = '"7.05 T", "400 MHz" (1H frequency) or "100.6 MHz 13C"'
+    nucleus = None
+    if isinstance(value, str):
+        m = _NUCLEUS_SUFFIX.match(value)
+        if m is not None:
+            name = m["nucleus"].replace(" ", "")
+            nucleus = canonical(name)
+            if nucleus is None:
+                close = suggestions(name)
+                hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+                raise UnitParseError(f"unknown nucleus {name!r}{hint}; allowed: a field or a "
+                                     f"frequency with a nucleus of {len(NUCLEI)} tabulated, "
+                                     f"e.g. {example}")
+            value = m["quantity"]
+    if isinstance(value, str):
+        q = quantity(value, example)
+        if q.check("[frequency]"):
+            hz = _bounded(float(q.to("Hz").magnitude), example)
+            gamma = abs(NUCLEI[nucleus or default_nucleus].gamma)
+            return _bounded(2.0 * math.pi * hz / gamma, example)
+        if nucleus is not None:
+            raise UnitParseError(f"a nucleus name goes with a frequency (\"400 MHz 1H\"), not "
+                                 f"with {q.units:~P}; e.g. {example}")
+    try:
+        return parse(value, "field")
+    except UnitParseError as exc:
+        if "wrong units" not in str(exc):
+            raise
+        raise UnitParseError(f"wrong units; expected a field or an NMR frequency, e.g. "
+                             f"{example}") from None
 
 
 def to_angular(value: object) -> float:

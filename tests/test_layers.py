@@ -40,9 +40,9 @@ LAYERS = [
     {"geometry", "fem"},
     {"domains"},
     {"simulation"},
-    {"observers", "homogenize"},
+    {"observers", "homogenize", "error_estimate"},
     {"runner"},
-    {"compare", "sweep", "fit"},
+    {"compare", "sweep", "fit", "particle_series"},
     {"cli"},
 ]
 LEVEL = {name: i for i, group in enumerate(LAYERS) for name in group}

@@ -39,10 +39,10 @@ def estimated_cells(case: Case) -> tuple[float, float]:
 
     bulk: 6 V / h^3 for the volume V at element size h (size_bulk; size_particle inside a
     particle); refined: two cells per size_barrier^2 on every refined sphere (barrier, visible
-    and source-region spheres around each centre). User meshes and the radial model: (0, 0).
+    and source-region spheres around each centre). User meshes and the 1D reductions: (0, 0).
     """
     g, m = case.geometry, case.mesh
-    if g.kind == "mesh" or (m.model == "radial" and g.kind == "sphere_cell"):
+    if g.kind == "mesh" or m.model == "radial":
         return 0.0, 0.0
     b = case.barrier_radius
     radii = [b, case.visible_radius] + ([case.source.radius] if case.source.model == "region" else [])
@@ -87,7 +87,7 @@ def check_resources(case: Case, source: str | None) -> None:
     if bulk + refined > MAX_CELLS:
         key, size = ("mesh.size_barrier", m.size_barrier) if refined > bulk else \
             ("mesh.size_bulk", m.size_bulk)
-        hint = " or mesh.model = \"radial\"" if g.kind == "sphere_cell" else ""
+        hint = " or mesh.model = \"radial\"" if g.kind in ("sphere_cell", "particle", "layers") else ""
         raise CaseError(key, f"{size:g} nm",
                         f"the 3D mesh would need about {bulk + refined:.2g} cells; allowed: sizes "
                         f"that keep it below {MAX_CELLS:.0e} cells (larger sizes{hint})", source)

@@ -1,7 +1,9 @@
 """pydantic validation errors as the one-line CaseError users see: the dotted key, the value,
-and what is allowed (for an unknown key, the keys the table does allow)."""
+and what is allowed (for an unknown key, the closest allowed key and the keys the table does
+allow)."""
 from __future__ import annotations
 
+import difflib
 import typing
 from typing import Any
 
@@ -12,7 +14,9 @@ from ..errors import CaseError
 
 def first_error(exc: ValidationError, root: type[BaseModel], source: str | None) -> CaseError:
     """The first pydantic validation error as a one-line CaseError (key, value, what is allowed)."""
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # an unknown key first: a misspelt key ("D_0") also makes the real one ("D0") missing
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
     key = _dotted(loc)
     kind = err["type"]
@@ -20,8 +24,13 @@ def first_error(exc: ValidationError, root: type[BaseModel], source: str | None)
         return CaseError(key, "(missing)", "required key is missing", source)
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], root)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6) if loc else []
+        if not close and loc:  # case-insensitive and separator-blind match ("d_0", "t1N")
+            squash = {a.lower().replace("_", ""): a for a in allowed}
+            close = [squash[k] for k in [str(loc[-1]).lower().replace("_", "")] if k in squash]
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return CaseError(key, err.get("input"), f"unknown key{hint}", source)
+        return CaseError(key, err.get("input"), f"unknown key{guess}{hint}", source)
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):

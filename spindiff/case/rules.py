@@ -113,6 +113,7 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if c.visible_radius is not None and c.visible_radius < case.barrier_radius:
         raise CaseError("centres.visible_radius", f"{c.visible_radius:g} nm",
                         f"must be >= the barrier radius b = {case.barrier_radius:g} nm", source)
+    resolve_microwave_frequencies(case, source)
     _check_thermal(case, source)
     _check_positions(case, source)
     check_resources(case, source)
@@ -143,7 +144,13 @@ def _check_geometry(case: Case, source: str | None) -> None:
                             "a periodic cube has no outer boundary", source)
         return
     if case.mesh.model == "radial":
-        raise CaseError("mesh.model", "radial", "the radial reduction needs a sphere_cell", source)
+        if g.kind not in ("particle", "layers"):
+            raise CaseError("mesh.model", "radial", "the 1D reduction needs geometry kind "
+                            "sphere_cell, particle or layers", source)
+        if c.placement != "none" and c.representation != "homogenized":
+            raise CaseError("mesh.model", "radial", "the 1D reduction of a particle or film "
+                            "needs centres.representation = \"homogenized\" or placement = "
+                            "\"none\" (resolved centres are not symmetric)", source)
     if g.outer_boundary != "zero_flux":
         raise CaseError("geometry.outer_boundary", g.outer_boundary,
                         f"only \"zero_flux\" for geometry kind {g.kind!r}", source)
@@ -203,6 +210,44 @@ def _check_geometry(case: Case, source: str | None) -> None:
                         "needs the centre concentration (geometry.concentration)", source)
     if c.representation == "homogenized" and c.barrier == "none":
         raise CaseError("centres.representation", "homogenized", "needs a barrier radius", source)
+
+
+def electron_g(case: Case) -> float | None:
+    """g_iso of the polarizing agent: [agent] g (or its preset's), else [electron] g."""
+    if case.agent is not None:
+        if case.agent.g is not None:
+            return case.agent.g
+        from ..physics.quantum.agents import preset
+        return preset(case.agent.preset).g
+    return case.electron.g if case.electron is not None else None
+
+
+def resolve_microwave_frequencies(case: Case, source: str | None = None) -> None:
+    """Each stage's microwave_offset (Hz), the microwave frequency minus the electron frequency
+    g_iso mu_B B0 / h: given directly (default 0), or from an absolute microwave_frequency with
+    the agent's g and B0. At most one of the two per stage."""
+    from ..physics.constants import HBAR, MU_B
+    for i, st in enumerate(case.protocol.stages):
+        if st.microwave_frequency is None:
+            if st.microwave_offset is None:
+                object.__setattr__(st, "microwave_offset", 0.0)
+            continue
+        key = f"protocol.stages[{i}].microwave_frequency"
+        shown = f"{st.microwave_frequency / 1e9:.6g} GHz"
+        if st.microwave_offset is not None:
+            raise CaseError(key, shown, "give microwave_frequency or microwave_offset, not both",
+                            source)
+        g = electron_g(case)
+        if g is None or case.conditions is None:
+            raise CaseError(key, shown, "needs [conditions] B0 and the g of [agent] or [electron] "
+                            "(or give microwave_offset)", source)
+        f_e = g * MU_B * case.conditions.B0 / (2.0 * math.pi * HBAR)
+        offset = st.microwave_frequency - f_e
+        if abs(offset) > 0.05 * f_e:
+            raise CaseError(key, shown, f"is {offset / 1e9:+.4g} GHz from the electron frequency "
+                            f"{f_e / 1e9:.6g} GHz (g = {g:g}, B0 = {case.conditions.B0:.5g} T); "
+                            "allowed: within 5 %", source)
+        object.__setattr__(st, "microwave_offset", offset)
 
 
 def _check_thermal(case: Case, source: str | None) -> None:

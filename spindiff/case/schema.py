@@ -22,7 +22,6 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from .. import units
 from ..errors import CaseError
-from ..physics.constants import GAMMA_NUCLEUS
 from . import rules
 from .dotted import apply_changes
 from .messages import first_error
@@ -86,7 +85,27 @@ MagneticField = Annotated[float, _quantity("field"), AfterValidator(_positive)]
 Temperature = Annotated[float, _quantity("temperature"), AfterValidator(_positive)]
 Polarization = Annotated[float, AfterValidator(_polarization)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Nucleus = Literal[tuple(GAMMA_NUCLEUS)]  # type: ignore[valid-type]
+
+
+def _nucleus(value: Any) -> str:
+    """A tabulated nucleus (spindiff.physics.nuclei) by its usual name: "1H", "27Al", "Al27"."""
+    from ..physics.nuclei import lookup
+    try:
+        return lookup(value).name
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _field(value: Any) -> float:
+    """B0 as a field ("7.05 T") or a 1H/named-nucleus NMR frequency ("400 MHz", "100.6 MHz 13C")."""
+    try:
+        return units.parse_field(value)
+    except units.UnitParseError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Nucleus = Annotated[str, BeforeValidator(_nucleus)]
+FieldOrFrequency = Annotated[float, BeforeValidator(_field), AfterValidator(_positive)]
 #: seeds of the random placements: numpy accepts 0 ... 2^32 - 1 everywhere
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 #: largest number of centres, positions, layers, output times, ... in one case
@@ -96,6 +115,13 @@ MAX_ITEMS = 100_000
 class Section(BaseModel):
     """A case-file table: unknown keys and non-finite numbers (inf, nan) are rejected."""
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False):
+        """A copy; changed values must go through validation: use `Case.with_changes`."""
+        if update:
+            raise TypeError("model_copy(update=...) would bypass validation; use "
+                            "case.with_changes({\"dotted.key\": value}), which validates")
+        return super().model_copy(deep=deep)
 
 
 class CaseInfo(Section):
@@ -228,10 +254,15 @@ class Relaxation(Section):
 
 
 class Conditions(Section):
-    """[conditions]: field, temperature and observed nucleus."""
-    B0: MagneticField
+    """[conditions]: field, temperature and observed nucleus.
+
+    B0: a field ("7.05 T") or the NMR frequency of a nucleus at that field, as magnets are
+    named: "400 MHz" is the 1H frequency (9.395 T), "100.6 MHz 13C" a 13C one. nucleus: any
+    nucleus of spindiff.physics.nuclei ("1H", "2H", "6Li", "13C", "27Al", "119Sn", ...).
+    """
+    B0: FieldOrFrequency
     temperature: Temperature
-    nucleus: Nucleus = "1H"  # type: ignore[valid-type]
+    nucleus: Nucleus = "1H"
 
 
 Frequency = Annotated[float, _quantity("frequency"), AfterValidator(_non_negative)]
@@ -265,7 +296,15 @@ class Agent(Section):
 
     preset: "TEMPOL", "trityl" or "MnII"; the other keys override the preset. A_iso: isotropic
     hyperfine coupling of Mn(II) (frequency, e.g. "229 MHz"). mechanism: "SE", "CE" or "auto".
-    method: "full" Lindblad master equation or the "effective" Zeeman-projected rates.
+    method: "full" Lindblad master equation or the "effective" Zeeman-projected rates for
+    isolated electron pairs, or "broadline": spin packets of the whole EPR line with electron
+    spectral diffusion and triple spin flips (cross effect + thermal mixing, Wenckebach; radical
+    presets only, needs geometry.concentration; docs/quantum.md). For it: ee_min_distance,
+    closest radical-radical distance (default 0.7 nm); spectral_diffusion_scale, factor on the
+    computed eSD rate (default 1, 0 = none); T1D, relaxation time of the e-e interaction
+    reservoir (default T1e / 2). microwave_nutation, microwave_offset: the microwave field
+    that the rate module uses in every stage with microwaves (default: the stage's values), so
+    that a stage can set the one-P_e of [electron] by microwave_power independently.
     ee_distance: electron-electron distance for the cross effect (default from the
     concentration, r_ee = 2 (3 / (4 pi c))^(1/3)). T2n: nuclear T2.
     """
@@ -276,9 +315,14 @@ class Agent(Section):
     A_iso: Optional[Frequency] = None
     line_fwhm: Optional[Frequency] = None
     mechanism: Literal["auto", "SE", "CE"] = "auto"
-    method: Literal["full", "effective"] = "full"
+    method: Literal["full", "effective", "broadline"] = "full"
     ee_distance: Optional[Length] = None
     T2n: Time = 1e-3
+    ee_min_distance: Optional[Length] = None
+    spectral_diffusion_scale: Optional[float] = Field(default=None, ge=0.0, le=1e12)
+    T1D: Optional[Time] = None
+    microwave_nutation: Optional[Frequency] = None
+    microwave_offset: Optional[Annotated[float, _quantity("frequency")]] = None
 
 
 class Pulses(Section):
@@ -297,9 +341,12 @@ class Stage(Section):
     microwaves: on (true) or off; the DNP source acts while they are on unless `source` says
     otherwise; source_polarization overrides [source] polarization for this stage (e.g.
     negative DNP). With [electron]: microwave_nutation (w1 / 2 pi), microwave_power or
-    electron_polarization set P_e under microwaves (microwave_offset: electron line minus
-    microwave frequency). saturate: region set to P = 0 at the stage start. pulses:
-    intermittent source instead of a continuous one. outputs: number of output times in the
+    electron_polarization set P_e under microwaves. microwave_offset: microwave frequency
+    minus the electron (g_iso) frequency g_iso mu_B B0 / h; or microwave_frequency, the
+    absolute frequency ("263 GHz"), converted to that offset with the g of [agent] (or of
+    [electron]) and B0 (spindiff.case.rules.resolve_microwave_frequencies); give at most
+    one. saturate: region set to P = 0 at the stage start. pulses: intermittent source
+    instead of a continuous one. outputs: number of output times in the
     stage, spaced linearly or logarithmically (from first_output, default duration / 1000).
     """
     name: str = Field(min_length=1)
@@ -309,7 +356,9 @@ class Stage(Section):
     source_polarization: Optional[Polarization] = None
     microwave_nutation: Optional[Frequency] = None
     microwave_power: Optional[Power] = None
-    microwave_offset: Annotated[float, _quantity("frequency")] = 0.0
+    microwave_offset: Optional[Annotated[float, _quantity("frequency")]] = None
+    microwave_frequency: Optional[Annotated[float, _quantity("frequency"),
+                                            AfterValidator(_positive)]] = None
     electron_polarization: Optional[Polarization] = None
     pulses: Optional[Pulses] = None
     saturate: Literal["none", "visible", "hidden", "all"] = "none"
@@ -325,17 +374,29 @@ class Protocol(Section):
 
 
 class Mesh(Section):
-    """[mesh]: resolution. model = "3d" (Gmsh tetrahedra) or "radial" (1D reduction, r^2 weight).
+    """[mesh]: resolution. model = "3d" (Gmsh tetrahedra) or "radial" (the 1D reduction of a
+    sphere_cell, a particle or a film of layers: spindiff.geometry.radial, .particle_radial).
 
     size_barrier: element size at the barrier surface; size_bulk: far from it; order: geometry
-    order of the tetrahedra (2 = curved, exact-ish spheres); radial_cells: 1D cells.
+    order of the tetrahedra (2 = curved, exact-ish spheres); size_interface: element size on
+    a particle's surface in 3D, growing with the distance from it (the interface boundary
+    layers; default: no extra refinement); radial_cells: 1D resolution (the
+    number of cells of a sphere cell; for a particle or film, doubling it halves every cell).
+    error_estimate: the spatial error in summary.json from a second run on another mesh
+    (spindiff.error_estimate): "auto" (particle, layers, blend samples), "on", "off".
+    quadrature_degree: degree of the quadrature rule for the laws around centres (default 4
+    in 3D, 14 points per tetrahedron; 2 has 4 points and needs 3.5 times less memory per dof,
+    for large straight-sided meshes where the refinement study allows it).
     """
     model: Literal["3d", "radial"] = "3d"
     size_barrier: Length = 0.1
     size_bulk: Length = 0.6
     size_particle: Optional[Length] = None
+    size_interface: Optional[Length] = None
     order: Literal[1, 2] = 2
     radial_cells: int = Field(default=400, ge=10, le=1_000_000)
+    error_estimate: Literal["auto", "on", "off"] = "auto"
+    quadrature_degree: Optional[int] = Field(default=None, ge=1, le=8)
 
 
 class Solver(Section):

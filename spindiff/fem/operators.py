@@ -2,8 +2,8 @@
 
     n dP/dt = div(n D0 s(x) f(P) grad P) + n k (P_src - P) - n R1 (P - P0)
 
-Multiplying by a test function v (times the radial weight w = 4 pi r^2 in 1D, else 1) and
-integrating by parts with zero flux on every outer or hole surface:
+Multiplying by a test function v (times the 1D weight w = Domain.weight: 4 pi r^2, 2 pi r L
+or A; else 1) and integrating by parts with zero flux on every outer or hole surface:
 
     M dP/dt = -(K Phi(P) + Q_k P + Q_R P) + g,
     M   = (n u, v)_w,           K   = (n D0 s grad u, grad v)_w,
@@ -23,7 +23,6 @@ their matrices re-assembled only when they change; M is assembled once.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,14 +89,14 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self.P = fem.Function(self.V, name="P")
         self.ndofs = compat.num_dofs_global(self.V0)
         self.n_owned = compat.owned_size(self.V0)
-        q = quadrature_degree or (6 if domain.radial else 4)
+        q = quadrature_degree or (6 if domain.serial else 4)
         self.quadrature_degree = q
         meta = {"quadrature_degree": q, "quadrature_scheme": "default"}
         self.dx = ufl.Measure("dx", domain=msh, metadata=meta)
         self.ds = ufl.Measure("ds", domain=msh, subdomain_data=domain.facet_tags,
                               metadata={"quadrature_degree": q})
         x = ufl.SpatialCoordinate(msh)
-        self.weight = 4.0 * math.pi * x[0] ** 2 if domain.radial else fem.Constant(msh, 1.0)
+        self.weight = domain.weight(x) if domain.serial else fem.Constant(msh, 1.0)
         #: simulated time (s) seen by a forcing term
         self.time = fem.Constant(msh, 0.0)
         self.forcing = forcing(self.time, x) if forcing is not None else None
@@ -247,15 +246,17 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             else:
                 step = getattr(laws.source_rate, "radius", None)
                 cellwise = step is not None and self.domain.conforms_to(step)
-                k = qf.centre_sum(laws.source_rate, cellwise)
                 tgt = laws.source_target
                 if callable(tgt):
-                    kp = qf.centre_sum(lambda r: laws.source_rate(r) * tgt(r), cellwise)
+                    k, kp = qf.centre_sums([laws.source_rate,
+                                            lambda r: laws.source_rate(r) * tgt(r)], cellwise)
                 else:
+                    k = qf.centre_sum(laws.source_rate, cellwise)
                     kp = k * float(tgt)
                 k[self.in_barrier] = 0.0
                 kp[self.in_barrier] = 0.0
-            k, kp = k.copy(), kp.copy()
+            if kp is k:
+                kp = k.copy()
             for mat, ku, pu, _ in laws.uniform:
                 sel = self._points_in(mat)
                 k[sel] += ku

@@ -47,7 +47,7 @@ class StepSystem:
         self.spec = disc.model.diffusion
         self.mode = self.spec.mode
         comm = disc.comm
-        self.kind = linear_solver.choose_kind(kind, disc.ndofs, disc.domain.radial)
+        self.kind = linear_solver.choose_kind(kind, disc.ndofs, disc.domain.serial)
         symmetric = self.mode != "local"
         self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, symmetric, petsc_options, "step")
         mass_kind = "direct" if self.kind == "direct" else "mass"

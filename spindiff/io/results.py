@@ -5,6 +5,7 @@
     DIR/summary.json      fits, final values, mesh and solver figures, versions (see docs)
     DIR/buildup.png       the averaged polarizations vs time
     DIR/fields/P.xdmf     the field P(x, t) at output times (when output.fields = true)
+    DIR/profile.csv       time_s, r_nm, P: the radial profile, one row per (time, shell)
 
 A run writes into DIR.partial/ and renames it to DIR/ only when it has finished, so a folder
 without the suffix is always complete (see spindiff.io.folders for what may be replaced). Only
@@ -107,6 +108,16 @@ class ResultsWriter:
         def write() -> None:
             f, w = self._extra[name]
             w.writerow([_fmt(v) for v in values])
+            f.flush()
+        self._collective(write, f"writing {name}")
+
+    def extra_rows_many(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Several rows of another CSV in one flushed write (counted one by one)."""
+        self._extra_counts[name] += len(rows)
+
+        def write() -> None:
+            f, w = self._extra[name]
+            w.writerows([[_fmt(v) for v in values] for values in rows])
             f.flush()
         self._collective(write, f"writing {name}")
 
@@ -213,3 +224,55 @@ def read_timeseries(path: str | Path) -> dict[str, np.ndarray]:
         col = [r[j] for r in body]
         out[name] = np.array(col) if name == "stage" else np.array(col, dtype=float)
     return out
+
+
+#: the columns of profile.csv (long format: one row per output time and shell)
+PROFILE_COLUMNS = ("time_s", "r_nm", "P")
+
+
+def read_profile(path: str | Path) -> dict[str, np.ndarray]:
+    """profile.csv (or a results folder) as {"time_s": (m,), "r_nm": (k,), "P": (m, k)}: one
+    row of P per output time (a time appears twice around a stage-start event, as in
+    timeseries.csv). Reads the long format (time_s, r_nm, P) and the older wide one (time_s,
+    r_<r>_nm, ...)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "profile.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    if tuple(header) != PROFILE_COLUMNS:  # wide: r in the column names
+        radii = np.array([float(h[2:-3]) for h in header[1:]])
+        data = np.array(body, dtype=float).reshape(len(body), len(header))
+        return {"time_s": data[:, 0], "r_nm": radii, "P": data[:, 1:]}
+    data = np.array(body, dtype=float).reshape(len(body), 3)
+    k = max(len(np.unique(data[:, 1])), 1)  # shells (the same radii at every time)
+    m = len(data) // k
+    data = data[: m * k]
+    return {"time_s": data[::k, 0], "r_nm": data[:k, 1], "P": data[:, 2].reshape(m, k)}
+
+
+def dataframe(result: Any, what: str = "timeseries"):
+    """A pandas DataFrame of a RunResult's "timeseries", "profile" (long: time_s, r_nm, P) or
+    "field" (x_nm, y_nm, z_nm, P). pandas is optional: ImportError in one line without it."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("RunResult.to_dataframe needs pandas (pip install pandas, or apt "
+                          "install python3-pandas)") from None
+    if what == "timeseries":
+        return pd.DataFrame({k: np.asarray(v) for k, v in result.series.items()})
+    if what == "profile":
+        prof = result.profile
+        if prof is None:
+            raise ValueError("no radial profile in this result: run with output.profile = true")
+        m, k = prof["P"].shape
+        return pd.DataFrame({"time_s": np.repeat(prof["time_s"], k),
+                             "r_nm": np.tile(prof["r_nm"], m), "P": prof["P"].ravel()})
+    if what == "field":
+        if result.final_field is None or result.coordinates is None:
+            raise ValueError("no final field in this result")
+        x = np.asarray(result.coordinates)
+        return pd.DataFrame({"x_nm": x[:, 0], "y_nm": x[:, 1], "z_nm": x[:, 2],
+                             "P": np.asarray(result.final_field)})
+    raise ValueError(f"to_dataframe({what!r}): allowed: 'timeseries', 'profile', 'field'")

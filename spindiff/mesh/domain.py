@@ -34,6 +34,10 @@ class Domain:
     conforming_radii: radii (nm) of spheres around every centre that the mesh conforms to; a
         law with a jump at one of them is evaluated per cell (by the cell midpoint), which is
         exact on a conforming mesh even where a straight interior edge cuts a curved interface.
+    reduction: "sphere", "cylinder" or "slab" for the 1D reductions of a particle or film in a
+        matrix (spindiff.geometry.particle_radial; x[0] = r or z), None otherwise.
+    weight_scale: factor of the 1D measure weight (nm for a cylinder: its length; nm^2 for a
+        slab: its cross-section), so that int w dx is the sample volume in nm^3.
     """
 
     mesh: Any
@@ -50,6 +54,29 @@ class Domain:
     description: str = ""
     region_names: dict[int, str] = field(default_factory=dict)
     conforming_radii: list[float] = field(default_factory=list)
+    reduction: Optional[str] = None
+    weight_scale: float = 1.0
+
+    @property
+    def serial(self) -> bool:
+        """True for the 1D reductions (radial cell, particle or film): every rank solves them
+        whole, alone (MPI.COMM_SELF), with a direct solver."""
+        return self.radial or self.reduction is not None
+
+    def weight(self, x) -> Any:
+        """Measure weight of a 1D reduction as a UFL expression of the coordinate x (None in
+        3D): 4 pi r^2 (radial cell, sphere), 2 pi r L (cylinder), the area A (slab), times
+        weight_scale for the cylinder and slab."""
+        import math
+
+        import ufl
+        if self.radial or self.reduction == "sphere":
+            return 4.0 * math.pi * x[0] ** 2
+        if self.reduction == "cylinder":
+            return 2.0 * math.pi * self.weight_scale * x[0]
+        if self.reduction == "slab":
+            return ufl.as_ufl(float(self.weight_scale))
+        return None
 
     @property
     def periodic(self) -> bool:
@@ -75,25 +102,27 @@ class Domain:
             d -= self.period * np.round(d / self.period)
         return np.sqrt(np.einsum("mnk,mnk->mn", d, d))
 
-    def image_centres(self) -> np.ndarray:
-        """Centres plus, for a periodic box, their images in the 26 neighbouring boxes
-        (shape (M, 3)); a radial domain has its one centre at r = 0."""
-        if self.radial or self.period is None or len(self.centres) == 0:
-            return np.asarray(self.centres, dtype=float).reshape(-1, 3)
-        shifts = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)],
-                          dtype=float) * self.period
-        return (self.centres[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
-
     def conforms_to(self, radius: float) -> bool:
         """True when the mesh has a sphere of this radius around every centre."""
         return any(abs(radius - r) <= 1e-9 * max(r, 1.0) for r in self.conforming_radii)
 
+    @property
+    def neighbours(self):
+        """The centres in k-d trees (spindiff.mesh.neighbours): nearest distances and cut-off
+        sums over centres at a cost per point independent of the number of centres. Rebuilt
+        when `centres` is replaced."""
+        from .neighbours import CentreNeighbours
+        key = (id(self.centres), np.shape(self.centres))
+        cached = getattr(self, "_neighbours", None)
+        if cached is None or cached[0] != key:
+            centres = np.zeros((1, 3)) if self.radial else self.centres
+            cached = (key, CentreNeighbours(centres, self.period, self.box_lower))
+            self._neighbours = cached
+        return cached[1]
+
     def nearest_distance(self, x: np.ndarray) -> np.ndarray:
-        """Distance (nm) from each point to its nearest centre, shape (m,) (inf without centres)."""
-        if not self.radial and len(self.centres) == 0:
-            return np.full(x.shape[0], np.inf)
-        out = np.empty(x.shape[0])
-        chunk = max(1, 2_000_000 // max(1, len(self.centres)))
-        for i in range(0, x.shape[0], chunk):
-            out[i:i + chunk] = self.distances(x[i:i + chunk]).min(axis=1)
-        return out
+        """Distance (nm) from each point to its nearest centre, shape (m,) (inf without centres;
+        a radial domain: |r|)."""
+        if self.radial:
+            return np.abs(np.asarray(x)[:, 0])
+        return self.neighbours.nearest(x)

@@ -1,12 +1,14 @@
 """Physical constants (CODATA via scipy.constants) and gyromagnetic ratios, in internal units.
 
-Gyromagnetic ratios are in rad/s/T (docs/physics.md section 1). Lengths are nm, so the dipolar
-prefactor mu0/(4 pi) * hbar is expressed with nm^3 (see `dipolar_prefactor`).
+Gyromagnetic ratios are in rad/s/T (docs/physics.md section 1; nuclei: spindiff.physics.nuclei).
+Lengths are nm, so the dipolar prefactor mu0/(4 pi) * hbar is expressed with nm^3 (see `dipolar_prefactor`).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import constants as _c
+
+from .nuclei import NUCLEI, lookup
 
 HBAR: float = _c.hbar  # J s
 K_B: float = _c.k  # J / K
@@ -18,27 +20,18 @@ G_FREE_ELECTRON: float = 2.0023
 #: magnitude of the free-electron gyromagnetic ratio, rad/s/T (docs/physics.md section 1)
 GAMMA_E: float = 1.76085963e11
 
-#: nuclear gyromagnetic ratios, rad/s/T (docs/physics.md section 1)
-GAMMA_NUCLEUS: dict[str, float] = {
-    "1H": 2.6752218744e8,
-    "2H": 4.1065e7,
-    "7Li": 1.03962e8,
-    "13C": 6.728284e7,
-    "31P": 1.0839e8,
-    "19F": 2.51815e8,
-}
+#: nuclear gyromagnetic ratios, rad/s/T (signed), for every nucleus of spindiff.physics.nuclei
+#: (IUPAC 2001 NMR nomenclature, Harris et al., Pure Appl. Chem. 73, 1795, Table 1)
+GAMMA_NUCLEUS: dict[str, float] = {name: n.gamma for name, n in NUCLEI.items()}
 
 #: 1 mM = 1 mol/m^3 expressed as a number density in nm^-3
 MILLIMOLAR_IN_PER_NM3: float = N_A * 1e-27
 
 
 def gamma_nucleus(nucleus: str) -> float:
-    """Gyromagnetic ratio of `nucleus` ("1H", "2H", "7Li", "13C", "31P", "19F") in rad/s/T."""
-    try:
-        return GAMMA_NUCLEUS[nucleus]
-    except KeyError:
-        allowed = ", ".join(GAMMA_NUCLEUS)
-        raise ValueError(f"unknown nucleus {nucleus!r}; allowed: {allowed}") from None
+    """Gyromagnetic ratio (rad/s/T, signed) of `nucleus` ("1H", "27Al", ...; see
+    spindiff.physics.nuclei). ValueError with close matches for an unknown name."""
+    return lookup(nucleus).gamma
 
 
 def electron_gamma(g: float = G_FREE_ELECTRON) -> float:
