@@ -169,8 +169,10 @@ def test_locked_folder_refused_with_one_line(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_two_runs_on_one_folder_at_once(tmp_path):
-    """The second run gets one line; the first finishes with every row."""
-    case = write_case(tmp_path, {"solver.dt_max": "3e-4 s", "solver.dt_initial": "1e-4 s",
+    """The second run gets one line; the first finishes with every row. (The first run takes
+    500,000 steps of the 1D reduction, about 15 s, so it is still running when the second
+    starts on a loaded machine.)"""
+    case = write_case(tmp_path, {"solver.dt_max": "2e-5 s", "solver.dt_initial": "1e-5 s",
                                  "protocol.stages.0.outputs": 50})
     out = tmp_path / "out"
     cmd = [venv_bin("spindiff"), "run", str(case), "--out", str(out), "--quiet"]
