@@ -273,7 +273,8 @@ def user_line(eps: np.ndarray, density: np.ndarray):
     from .agents import Lineshape
     eps = np.asarray(eps, float)
     dens = np.maximum(np.asarray(density, float), 0.0)
-    return Lineshape(eps, dens / np.trapz(dens, eps))
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # renamed in numpy 2
+    return Lineshape(eps, dens / trapezoid(dens, eps))
 
 
 def gaussian_line(fwhm: float, center: float = 0.0, n: int = 801):
