@@ -88,8 +88,8 @@ def check_options(case, source: str | None = None) -> None:
         return
     kind = case.solver.linear_solver
     if kind == "auto":
-        radial = case.mesh.model == "radial" and case.geometry.kind == "sphere_cell"
-        kind = "direct" if radial else "iterative"
+        # every 1D reduction (sphere cell, particle, film) runs with the direct solver
+        kind = "direct" if case.mesh.model == "radial" else "iterative"
     error = _petsc_error(kind, options)
     if error is None:
         return

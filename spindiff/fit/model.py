@@ -57,6 +57,10 @@ def free_parameters(spec: FitSpec, scales: dict[str, float] | None = None) -> li
     return out
 
 
+#: geometries with a 1D reduction (sphere cell; particle and film in a homogenized matrix)
+RADIAL_KINDS = ("sphere_cell", "particle", "layers")
+
+
 class DatasetModel:
     """A data set's case (with its overrides and the fit's mesh model and tolerances) and
     its model curve for given values of the free keys."""
@@ -65,10 +69,11 @@ class DatasetModel:
         self.data, self.spec = data, spec
         where = f"{spec.path}: datasets[{data.name}]"
         base = load_case(data.case_path, dict(data.overrides))
-        model = spec.mesh_model or ("radial" if base.geometry.kind == "sphere_cell" else "3d")
-        if model == "radial" and base.geometry.kind != "sphere_cell":
+        kind = base.geometry.kind
+        model = spec.mesh_model or ("radial" if kind == "sphere_cell" else base.mesh.model)
+        if model == "radial" and kind not in RADIAL_KINDS:
             raise CaseError("fit.mesh_model", "radial", f"the 1D reduction needs geometry kind "
-                            f"sphere_cell ({data.name} is {base.geometry.kind})", str(spec.path))
+                            f"{', '.join(RADIAL_KINDS)} ({data.name} is {kind})", str(spec.path))
         self.mesh_model = model
         self.case = base.with_changes({"mesh.model": model})
         self.fit_case = self.case.with_changes({"solver.rtol": min(spec.solver_rtol, self.case.solver.rtol),
@@ -114,6 +119,7 @@ class DatasetModel:
             return self._cache[key]
         from mpi4py import MPI
 
+        from ..runner import model_for_case
         from ..simulation import Simulation
         case = self.case_with(changes)
         t0 = time.perf_counter()
@@ -124,7 +130,8 @@ class DatasetModel:
             dkey = domain_key(case)
             if self._domain is not None and self._domain[0] == dkey:
                 domain = self._domain[1]
-        sim = Simulation(case, mesh_model=self.mesh_model, comm=comm, domain=domain)
+        sim = Simulation(case, model=model_for_case(case, comm), mesh_model=self.mesh_model,
+                         comm=comm, domain=domain)
         if self.mesh_model == "3d":
             self._domain = (dkey, sim.domain)
         obs = self.data.observable

@@ -4,7 +4,7 @@ A fit file is TOML (paths relative to it):
 
     [fit]
     name = "concentration_series"   # results folder name (default: the file's stem)
-    mesh_model = "radial"           # "radial" (1D reduction, default for sphere_cell) or "3d"
+    mesh_model = "radial"           # "radial" (1D reduction: sphere_cell, particle, layers) or "3d"
     solver_rtol = 1e-7              # integration tolerance used while fitting (smooth Jacobians)
     max_evaluations = 400           # optimiser steps' model evaluations (finite-difference Jacobians not counted)
     profile = ["materials.glass.D0"]  # chi-square profiles (also `--profile KEY`)
