@@ -229,7 +229,13 @@ def periodic_constraint(V: fem.FunctionSpace, lower: np.ndarray, period: np.ndar
         return out
 
     mpc = dolfinx_mpc.MultiPointConstraint(V)
-    mpc.create_periodic_constraint_geometrical(V, on_upper, wrap, [])
+    try:
+        mpc.create_periodic_constraint_geometrical(V, on_upper, wrap, [])
+    except RuntimeError as exc:  # e.g. "GJK error: max iteration limit reached" on slivers
+        from ..errors import MeshError
+        raise MeshError(f"the periodic constraint could not be built on this mesh "
+                        f"(dolfinx_mpc: {' '.join(str(exc).split())}); change the element "
+                        f"sizes or use a closed box") from None
     mpc.finalize()
     return mpc
 
