@@ -92,7 +92,7 @@ def test_microwave_frequency_becomes_the_offset_from_g_iso():
     base = load_case(CASES / "hypres_tempol.toml")
     f_e = 2.006 * MU_B * 7.05 / (TWO_PI * HBAR)
     f_mw = round(f_e / 1e6) * 1e6 + 3e6      # a frequency 2.5 ... 3.5 MHz above the line
-    case = base.with_changes({"protocol.stages.0.microwave_frequency": f"{f_mw / 1e9!r} GHz"})
+    case = base.with_changes({"protocol.stages.0.microwave_frequency": f"{float(f_mw / 1e9)!r} GHz"})
     assert case.protocol.stages[0].microwave_offset == pytest.approx(f_mw - f_e, abs=1e-3)
     assert case.protocol.stages[1].microwave_offset == 0.0
     with pytest.raises(CaseError, match="not both"):
@@ -184,7 +184,7 @@ def _fake_run(folder: Path, profile: bool = True) -> dict:
     with open(folder / "timeseries.csv", "w") as f:
         f.write("time_s,P_sample,P_visible,enhancement,stage\n")
         for t, p, v, s in rows:
-            f.write(f"{t!r},{p!r},{v!r},{p / 0.01!r},{s}\n")
+            f.write(f"{float(t)!r},{float(p)!r},{float(v)!r},{float(p / 0.01)!r},{s}\n")
     fits = {"dnp": {"mono": {"P_inf": 0.8, "T_B_s": 10.0, "rms": 1e-9}, "stretched": None,
                     "P_start": 0.01, "source_on": True},
             "decay": {"mono": {"P_inf": 0.3, "T_B_s": 20.0, "rms": 1e-9}, "stretched": None,
@@ -201,7 +201,7 @@ def _fake_run(folder: Path, profile: bool = True) -> dict:
             f.write("time_s,r_nm,P\n")
             for t, *_ in rows:
                 for r in radii:
-                    f.write(f"{t!r},{r!r},{0.1 * r + t / 1000!r}\n")
+                    f.write(f"{float(t)!r},{float(r)!r},{float(0.1 * r + t / 1000)!r}\n")
     return {"rows": rows}
 
 
