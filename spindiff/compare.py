@@ -63,12 +63,18 @@ def metrics(series: dict[str, np.ndarray], summary: dict, key: str = "P_sample")
 def compare(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,
             progress: bool = False, label: str = "") -> Comparison:
     """Run both diffusion models on the same mesh and tabulate the differences."""
+    import sys
+
+    from .io.progress import phase
     from .runner import run
     from .simulation import build_domain
-    domain = build_domain(case, comm, mesh_model)
+    with phase(comm, "meshing (shared by both models)", progress):
+        domain = build_domain(case, comm, mesh_model)
     curves, table, summaries = {}, {}, {}
     time = None
     for model in MODELS:
+        if progress and comm.rank == 0:
+            print(f"  {model} diffusion{' ' + label if label else ''}:", file=sys.stderr, flush=True)
         res = run(with_diffusion(case, model), comm=comm, domain=domain, progress=progress)
         time = res.series["time_s"]
         curves[model] = {k: v for k, v in res.series.items() if k.startswith("P_")}
