@@ -211,14 +211,19 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o)}")
 
 
-def read_timeseries(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a timeseries.csv (or a results folder) into column arrays (the stage column as str)."""
+def _csv_rows(path: str | Path, name: str) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a CSV file, or of the file `name` in a results folder."""
     path = Path(path)
     if path.is_dir():
-        path = path / "timeseries.csv"
+        path = path / name
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
+    return rows[0], rows[1:]
+
+
+def read_timeseries(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a timeseries.csv (or a results folder) into column arrays (the stage column as str)."""
+    header, body = _csv_rows(path, "timeseries.csv")
     out: dict[str, np.ndarray] = {}
     for j, name in enumerate(header):
         col = [r[j] for r in body]
@@ -235,12 +240,7 @@ def read_profile(path: str | Path) -> dict[str, np.ndarray]:
     row of P per output time (a time appears twice around a stage-start event, as in
     timeseries.csv). Reads the long format (time_s, r_nm, P) and the older wide one (time_s,
     r_<r>_nm, ...)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "profile.csv"
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], rows[1:]
+    header, body = _csv_rows(path, "profile.csv")
     if tuple(header) != PROFILE_COLUMNS:  # wide: r in the column names
         radii = np.array([float(h[2:-3]) for h in header[1:]])
         data = np.array(body, dtype=float).reshape(len(body), len(header))
