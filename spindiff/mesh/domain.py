@@ -115,8 +115,7 @@ class Domain:
         key = (id(self.centres), np.shape(self.centres))
         cached = getattr(self, "_neighbours", None)
         if cached is None or cached[0] != key:
-            centres = np.zeros((1, 3)) if self.radial else self.centres
-            cached = (key, CentreNeighbours(centres, self.period, self.box_lower))
+            cached = (key, CentreNeighbours(self.centres, self.period, self.box_lower))
             self._neighbours = cached
         return cached[1]
 
