@@ -167,8 +167,8 @@ def write_profile(prof: dict, folder: Path) -> None:
         w.writerow(["value", "chi2", "delta_chi2"])
         for row in zip(prof["values"], prof["chi2"], prof["delta_chi2"]):
             w.writerow([repr(float(x)) for x in row])
-    from ..io.plots import _plt
-    plt = _plt()
+    from ..io.figure_style import pyplot
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 3.6), dpi=150)
     ax.plot(prof["values"], prof["delta_chi2"], "o-", color="C0", ms=4)
     ax.axhline(1.0, color="0.5", ls="--", lw=0.8, label=r"$\Delta\chi^2 = 1$ (1 $\sigma$)")
@@ -201,8 +201,8 @@ _LABELS = {"polarization": "nuclear polarization", "enhancement": r"enhancement 
 
 def plot_fit(problem: Problem, out: FitOutcome, curves: list[dict], path: Path) -> None:
     """Per data set: data (with error bars), the fitted curve, and normalised residuals."""
-    from ..io.plots import _plt
-    plt = _plt()
+    from ..io.figure_style import pyplot
+    plt = pyplot()
     n = len(problem.models)
     ncol = n if n <= 3 else (2 if n == 4 else 3)
     nrow = math.ceil(n / ncol)

@@ -26,11 +26,6 @@ MATERIAL_COLOURS = ("C2", "C3", "C4", "C5", "C6", "C8", "C9")
 MAX_PANELS = 4
 
 
-def _plt():
-    """matplotlib.pyplot on the Agg backend (kept for callers of the old name)."""
-    return pyplot()
-
-
 def time_axes(height: float = 4.4):
     """(pyplot, figure, axes) for a curve-vs-time plot (6.4 in wide)."""
     plt = pyplot()
