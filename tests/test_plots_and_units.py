@@ -173,8 +173,11 @@ def test_progress_writes_periodic_lines_when_not_a_terminal():
 # --- results files and figures ---------------------------------------------------------------
 
 def _fake_run(folder: Path, profile: bool = True) -> dict:
-    """A two-stage results folder written by hand: buildup, then a saturation and decay."""
+    """A two-stage results folder written by hand (with the marker of a spindiff run folder):
+    buildup, then a saturation and decay."""
+    from spindiff.io.folders import write_marker
     folder.mkdir()
+    write_marker(folder, "run", {"case": "fake"}, overwrite=False)
     t1 = np.geomspace(0.1, 100.0, 20)
     t2 = np.linspace(5.0, 50.0, 10)
     rows = [(0.0, 0.01, 0.01, "dnp")]
@@ -298,3 +301,24 @@ def test_run_result_frames_profile_and_field(tmp_path):
     np.testing.assert_array_equal(long["P"].to_numpy(), result.profile["P"].ravel())
     field = result.to_dataframe("field")
     assert len(field) == result.final_field.size
+
+
+def test_spindiff_plot_leaves_a_users_folder_alone(tmp_path, capsys):
+    """A folder spindiff did not make (no marker) gets one line and keeps its files, even with
+    a timeseries.csv and summary.json in it; a damaged results file is one line too."""
+    from spindiff.cli import main
+    mine = tmp_path / "mine"
+    _fake_run(mine)
+    (mine / ".spindiff.json").unlink()
+    (mine / "buildup.png").write_text("my own figure")
+    before = {p.name: p.read_bytes() for p in mine.iterdir()}
+    assert main(["plot", str(mine)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not a results folder made by spindiff" in err
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
+    damaged = tmp_path / "damaged"
+    _fake_run(damaged, profile=False)
+    (damaged / "timeseries.csv").write_text("time_s,P_sample\n0,0.1\n1,0.2\n")
+    assert main(["plot", str(damaged)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cannot draw 'buildup'" in err

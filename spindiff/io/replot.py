@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import SpindiffError
+from .folders import MARKER, read_marker
 
 #: what `plot_results` can draw
 FIGURES = ("buildup", "profile", "sweep")
@@ -41,6 +42,9 @@ def plot_results(folder: str | Path, what: Sequence[str] | None = None,
     folder = Path(folder)
     if not folder.is_dir():
         raise SpindiffError(f"{folder}: no such results folder")
+    if read_marker(folder) is None:  # figures are written into the folder: only spindiff's own
+        raise SpindiffError(f"{folder}: not a results folder made by spindiff (no {MARKER}); "
+                            "spindiff plot writes only into its own folders")
     formats = list(formats)
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -58,7 +62,11 @@ def plot_results(folder: str | Path, what: Sequence[str] | None = None,
                             "summary.json, or sweep.csv)")
     written = []
     for name in wanted:
-        written += _DRAW[name](folder, formats)
+        try:
+            written += _DRAW[name](folder, formats)
+        except (KeyError, ValueError, IndexError) as exc:  # files edited or cut short
+            raise SpindiffError(f"{folder}: cannot draw {name!r} from its files "
+                                f"({type(exc).__name__}: {exc})") from None
     return written
 
 
