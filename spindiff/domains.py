@@ -21,7 +21,8 @@ def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
         return _reduced(case, comm, model)
     builder = {"sphere_cell": _sphere_cell, "periodic_cube": _periodic_cube, "box": _box,
                "particle": _particle, "layers": _layers, "blend": _blend, "mesh": _user_mesh}[kind]
-    domain = builder(case, comm, mesh_model)
+    domain = (_particle(case, comm, mesh_model, model) if kind == "particle"
+              else builder(case, comm, mesh_model))
     if case.centres.representation == "homogenized":
         domain.centres = np.empty((0, 3))
         domain.barrier_by_distance = False
@@ -111,18 +112,56 @@ def _box(case: Case, comm, mesh_model: str) -> Domain:
     return domain
 
 
-def _particle(case: Case, comm, mesh_model: str) -> Domain:
+def _particle(case: Case, comm, mesh_model: str, model=None) -> Domain:
     from .geometry.inclusions import build_particle_in_matrix, particle_signed_distance
     m, g = case.mesh, case.geometry
     sides = np.asarray(case.box_sides)
     b = case.barrier_radius
     keep_out = lambda p: particle_signed_distance(g.shape, g.particle_size, sides, p) < 1.5 * b  # noqa: E731
     pos = centre_positions(case, sides, exclude=keep_out)
+    if interface_mesh(case, len(pos)) == "layers":
+        return _particle_layered(case, comm, model)
     return build_particle_in_matrix(
         comm, g.shape, g.particle_size, sides, m.size_particle or m.size_bulk, m.size_bulk,
         order=m.order, periodic=g.periodic, matrix=g.matrix_material,
         particle=g.particle_material, centres=pos if len(pos) else None,
         barrier_radius=b, size_barrier=m.size_barrier, size_interface=m.size_interface)
+
+
+def interface_mesh(case: Case, ncentres: int = 0) -> str:
+    """"layers" or "isotropic": how a 3D particle's interface is resolved (mesh.interface;
+    "auto" takes layers for a sphere or slab in a homogenized matrix)."""
+    choice = case.mesh.interface
+    layered_ok = case.geometry.shape in ("sphere", "slab") and ncentres == 0
+    if choice == "layers" and not layered_ok:
+        from .errors import CaseError
+        raise CaseError("mesh.interface", "layers",
+                        "interface layers are built for a sphere or slab particle without "
+                        "explicit centres; use \"isotropic\" (or mesh.model = \"radial\")")
+    if choice == "auto":
+        return "layers" if layered_ok else "isotropic"
+    return choice
+
+
+def _particle_layered(case: Case, comm, model) -> Domain:
+    """A sphere or slab with the 1D reduction's graded nodes as layers across its surface."""
+    from .geometry.particle_layers import CORE_FRACTION, band_offsets, build_particle_layered
+    from .geometry.particle_radial import Region, reduction_nodes
+    m, g = case.mesh, case.geometry
+    sides = np.asarray(case.box_sides)
+    a = float(g.particle_size)
+    layers = boundary_layers(case, model)
+    half = 0.5 * (sides.min() if g.shape == "sphere" else sides[2])
+    regions = [Region(g.particle_material, 0.0, a, layers[g.particle_material]),
+               Region(g.matrix_material, a, half, layers[g.matrix_material])]
+    nodes = reduction_nodes(regions, m.radial_cells)
+    size_p = m.size_particle or m.size_bulk
+    h_t = m.size_interface or size_p
+    off = band_offsets(nodes, a, h_t, (1 - CORE_FRACTION) * a,
+                       (1 - CORE_FRACTION) * (half - a))
+    return build_particle_layered(comm, g.shape, a, sides, off, h_t, size_p, m.size_bulk,
+                                  order=m.order, periodic=g.periodic, matrix=g.matrix_material,
+                                  particle=g.particle_material)
 
 
 def _layers(case: Case, comm, mesh_model: str) -> Domain:

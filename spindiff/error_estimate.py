@@ -46,6 +46,7 @@ def variant(case: Case, serial: bool, level: int = 1) -> tuple[Case, str]:
     for key in ("size_bulk", "size_barrier", "size_particle", "size_interface"):
         if getattr(m, key) is not None:
             changes[f"mesh.{key}"] = f"{r * getattr(m, key)!r} nm"
+    changes["mesh.radial_cells"] = max(10, int(round(m.radial_cells / r)))  # interface layers
     return case.with_changes(changes), f"reruns on meshes coarsened {COARSEN_3D:g}x and " \
         f"{COARSEN_3D**2:.3g}x, Richardson with the measured order (0.5 to 2)"
 

@@ -269,7 +269,7 @@ duration = "1 s"
 @pytest.mark.slow
 def test_particle_3d_converges_to_the_1d_reduction():
     """Relayed DNP into a 20 nm crystal (microcrystal physics at 1/12.5 scale, same volume
-    fraction): 3D runs with the interface refined to 3, 2 and 1.4 nm approach the 1D reduction
+    fraction): 3D runs with isotropic cells at the interface refined to 3, 2 and 1.4 nm approach the 1D reduction
     (sphere in a spherical shell) monotonically; the finest is within 1 % of it over the whole
     buildup and the Richardson extrapolation of the crystal's T_B (measured order) within
     0.5 %."""
@@ -279,7 +279,7 @@ def test_particle_3d_converges_to_the_1d_reduction():
         "geometry.particle_size": "20 nm", "geometry.side": "64 nm", "output.plots": False,
         "protocol.stages.0.duration": "60 s", "protocol.stages.0.outputs": 30,
         "mesh.size_bulk": "8 nm", "mesh.size_particle": "4 nm", "mesh.size_barrier": "4 nm",
-        "mesh.order": 1, "mesh.error_estimate": "off"})
+        "mesh.order": 1, "mesh.error_estimate": "off", "mesh.interface": "isotropic"})
     model = model_for_case(case)
     one = run(case, model=model, progress=False)
     assert one.summary["mesh"]["model"] == "radial"
@@ -316,7 +316,8 @@ def test_particle_interface_refinement_3d():
     from spindiff.mesh import compat
     from spindiff.simulation import build_domain
     case = load_case(CASES / "microcrystal.toml", {"mesh.model": "3d", "mesh.order": 1,
-                                                   "mesh.size_interface": "15 nm"})
+                                                   "mesh.size_interface": "15 nm",
+                                                   "mesh.interface": "isotropic"})
     t0 = _time.perf_counter()
     d = build_domain(case, MPI.COMM_SELF)
     wall = _time.perf_counter() - t0

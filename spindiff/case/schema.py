@@ -384,6 +384,10 @@ class Mesh(Section):
     number of cells of a sphere cell; for a particle or film, doubling it halves every cell).
     error_estimate: the spatial error in summary.json from a second run on another mesh
     (spindiff.error_estimate): "auto" (particle, layers, blend samples), "on", "off".
+    interface: how a 3D particle's surface is resolved: "layers" (a band of thin prism-shaped
+    cells across it, at the 1D reduction's graded radial nodes (radial_cells), size_interface
+    along it; sphere and slab), "isotropic" (size_interface in every direction), "auto"
+    (layers where available).
     quadrature_degree: degree of the quadrature rule for the laws around centres (default 4
     in 3D, 14 points per tetrahedron; 2 has 4 points and needs 3.5 times less memory per dof,
     for large straight-sided meshes where the refinement study allows it).
@@ -396,6 +400,7 @@ class Mesh(Section):
     order: Literal[1, 2] = 2
     radial_cells: int = Field(default=400, ge=10, le=1_000_000)
     error_estimate: Literal["auto", "on", "off"] = "auto"
+    interface: Literal["auto", "layers", "isotropic"] = "auto"
     quadrature_degree: Optional[int] = Field(default=None, ge=1, le=8)
 
 
