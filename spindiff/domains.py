@@ -130,28 +130,29 @@ def _particle(case: Case, comm, mesh_model: str, model=None) -> Domain:
 
 def interface_mesh(case: Case, ncentres: int = 0) -> str:
     """"layers" or "isotropic": how a 3D particle's interface is resolved (mesh.interface;
-    "auto" takes layers for a sphere or slab in a homogenized matrix)."""
+    "auto" takes layers for a particle in a homogenized matrix)."""
     choice = case.mesh.interface
-    layered_ok = case.geometry.shape in ("sphere", "slab") and ncentres == 0
+    layered_ok = ncentres == 0
     if choice == "layers" and not layered_ok:
         from .errors import CaseError
         raise CaseError("mesh.interface", "layers",
-                        "interface layers are built for a sphere or slab particle without "
-                        "explicit centres; use \"isotropic\" (or mesh.model = \"radial\")")
+                        "interface layers are built for a particle in a homogenized matrix "
+                        "(no explicit centres); use \"isotropic\"")
     if choice == "auto":
         return "layers" if layered_ok else "isotropic"
     return choice
 
 
 def _particle_layered(case: Case, comm, model) -> Domain:
-    """A sphere or slab with the 1D reduction's graded nodes as layers across its surface."""
+    """A sphere, rod or slab with the 1D reduction's graded nodes as layers across its
+    surface."""
     from .geometry.particle_layers import CORE_FRACTION, band_offsets, build_particle_layered
     from .geometry.particle_radial import Region, reduction_nodes
     m, g = case.mesh, case.geometry
     sides = np.asarray(case.box_sides)
     a = float(g.particle_size)
     layers = boundary_layers(case, model)
-    half = 0.5 * (sides.min() if g.shape == "sphere" else sides[2])
+    half = 0.5 * {"sphere": sides.min(), "cylinder": sides[:2].min(), "slab": sides[2]}[g.shape]
     regions = [Region(g.particle_material, 0.0, a, layers[g.particle_material]),
                Region(g.matrix_material, a, half, layers[g.matrix_material])]
     nodes = reduction_nodes(regions, m.radial_cells)

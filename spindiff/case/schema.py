@@ -386,7 +386,7 @@ class Mesh(Section):
     (spindiff.error_estimate): "auto" (particle, layers, blend samples), "on", "off".
     interface: how a 3D particle's surface is resolved: "layers" (a band of thin prism-shaped
     cells across it, at the 1D reduction's graded radial nodes (radial_cells), size_interface
-    along it; sphere and slab), "isotropic" (size_interface in every direction), "auto"
+    along it; particles without explicit centres), "isotropic" (size_interface in every direction), "auto"
     (layers where available).
     quadrature_degree: degree of the quadrature rule for the laws around centres (default 4
     in 3D, 14 points per tetrahedron; 2 has 4 points and needs 3.5 times less memory per dof,

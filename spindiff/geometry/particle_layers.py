@@ -217,16 +217,21 @@ def _place(shape: str, mid: np.ndarray, x: np.ndarray, r_from: float, r_to: floa
 
 
 def _restricted(gmsh, volumes: Sequence[int], formula: str) -> int:
-    """A MathEval size field restricted to the volumes and their boundaries."""
+    """A MathEval size field restricted to the volumes and their boundary surfaces, curves and
+    points (a sphere's seam and poles, a cylinder's circles and seam)."""
     field = gmsh.model.mesh.field
     f = field.add("MathEval")
     field.setString(f, "F", formula)
     vols = [(3, v) for v in volumes]
     surfs = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=False)
+    curves = gmsh.model.getBoundary(surfs, combined=False, oriented=False, recursive=False)
+    points = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=True)
     restrict = field.add("Restrict")
     field.setNumber(restrict, "InField", f)
     field.setNumbers(restrict, "VolumesList", list(volumes))
     field.setNumbers(restrict, "SurfacesList", sorted({abs(t) for _, t in surfs}))
+    field.setNumbers(restrict, "CurvesList", sorted({abs(t) for _, t in curves}))
+    field.setNumbers(restrict, "PointsList", sorted({abs(t) for _, t in points}))
     return restrict
 
 
