@@ -86,6 +86,11 @@ def surface_limited_mean(shape: str, size: float, D: float, T1: float,
                                             * w).sum(axis=1) / ss
 
 
+#: 3D element sizes (fractions of the particle size) where the case gives none: the interface
+#: layers resolve the nm scales across the surface (docs/heterogeneous.md)
+THREE_D_SIZES = {"size_bulk": 0.5, "size_particle": 0.2, "size_barrier": 0.2, "size_interface": 0.1}
+
+
 def size_case(case: Case, size: float, mesh_model: str) -> Case:
     """The case at particle size `size` (nm), same volume fraction, long enough for 6 T_D."""
     g = case.geometry
@@ -105,9 +110,12 @@ def size_case(case: Case, size: float, mesh_model: str) -> Case:
                 changes[f"protocol.stages.{i}.first_output"] = f"{st.first_output * stretch!r} s"
     if mesh_model == "3d":
         m = case.mesh
+        given = getattr(m, "model_fields_set", set())
         for key in ("size_bulk", "size_particle", "size_barrier", "size_interface"):
-            if getattr(m, key) is not None:
+            if key in given and getattr(m, key) is not None:
                 changes[f"mesh.{key}"] = f"{getattr(m, key) * f!r} nm"
+            elif key in THREE_D_SIZES:   # not in the case: fractions of the particle size
+                changes[f"mesh.{key}"] = f"{THREE_D_SIZES[key] * size!r} nm"
     return case.with_changes(changes)
 
 

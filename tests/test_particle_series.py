@@ -69,3 +69,17 @@ def test_shipped_series_under_a_minute(tmp_path):
     print(proc.stdout, f"wall {wall:.1f} s")
     assert len(info["rows"]) == 10  # wall time: benchmarks, not tests (about 3 s)
     assert (out / "particle_series.png").stat().st_size > 10_000
+
+
+def test_three_d_sizes_follow_the_particle_when_the_case_gives_none():
+    """`particle-series --3d` on a case without 3D sizes: fractions of each particle size (a
+    1 um particle in 3D with 1 um / 10 along its surface); given sizes scale with it."""
+    from spindiff.case import load_case
+    from spindiff.particle_series import THREE_D_SIZES, size_case
+    c = size_case(load_case(SERIES), 1000.0, "3d")
+    assert c.mesh.model == "3d"
+    assert c.mesh.size_interface == pytest.approx(THREE_D_SIZES["size_interface"] * 1000.0)
+    assert c.mesh.size_bulk == pytest.approx(500.0)
+    micro = load_case(CASES / "microcrystal.toml")
+    c2 = size_case(micro, 500.0, "3d")
+    assert c2.mesh.size_particle == pytest.approx(2 * micro.mesh.size_particle)
