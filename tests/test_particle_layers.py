@@ -34,6 +34,21 @@ def _boundary_facets_off_the_box(domain, side):
     return int(np.sum(~on_box))
 
 
+def _three_d_against_one_d(changes: dict):
+    """The case microcrystal.toml with `changes`, run in 1D and in 3D on the same model:
+    (1D result, 3D result, largest |<P>_3D - <P>_1D| / final value per curve)."""
+    from spindiff.case import load_case
+    from spindiff.runner import model_for_case, run
+    case = load_case(CASES / "microcrystal.toml", {**changes, "mesh.error_estimate": "off",
+                                                   "output.plots": False})
+    model = model_for_case(case)
+    one = run(case, model=model, progress=False)
+    three = run(case.with_changes({"mesh.model": "3d"}), model=model, progress=False)
+    dev = {k: float(np.max(np.abs(three.series[k] - one.series[k]))) / one.series[k][-1]
+           for k in ("P_crystal", "P_glass", "P_sample")}
+    return one, three, dev
+
+
 @pytest.mark.parametrize("shape, order", [("sphere", 2), ("sphere", 1), ("slab", 2),
                                           ("cylinder", 2)])
 def test_layered_mesh_is_conforming_and_keeps_the_volume(shape, order):
@@ -90,17 +105,9 @@ def test_shipped_microcrystal_3d_matches_its_1d_reduction():
     """The shipped 250 nm crystal in 3D with interface layers: <P> of the crystal, the glass
     and the sample within 1e-3 of the 1D reduction over the whole buildup (measured 4.7e-5;
     isotropic cells at 3.5 nm got to 1.15 %), and the crystal's T_B within 1e-3 (3.0e-5)."""
-    from spindiff.case import load_case
-    from spindiff.runner import model_for_case, run
-    case = load_case(CASES / "microcrystal.toml", {"mesh.error_estimate": "off",
-                                                   "output.plots": False})
-    model = model_for_case(case)
-    one = run(case, model=model, progress=False)
-    three = run(case.with_changes({"mesh.model": "3d"}), model=model, progress=False)
+    one, three, dev = _three_d_against_one_d({})
     tb = [r.summary["fits"]["buildup"]["materials"]["crystal"]["mono"]["T_B_s"]
           for r in (one, three)]
-    dev = {k: float(np.max(np.abs(three.series[k] - one.series[k]))) / one.series[k][-1]
-           for k in ("P_crystal", "P_glass", "P_sample")}
     print(f"3D layers: {three.summary['mesh']['dofs']} dofs, T_B crystal {tb[1]:.4f} s "
           f"(1D {tb[0]:.4f} s), max |<P>_3D - <P>_1D| / final: {dev}")
     assert max(dev.values()) < 1e-3
@@ -115,19 +122,10 @@ def test_layered_film_matches_the_slab_reduction():
     200 -> 800 (8.3e-4, 9.7e-4) or the solver tolerance to 1e-6, and isotropic 1 nm cells gave
     2.4e-3: a difference between the 3D film and its slab reduction that the band's resolution
     does not explain (docs/heterogeneous.md)."""
-    from spindiff.case import load_case
-    from spindiff.runner import model_for_case, run
-    case = load_case(CASES / "microcrystal.toml", {
+    _, three, dev = _three_d_against_one_d({
         "geometry.shape": "slab", "geometry.particle_size": "20 nm", "geometry.side": "160 nm",
         "mesh.size_bulk": "20 nm", "mesh.size_particle": "10 nm", "mesh.size_barrier": "10 nm",
-        "mesh.error_estimate": "off",
-        "protocol.stages.0.duration": "60 s", "protocol.stages.0.outputs": 20,
-        "output.plots": False})
-    model = model_for_case(case)
-    one = run(case, model=model, progress=False)
-    three = run(case.with_changes({"mesh.model": "3d"}), model=model, progress=False)
-    dev = {k: float(np.max(np.abs(three.series[k] - one.series[k]))) / one.series[k][-1]
-           for k in ("P_crystal", "P_glass", "P_sample")}
+        "protocol.stages.0.duration": "60 s", "protocol.stages.0.outputs": 20})
     print(f"film 3D layers {three.summary['mesh']['dofs']} dofs vs 1D: {dev}")
     assert max(dev.values()) < 2e-3
 
@@ -138,18 +136,10 @@ def test_two_micron_crystal_3d_matches_its_1d_reduction():
     (160 nm along the surface, 0.3 nm across it; 111k dofs, about 45 s) within 1e-3 of 1D over
     the whole buildup (measured 1.7e-6 crystal, 2.3e-5 sample; isotropic cells of 80 nm were
     51 % off in the final crystal <P>)."""
-    from spindiff.case import load_case
-    from spindiff.runner import model_for_case, run
-    case = load_case(CASES / "microcrystal.toml", {
+    _, three, dev = _three_d_against_one_d({
         "geometry.particle_size": "2 um", "geometry.side": "6.4 um",
         "protocol.stages.0.duration": "6000 s", "mesh.size_interface": "160 nm",
-        "mesh.size_particle": "320 nm", "mesh.size_bulk": "800 nm",
-        "mesh.error_estimate": "off", "output.plots": False})
-    model = model_for_case(case)
-    one = run(case, model=model, progress=False)
-    three = run(case.with_changes({"mesh.model": "3d"}), model=model, progress=False)
-    dev = {k: float(np.max(np.abs(three.series[k] - one.series[k]))) / one.series[k][-1]
-           for k in ("P_crystal", "P_glass", "P_sample")}
+        "mesh.size_particle": "320 nm", "mesh.size_bulk": "800 nm"})
     print(f"2 um crystal, 3D layers {three.summary['mesh']['dofs']} dofs vs 1D: {dev}")
     assert max(dev.values()) < 1e-3
 

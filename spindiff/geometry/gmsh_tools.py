@@ -152,15 +152,21 @@ def centre_refinement(gmsh, point_tags: Sequence[int], b: float, size_fine: floa
 def volume_size(gmsh, volumes: Sequence[int], size: float) -> int:
     """Field equal to `size` (nm) in the given volumes and on their boundary surfaces, curves
     and points (so that an interface gets the smaller of the sizes on its two sides)."""
+    return restricted_size(gmsh, volumes, f"{float(size):.17g}")
+
+
+def restricted_size(gmsh, volumes: Sequence[int], formula: str) -> int:
+    """A MathEval size field (formula in x, y, z; nm) restricted to the given volumes and their
+    boundary surfaces, curves and points (a sphere's seam and poles, a cylinder's circles)."""
     vols = [(3, v) for v in volumes]
     surfs = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=False)
     curves = gmsh.model.getBoundary(surfs, combined=False, oriented=False, recursive=False)
     points = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=True)
     field = gmsh.model.mesh.field
-    const = field.add("MathEval")
-    field.setString(const, "F", f"{float(size):.17g}")
+    expr = field.add("MathEval")
+    field.setString(expr, "F", formula)
     restrict = field.add("Restrict")
-    field.setNumber(restrict, "InField", const)
+    field.setNumber(restrict, "InField", expr)
     field.setNumbers(restrict, "VolumesList", list(volumes))
     field.setNumbers(restrict, "SurfacesList", sorted({abs(t) for _, t in surfs}))
     field.setNumbers(restrict, "CurvesList", sorted({abs(t) for _, t in curves}))

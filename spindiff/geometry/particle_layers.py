@@ -34,7 +34,7 @@ from mpi4py import MPI
 from ..errors import CaseError
 from ..mesh.domain import Domain
 from .centres import box_lengths_array
-from .gmsh_tools import generate, run_gmsh
+from .gmsh_tools import generate, restricted_size, run_gmsh
 from .inclusions import (INTERFACE_GROWTH, MATRIX_TAG, PARTICLE_TAG, SHAPES, _outer_faces,
                          particle_volume)
 from .box import HOLE_GAP, _check_sizes, _fmt
@@ -125,9 +125,9 @@ def build_particle_layered(comm: MPI.Comm, shape: str, particle_size: float,
                "Sqrt((x-{0})^2+(y-{1})^2)", "slab": "Fabs(z-{2})"}[shape]
         rho = rho.format(*(f"{float(v):.17g}" for v in mid))
         g = f"{INTERFACE_GROWTH:.17g}"
-        fields = [_restricted(gmsh, sorted(core), f"Min({size_particle:.17g}, "
+        fields = [restricted_size(gmsh, sorted(core), f"Min({size_particle:.17g}, "
                               f"{size_interface:.17g} + {g} * Fabs({r_in:.17g} - {rho}))"),
-                  _restricted(gmsh, sorted(rest), f"Min({size_matrix:.17g}, "
+                  restricted_size(gmsh, sorted(rest), f"Min({size_matrix:.17g}, "
                               f"{size_interface:.17g} + {g} * Fabs({rho} - {r_out:.17g}))")]
         generate(gmsh, fields, max(size_matrix, size_particle), order)
         filled = [_fill_band(gmsh, shape, mid, radii, a, b, order) for b in bands]
@@ -214,25 +214,6 @@ def _place(shape: str, mid: np.ndarray, x: np.ndarray, r_from: float, r_to: floa
         return y
     y[:, 2] += sign * (r_to - r_from)
     return y
-
-
-def _restricted(gmsh, volumes: Sequence[int], formula: str) -> int:
-    """A MathEval size field restricted to the volumes and their boundary surfaces, curves and
-    points (a sphere's seam and poles, a cylinder's circles and seam)."""
-    field = gmsh.model.mesh.field
-    f = field.add("MathEval")
-    field.setString(f, "F", formula)
-    vols = [(3, v) for v in volumes]
-    surfs = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=False)
-    curves = gmsh.model.getBoundary(surfs, combined=False, oriented=False, recursive=False)
-    points = gmsh.model.getBoundary(vols, combined=False, oriented=False, recursive=True)
-    restrict = field.add("Restrict")
-    field.setNumber(restrict, "InField", f)
-    field.setNumbers(restrict, "VolumesList", list(volumes))
-    field.setNumbers(restrict, "SurfacesList", sorted({abs(t) for _, t in surfs}))
-    field.setNumbers(restrict, "CurvesList", sorted({abs(t) for _, t in curves}))
-    field.setNumbers(restrict, "PointsList", sorted({abs(t) for _, t in points}))
-    return restrict
 
 
 # --- the band ---------------------------------------------------------------------------------
