@@ -237,8 +237,7 @@ def _surface(gmsh, s: int, order: int):
     x = np.asarray(x).reshape(-1, 3)
     pos = dict(zip(np.asarray(tags).tolist(), x))
     etype = 9 if order == 2 else 2
-    _, _, nodes = gmsh.model.mesh.getElements(2, s)
-    types = gmsh.model.mesh.getElements(2, s)[0]
+    types, _, nodes = gmsh.model.mesh.getElements(2, s)
     if list(types) != [etype]:
         raise RuntimeError(f"surface {s} has element types {list(types)}, expected {etype}")
     tri = np.asarray(nodes[0], dtype=np.int64).reshape(-1, 3 if order == 1 else 6)
