@@ -38,9 +38,9 @@ class FieldEventsMixin:
         (spins whose hyperfine shift is comparable to the saturation bandwidth are only
         partly saturated)."""
         width = self.model.saturation_width
-        if width <= 0:
-            return self.visible
         qf = self.qf
+        if width <= 0:
+            return qf.function(self.visible_indicator(), "visible")
         chi = 0.5 * (1.0 + np.tanh((qf.nearest - self.model.visible_radius) / width))
         chi[self.in_barrier] = 0.0
         return qf.function(chi, "saturation")

@@ -22,8 +22,10 @@ class ObservablesMixin:
     def _observable_vectors(self) -> None:
         v = ufl.TestFunction(self.V0)
         n, w, dx = self.n, self.weight, self.dx
+        visible = self.qf.function(self.visible_indicator(), "visible")
         self.weights = {"sample": compat.assemble_vector(compat.form(n * v * w * dx)),
-                        "visible": compat.assemble_vector(compat.form(n * self.visible * v * w * dx))}
+                        "visible": compat.assemble_vector(compat.form(n * visible * v * w * dx))}
+        del visible
         if len(self.domain.materials) > 1:
             for name in self.domain.materials:
                 ind = cellwise_function(self.domain,

@@ -176,39 +176,30 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         return mask
 
     def _setup_fields(self) -> None:
-        qf, m = self.qf, self.model
-        zeros = np.zeros(qf.size)
-        self.k = qf.function(zeros, "k")
-        self.kP = qf.function(zeros, "k_Psrc")
-        self.R1_para = qf.function(zeros, "R1_para")
-        self.s = qf.function(np.ones_like(zeros), "s")
-        r = qf.cell_nearest if self.domain.conforms_to(m.visible_radius) else qf.nearest
-        visible = (r > m.visible_radius) & ~self.in_barrier
-        self.visible = qf.function(visible.astype(float), "visible")
+        """Constants of the forms. The per-point laws (k, k P_src, R1_para, s, the visible
+        indicator) are not kept: each is put into a quadrature function only while the
+        operator it enters is assembled (`_assembled_with`), so that the memory of a run is
+        the mesh and the matrices, not several values at every quadrature point."""
         self.P_src = fem.Constant(self.domain.mesh, 0.0)
-        self.P0 = fem.Constant(self.domain.mesh, float(m.thermal_polarization))
+        self.P0 = fem.Constant(self.domain.mesh, float(self.model.thermal_polarization))
+        self.kappa = fem.Constant(self.domain.mesh, float(self.model.surface_rate))
+
+    def visible_indicator(self) -> np.ndarray:
+        """1 at the quadrature points of the NMR-visible region (r > r_h from every centre,
+        outside barriers), else 0."""
+        qf, m = self.qf, self.model
+        r = qf.cell_nearest if self.domain.conforms_to(m.visible_radius) else qf.nearest
+        return ((r > m.visible_radius) & ~self.in_barrier).astype(float)
 
     def _setup_forms(self) -> None:
         u, v = ufl.TrialFunction(self.V0), ufl.TestFunction(self.V0)
         n, w, dx = self.n, self.weight, self.dx
-        R1 = self.R1_bulk_cell + self.R1_para
         ds_b = self.ds(FACET_BARRIER)
-        kappa = fem.Constant(self.domain.mesh, float(self.model.surface_rate))
-        stiff = n * self.D0 * self.s * ufl.inner(ufl.grad(u), ufl.grad(v)) * w
         self.forms = {
             "M": compat.form(n * u * v * w * dx),
-            "K": compat.form(stiff * dx),
-            "Q_k": compat.form(n * self.k * u * v * w * dx),
-            "g_k": compat.form(n * self.kP * v * w * dx),
-            "Q_R": compat.form(n * R1 * u * v * w * dx),
-            "g_R": compat.form(n * R1 * self.P0 * v * w * dx),
-            "Q_s": compat.form(n * kappa * u * v * w * ds_b),
-            "g_s": compat.form(n * kappa * self.P_src * v * w * ds_b),
+            "Q_s": compat.form(n * self.kappa * u * v * w * ds_b),
+            "g_s": compat.form(n * self.kappa * self.P_src * v * w * ds_b),
         }
-        if self.model.diffusion.mode == "mean":
-            for name in self.domain.materials:
-                ind = cellwise_function(self.domain, (self.material_of_cell == name).astype(float))
-                self.forms[f"K_{name}"] = compat.form(ind * stiff * dx)
         if self.forcing is not None:
             self.forms["g_f"] = compat.form(n * self.forcing * v * w * dx)
         self._dirichlet_dofs = {}
@@ -217,11 +208,35 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             for key, tag in (("barrier", FACET_BARRIER), ("outer", FACET_OUTER)):
                 self._dirichlet_dofs[key] = compat.locate_dofs_on_facets(self.V0, ft, tag)
 
+    def _law_form(self, kind: str, law: fem.Function, material: fem.Function | None = None):
+        """The form of one law-dependent operator with the quadrature function `law`:
+        "K" stiffness (law = s; restricted to a material indicator in mean mode), "Q_k" / "g_k"
+        source matrix and load (law = k, k P_src), "Q_R" / "g_R" relaxation (law = R1_para)."""
+        u, v = ufl.TrialFunction(self.V0), ufl.TestFunction(self.V0)
+        n, w, dx = self.n, self.weight, self.dx
+        if kind == "K":
+            ind = 1.0 if material is None else material
+            return compat.form(ind * n * self.D0 * law * ufl.inner(ufl.grad(u), ufl.grad(v)) * w * dx)
+        R1 = self.R1_bulk_cell + law
+        integrand = {"Q_k": n * law * u * v, "g_k": n * law * v,
+                     "Q_R": n * R1 * u * v, "g_R": n * R1 * self.P0 * v}[kind]
+        return compat.form(integrand * w * dx)
+
+    def _assembled_with(self, kind: str, values: np.ndarray, material: fem.Function | None = None):
+        """Assemble the operator `kind` with the law given per quadrature point; the quadrature
+        function lives only for the assembly."""
+        law = self.qf.function(values, kind)
+        form = self._law_form(kind, law, material)
+        out = self.assemble_matrix(form) if kind[0] in "KQ" else self.assemble_vector(form)
+        del law, form
+        return out
+
     # --- per stage -----------------------------------------------------------------------
 
     def update_laws(self, laws: StageLaws) -> bool:
-        """Evaluate the stage laws at the quadrature points; re-assemble what changed.
-        Returns True when the stiffness matrix changed."""
+        """Evaluate the stage laws at the quadrature points and re-assemble the operators that
+        changed (stiffness K, source Q_k and g_k, relaxation Q_R and g_R). Returns True when
+        the stiffness matrix changed."""
         qf = self.qf
         old = self._laws
         self._laws = laws
@@ -233,45 +248,56 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             if laws.suppression is not None:
                 r2 = qf.points[:, 0] ** 2 if self.domain.radial else None
                 s = qf.harmonic_cellwise(s, r2)
-            qf.assign(self.s, s)
-            self.K = self.assemble_matrix(self.forms["K"])
+            self.K = None
+            self.K_parts = {}
+            self.K = self._assembled_with("K", s)
             if self.model.diffusion.mode == "mean":
-                self.K_parts = {name: self.assemble_matrix(self.forms[f"K_{name}"])
-                                for name in self.domain.materials}
+                for name in self.domain.materials:
+                    ind = cellwise_function(self.domain, (self.material_of_cell == name).astype(float))
+                    self.K_parts[name] = self._assembled_with("K", s, ind)
+            del s
         uniform_changed = old is None or old.uniform != laws.uniform
         if (old is None or old.source_rate != laws.source_rate
                 or old.source_target != laws.source_target or uniform_changed):
-            if laws.source_rate is None:
-                k = kp = np.zeros(qf.size)
-            else:
-                step = getattr(laws.source_rate, "radius", None)
-                cellwise = step is not None and self.domain.conforms_to(step)
-                tgt = laws.source_target
-                if callable(tgt):
-                    k, kp = qf.centre_sums([laws.source_rate,
-                                            lambda r: laws.source_rate(r) * tgt(r)], cellwise)
-                else:
-                    k = qf.centre_sum(laws.source_rate, cellwise)
-                    kp = k * float(tgt)
-                k[self.in_barrier] = 0.0
-                kp[self.in_barrier] = 0.0
-            if kp is k:
-                kp = k.copy()
-            for mat, ku, pu, _ in laws.uniform:
-                sel = self._points_in(mat)
-                k[sel] += ku
-                kp[sel] += ku * pu
-            qf.assign(self.k, k)
-            qf.assign(self.kP, kp)
             self._Q_cache.pop("source", None)
+            if laws.source_rate is not None or laws.uniform:
+                k, kp = self._source_values(laws)
+                self._Q_cache["source"] = (self._assembled_with("Q_k", k),
+                                           self._assembled_with("g_k", kp))
+                del k, kp
         if old is None or old.paramagnetic_rate != laws.paramagnetic_rate or uniform_changed:
+            self._Q_cache.pop("relax", None)
             r1 = qf.centre_sum(laws.paramagnetic_rate)
             r1[self.in_barrier] = 0.0
             for mat, _, _, ru in laws.uniform:
                 r1[self._points_in(mat)] += ru
-            qf.assign(self.R1_para, r1)
-            self._Q_cache.pop("relax", None)
+            self._Q_cache["relax"] = (self._assembled_with("Q_R", r1),
+                                      self._assembled_with("g_R", r1))
         return stiffness_changed
+
+    def _source_values(self, laws: StageLaws) -> tuple[np.ndarray, np.ndarray]:
+        """k and k P_src (1/s) at the quadrature points: the sums over centres plus the
+        uniform (homogenized) sources of materials."""
+        qf = self.qf
+        if laws.source_rate is None:
+            k, kp = np.zeros(qf.size), np.zeros(qf.size)
+        else:
+            step = getattr(laws.source_rate, "radius", None)
+            cellwise = step is not None and self.domain.conforms_to(step)
+            tgt = laws.source_target
+            if callable(tgt):
+                k, kp = qf.centre_sums([laws.source_rate,
+                                        lambda r: laws.source_rate(r) * tgt(r)], cellwise)
+            else:
+                k = qf.centre_sum(laws.source_rate, cellwise)
+                kp = k * float(tgt)
+            k[self.in_barrier] = 0.0
+            kp[self.in_barrier] = 0.0
+        for mat, ku, pu, _ in laws.uniform:
+            sel = self._points_in(mat)
+            k[sel] += ku
+            kp[sel] += ku * pu
+        return k, kp
 
     def _points_in(self, material: str) -> np.ndarray:
         """Quadrature points lying in cells of a material."""
@@ -280,23 +306,18 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     def stage_operators(self, stage: StageSpec) -> StageOperators:
         """Q (source + relaxation), g and the Dirichlet rows for a stage."""
         m = self.model
-        laws = m.laws(stage)
-        self.update_laws(laws)
-        if "relax" not in self._Q_cache:
-            self._Q_cache["relax"] = (self.assemble_matrix(self.forms["Q_R"]),
-                                      self.assemble_vector(self.forms["g_R"]))
-        Q_R, g_R = self._Q_cache["relax"]
-        Q = Q_R.copy()
-        g = g_R.copy()
+        self.update_laws(m.laws(stage))
+        Q, g = self._Q_cache["relax"]
         fixed: list[tuple[np.ndarray, float]] = []
-        if laws.source_rate is not None or laws.uniform:
-            if "source" not in self._Q_cache:
-                self._Q_cache["source"] = (self.assemble_matrix(self.forms["Q_k"]),
-                                           self.assemble_vector(self.forms["g_k"]))
+        surface = stage.source_on and m.source_model == "surface"
+        if "source" in self._Q_cache or surface:
+            # a stage with a source gets its own sum; without one it shares Q_R (read only)
+            Q, g = Q.copy(), g.copy()
+        if "source" in self._Q_cache:
             Q_k, g_k = self._Q_cache["source"]
             Q.axpy(1.0, Q_k, structure=SAME)
             g.axpy(1.0, g_k)
-        if stage.source_on and m.source_model == "surface":
+        if surface:
             self.P_src.value = stage.source_polarization
             Q.axpy(1.0, self.assemble_matrix(self.forms["Q_s"]), structure=SAME)
             g.axpy(1.0, self.assemble_vector(self.forms["g_s"]))

@@ -52,10 +52,11 @@ class StepSystem:
         self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, symmetric, petsc_options, "step")
         mass_kind = "direct" if self.kind == "direct" else "mass"
         self.mass_ksp = linear_solver.make_ksp(comm, mass_kind, 1e-13, True, None, "mass")
+        #: the step matrix; K diag(f) (local mode) and M with Dirichlet rows are made only
+        #: when needed: every matrix costs as much memory as the mesh's P1 sparsity
         self.A = disc.M.copy()
-        self.S = disc.M.copy()
-        self.KD = disc.M.copy()
-        self.M_bc = disc.M.copy()
+        self.KD: PETSc.Mat | None = None
+        self.M_bc: PETSc.Mat | None = None
         self.ops: StageOperators | None = None
         self._pc_c: float | None = None
         self._pc_its: int | None = None
@@ -84,13 +85,15 @@ class StepSystem:
         self._pc_c = None
         self._xbc.set(0.0)
         self._xbc.array[self.ops.bc_local] = self.ops.bc_values
-        if self.mode == "conventional":
-            disc.K.copy(self.S, structure=SAME)
-            self.S.axpy(1.0, self.ops.Q, structure=SAME)
-        disc.M.copy(self.M_bc, structure=SAME)
         if self.ops.has_bc:
+            if self.M_bc is None:
+                self.M_bc = disc.M.copy()
+            else:
+                disc.M.copy(self.M_bc, structure=SAME)
             self.M_bc.zeroRowsColumns(self.ops.bc_global, 1.0)
-        self.mass_ksp.setOperators(self.M_bc)
+            self.mass_ksp.setOperators(self.M_bc)
+        else:
+            self.mass_ksp.setOperators(disc.M)
 
     def reset_preconditioner(self) -> None:
         """Build the preconditioner afresh at the next solve."""
@@ -106,24 +109,27 @@ class StepSystem:
         means = self.disc.material_means(P)
         return {name: float(self.spec.f(p)) for name, p in means.items()}
 
-    def _stiffness_operator(self, P: PETSc.Vec) -> PETSc.Mat:
-        """K_eff + Q for the linear modes, with f evaluated from P (mean mode)."""
+    def _stiffness_parts(self, P: PETSc.Vec) -> list[tuple[float, PETSc.Mat]]:
+        """K_eff as (factor, matrix) terms for the linear modes: K, or sum_m f(<P>_m) K_m with
+        the material means of P (mean mode)."""
         if self.mode == "conventional":
-            return self.S
-        disc = self.disc
-        self.ops.Q.copy(self.S, structure=SAME)
-        for name, fac in self._mean_factors(P).items():
-            self.S.axpy(fac, disc.K_parts[name], structure=SAME)
-        return self.S
+            return [(1.0, self.disc.K)]
+        return [(fac, self.disc.K_parts[name]) for name, fac in self._mean_factors(P).items()]
 
     def apply_operator(self, P: PETSc.Vec, out: PETSc.Vec) -> None:
         """out = K Phi(P) + Q P (the spatial operator applied to P)."""
         if self.mode == "local":
             self._kirchhoff(P)
             self.disc.K.mult(self._phi, out)
-            self.ops.Q.multAdd(P, out, out)
         else:
-            self._stiffness_operator(P).mult(P, out)
+            (fac0, K0), *rest = self._stiffness_parts(P)
+            K0.mult(P, out)
+            if fac0 != 1.0:
+                out.scale(fac0)
+            for fac, K in rest:
+                K.mult(P, self._MP)
+                out.axpy(fac, self._MP)
+        self.ops.Q.multAdd(P, out, out)
 
     def _kirchhoff(self, P: PETSc.Vec) -> None:
         """Nodal Phi(P) and f(P) into self._phi, self._f."""
@@ -138,9 +144,9 @@ class StepSystem:
         """One implicit step: returns success (never raises on non-convergence)."""
         if self.mode == "local":
             return self._newton(c, hist, guess, out, t)
-        S = self._stiffness_operator(guess)
+        parts = self._stiffness_parts(guess)
         rhs = self._rhs(hist, t)
-        return self._linear_solve(S, c, rhs, guess, out)
+        return self._linear_solve(parts, c, rhs, guess, out)
 
     def _rhs(self, hist: PETSc.Vec, t: float | None) -> PETSc.Vec:
         rhs = self._work
@@ -150,10 +156,13 @@ class StepSystem:
             rhs.axpy(1.0, self.disc.forcing_vector(t))
         return rhs
 
-    def _linear_solve(self, S: PETSc.Mat, c: float, rhs: PETSc.Vec, guess: PETSc.Vec,
-                      out: PETSc.Vec) -> bool:
+    def _linear_solve(self, parts: list[tuple[float, PETSc.Mat]], c: float, rhs: PETSc.Vec,
+                      guess: PETSc.Vec, out: PETSc.Vec) -> bool:
+        """Solve (c M + sum of parts + Q) out = rhs."""
         ops, disc = self.ops, self.disc
-        S.copy(self.A, structure=SAME)
+        ops.Q.copy(self.A, structure=SAME)
+        for fac, K in parts:
+            self.A.axpy(fac, K, structure=SAME)
         if c != 0.0:
             self.A.axpy(c, disc.M, structure=SAME)
         if ops.has_bc:
@@ -296,7 +305,10 @@ class StepSystem:
     def _form_jacobian(self, c: float) -> None:
         """self.A = c M + Q + K diag(f(P)) with f at the last P given to apply_operator."""
         disc, ops = self.disc, self.ops
-        disc.K.copy(self.KD, structure=SAME)
+        if self.KD is None:
+            self.KD = disc.K.copy()
+        else:
+            disc.K.copy(self.KD, structure=SAME)
         self.KD.diagonalScale(R=self._f)
         ops.Q.copy(self.A, structure=SAME)
         self.A.axpy(1.0, self.KD, structure=SAME)
