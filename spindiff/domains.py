@@ -43,7 +43,7 @@ def _sphere_cell(case: Case, comm, mesh_model: str) -> Domain:
         return build_radial_cell(comm, ncells=m.radial_cells, **args)
     from .geometry.sphere_cell import build_sphere_cell
     return build_sphere_cell(comm, size_barrier=m.size_barrier, size_bulk=m.size_bulk,
-                             order=m.order, **args)
+                             order=m.order, refine=m.refine, **args)
 
 
 def _periodic_cube(case: Case, comm, mesh_model: str) -> Domain:
@@ -52,16 +52,16 @@ def _periodic_cube(case: Case, comm, mesh_model: str) -> Domain:
     L = case.cube_side
     b = case.barrier_radius
     spheres = [r for r in [case.visible_radius, *_extra_radii(case)] if r > b * (1 + 1e-6)]
-    refine = b
+    inner = b
     if c.barrier == "none":
         # no barrier: the innermost interface sphere sets the refinement scale (the mesher
         # refines within 1.5 of its "barrier" radius, which is not a barrier here)
-        refine = 0.999 * min(spheres) if spheres else L / 10
-        spheres = [r for r in spheres if r > refine * (1 + 1e-6)]
-    domain = build_box(comm, L, np.full((1, 3), L / 2), refine,
+        inner = 0.999 * min(spheres) if spheres else L / 10
+        spheres = [r for r in spheres if r > inner * (1 + 1e-6)]
+    domain = build_box(comm, L, np.full((1, 3), L / 2), inner,
                        "hole" if c.barrier == "hole" else "kept_distance",
                        None, m.size_barrier, m.size_bulk, order=m.order, periodic=True,
-                       material=case.material_name, interface_radii=spheres)
+                       material=case.material_name, interface_radii=spheres, refine=m.refine)
     if c.barrier == "none":
         domain.barrier_by_distance = False
     return domain
@@ -106,7 +106,7 @@ def _box(case: Case, comm, mesh_model: str) -> Domain:
     domain = build_box(comm, sides, pos, b, _barrier_mode(case), None, m.size_barrier,
                        m.size_bulk, order=m.order if case.centres.barrier == "hole" else 1,
                        periodic=g.periodic, material=case.material_name,
-                       interface_radii=spheres if len(pos) else [])
+                       interface_radii=spheres if len(pos) else [], refine=m.refine)
     if case.centres.barrier == "none":
         domain.barrier_by_distance = False
     return domain

@@ -38,6 +38,14 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if case.mesh.size_barrier > case.mesh.size_bulk:
         raise CaseError("mesh.size_barrier", f"{case.mesh.size_barrier:g} nm",
                         f"must not exceed mesh.size_bulk = {case.mesh.size_bulk:g} nm", source)
+    if case.mesh.refine and case.mesh.model == "3d":
+        if g.kind not in ("sphere_cell", "periodic_cube", "box"):
+            raise CaseError("mesh.refine", case.mesh.refine,
+                            "0 for this geometry; uniform refinement is available for "
+                            "sphere_cell, periodic_cube and box", source)
+        if case.mesh.order != 1 and (g.kind == "sphere_cell" or c.barrier == "hole"):
+            raise CaseError("mesh.refine", case.mesh.refine,
+                            "0 with curved cells; uniform refinement needs mesh.order = 1", source)
     if case.solver.dt_max is not None and case.solver.dt_max < case.solver.dt_initial:
         raise CaseError("solver.dt_max", f"{case.solver.dt_max:g} s",
                         "must be >= solver.dt_initial", source)

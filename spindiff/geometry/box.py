@@ -43,7 +43,8 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
               barrier_radius: float, barrier: str = "kept_distance",
               visible_radius: Optional[float] = None, size_barrier: Optional[float] = None,
               size_bulk: Optional[float] = None, order: int = 1, periodic: bool = True,
-              material: str = "matrix", interface_radii: Sequence[float] = ()) -> Domain:
+              material: str = "matrix", interface_radii: Sequence[float] = (),
+              refine: int = 0) -> Domain:
     """Mesh a box [0, L]^3 (nm) holding paramagnetic centres.
 
     lengths: box side (nm) or three sides. centres: (N, 3) positions in nm (wrapped into the
@@ -52,7 +53,9 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
     solver evaluates visibility at quadrature points. size_barrier: element size (nm) within
     1.5 b of each centre (default b / 3), growing linearly to size_bulk (default min(L) / 6) at
     5 b, or farther if needed to keep the growth below GRADING. order: geometry order (2 curves
-    the hole surfaces). A single centre at L/2 in a periodic cube of side (C N_A)^(-1/3) is
+    the hole surfaces). refine: Gmsh meshes at 2^refine times the sizes, then every cell is
+    split into 8 refine times (order 1; gmsh_tools.run_gmsh). A single centre at L/2 in a
+    periodic cube of side (C N_A)^(-1/3) is
     Takeda's model.
 
     Raises CaseError (one line) for overlapping barrier balls (minimum image when periodic),
@@ -71,13 +74,18 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
     hb = float(size_barrier) if size_barrier is not None else b / 3.0
     hB = float(size_bulk) if size_bulk is not None else float(L.min()) / 6.0
     _check_sizes(hb, hB, order)
+    if refine and order != 1:
+        raise CaseError("mesh.refine", refine, "0 with curved cells (mesh.order = 2); "
+                        "uniform refinement needs mesh.order = 1")
+    scale = 2.0 ** refine
+    hb_gmsh, hB_gmsh = scale * hb, scale * hB
     hole = barrier == "hole"
     c = check_centres(centres, L, periodic, radius=b, gap=HOLE_GAP * b if hole else 0.0)
     holes = np.empty((0, 3))
     if hole:
         holes = _hole_positions(c, L, b, periodic)
-    reach = max(REFINE_OUTER * b, REFINE_INNER * b + (hB - hb) / GRADING)
-    refine = periodic_images(c, L, reach) if periodic else c
+    reach = max(REFINE_OUTER * b, REFINE_INNER * b + (hB_gmsh - hb_gmsh) / GRADING)
+    refine_points = periodic_images(c, L, reach) if periodic else c
     spheres = _interface_spheres(c, L, b, interface_radii, periodic)
 
     def build(gmsh) -> dict:
@@ -98,7 +106,7 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
                 occ.remove(outside, recursive=True)
             occ.synchronize()
             vols = [e for e in gmsh.model.getEntities(3)]
-        pts = [occ.addPoint(*p) for p in refine]
+        pts = [occ.addPoint(*p) for p in refine_points]
         occ.synchronize()
         faces = box_face_surfaces(gmsh, np.zeros(3), L)
         on_faces = sorted({s for ss in faces.values() for s in ss})
@@ -109,12 +117,13 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
             gmsh.model.addPhysicalGroup(2, barrier_surfs, FACET_BARRIER)
         if not periodic:
             gmsh.model.addPhysicalGroup(2, on_faces, FACET_OUTER)
-        fields = [centre_refinement(gmsh, pts, b, hb, hB)] if pts else []
-        generate(gmsh, fields, hB, order)
+        fields = [centre_refinement(gmsh, pts, b, hb_gmsh, hB_gmsh)] if pts else []
+        generate(gmsh, fields, hB_gmsh, order)
         check_periodic_mesh(gmsh, pairs, float(L.max()))
         return {}
 
-    msh, ct, ft, _ = run_gmsh(comm, build, "box")
+    curved = [(p, b) for p in holes] + list(spheres)
+    msh, ct, ft, _ = run_gmsh(comm, build, "box", refine=refine, spheres=curved)
     volume = float(np.prod(L)) - (len(c) * 4.0 / 3.0 * np.pi * b**3 if hole else 0.0)
     kind = "periodic" if periodic else "closed"
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False, centres=c,
@@ -125,7 +134,8 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
                   + ([b] if hole else []),
                   description=f"{kind} box {_fmt(L)} nm, {len(c)} centres, b={b:.4g} nm "
                               f"({barrier}), r_h={_fmt(visible_radius)} nm, "
-                              f"h={hb:.3g}-{hB:.3g} nm, order {order}")
+                              f"h={hb:.3g}-{hB:.3g} nm, order {order}"
+                              + (f", Gmsh at {scale:g}x the sizes refined {refine}x" if refine else ""))
 
 
 def _interface_spheres(c: np.ndarray, L: np.ndarray, b: float, radii: Sequence[float],

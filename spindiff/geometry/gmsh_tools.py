@@ -16,6 +16,7 @@ from mpi4py import MPI
 
 from ..errors import MeshError
 from ..mesh import compat
+from ..mesh.refine import TetMesh, refine_uniform
 from .curved import relax_inverted, single_thread
 from .heap import trim_heap
 
@@ -52,10 +53,16 @@ def gmsh_session(stl_bounds: bool = True) -> Iterator[Any]:
 
 
 def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int = 3,
-             stl_bounds: bool = True):
+             stl_bounds: bool = True, refine: int = 0,
+             spheres: Sequence[tuple[Sequence[float], float]] = ()):
     """Run `build(gmsh)` on rank 0, then distribute the mesh: (mesh, cell_tags, facet_tags,
     value returned by build, broadcast). A failure on rank 0 raises MeshError on every rank
-    (instead of leaving the other ranks waiting)."""
+    (instead of leaving the other ranks waiting).
+
+    refine > 0: the Gmsh mesh (first order, built at 2^refine times the wanted sizes by the
+    caller) is taken out of Gmsh as arrays, Gmsh's memory is released, and the arrays are
+    refined uniformly `refine` times (spindiff.mesh.refine; new vertices on the `spheres`,
+    (centre, radius) in nm, are put on them) before DOLFINx distributes them."""
     with gmsh_session(stl_bounds) as gmsh:
         err, info = None, None
         if comm.rank == 0:
@@ -66,8 +73,59 @@ def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int =
         err, info = comm.bcast((err, info), root=0)
         if err is not None:
             raise MeshError(f"Gmsh could not mesh the {what}: {err}")
-        msh, ct, ft = compat.gmsh_model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+        if refine <= 0:
+            msh, ct, ft = compat.gmsh_model_to_mesh(gmsh.model, comm, 0, gdim=gdim)
+            return msh, ct, ft, info
+        arrays = tet_arrays(gmsh) if comm.rank == 0 else None
+    if comm.rank == 0:
+        arrays = refine_uniform(arrays, spheres, refine)
+    else:
+        arrays = TetMesh(np.empty((0, 3)), np.empty((0, 4), dtype=np.int64),
+                         np.empty(0, dtype=np.int32))
+    msh, ct, ft = compat.tetrahedral_mesh(comm, arrays.x, arrays.cells, arrays.cell_values,
+                                          arrays.facets, arrays.facet_values)
     return msh, ct, ft, info
+
+
+def tet_arrays(gmsh) -> TetMesh:
+    """The first-order tetrahedra of the physical volumes (tagged by group), the triangles of
+    the physical surfaces (tagged) and of every surface, as arrays with vertices 0..n-1."""
+    tags, coords, _ = gmsh.model.mesh.getNodes()
+    index = np.full(int(tags.max()) + 1, -1, dtype=np.int64)
+    index[tags.astype(np.int64)] = np.arange(tags.size)
+    x = coords.reshape(-1, 3)
+
+    def elements(dim: int, entity: int, etype: int) -> np.ndarray:
+        types, _, nodes = gmsh.model.mesh.getElements(dim, entity)
+        parts = [index[np.asarray(n, dtype=np.int64)] for t, n in zip(types, nodes) if t == etype]
+        if len(types) and any(t != etype for t in types):
+            raise RuntimeError("uniform refinement needs first-order tetrahedra (mesh.order = 1)")
+        k = 4 if dim == 3 else 3
+        return np.concatenate(parts).reshape(-1, k) if parts else np.empty((0, k), dtype=np.int64)
+
+    def groups(dim: int, etype: int) -> tuple[np.ndarray, np.ndarray]:
+        blocks, values = [], []
+        for _, tag in gmsh.model.getPhysicalGroups(dim):
+            for ent in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
+                e = elements(dim, ent, etype)
+                blocks.append(e)
+                values.append(np.full(len(e), tag, dtype=np.int32))
+        k = 4 if dim == 3 else 3
+        if not blocks:
+            return np.empty((0, k), dtype=np.int64), np.empty(0, dtype=np.int32)
+        return np.concatenate(blocks), np.concatenate(values)
+
+    cells, cell_values = groups(3, 4)
+    facets, facet_values = groups(2, 2)
+    surfaces = [elements(2, s, 2) for _, s in gmsh.model.getEntities(2)]
+    surfaces = np.concatenate(surfaces) if surfaces else np.empty((0, 3), np.int64)
+    # only the vertices of cells (Gmsh also has nodes of lone geometry points)
+    used = np.zeros(len(x), dtype=bool)
+    used[cells.ravel()] = True
+    renumber = np.cumsum(used) - 1
+    return TetMesh(x=x[used], cells=renumber[cells], cell_values=cell_values,
+                   facets=renumber[facets], facet_values=facet_values,
+                   surfaces=renumber[surfaces])
 
 
 def box_face_surfaces(gmsh, lower: np.ndarray,

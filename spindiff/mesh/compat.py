@@ -8,6 +8,7 @@ Longer than 400 lines: keeping every seam in this one module is its purpose.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Callable, Sequence
 
@@ -301,6 +302,43 @@ def gmsh_model_to_mesh(model: Any, comm: MPI.Comm, rank: int = 0, gdim: int = 3)
     if hasattr(out, "mesh"):  # pragma: no cover - DOLFINx >= 0.9 returns a MeshData
         return out.mesh, out.cell_tags, out.facet_tags
     return out
+
+
+def tetrahedral_mesh(comm: MPI.Comm, x: np.ndarray, cells: np.ndarray, cell_values: np.ndarray,
+                     facets: np.ndarray, facet_values: np.ndarray):
+    """(mesh, cell_tags, facet_tags) of first-order tetrahedra given as arrays on rank 0 (empty
+    arrays on the other ranks), distributed by DOLFINx as `gmsh_model_to_mesh` does."""
+    try:
+        from dolfinx.io import gmshio
+    except ImportError:  # pragma: no cover - DOLFINx 0.4
+        from dolfinx.io import gmsh as gmshio  # type: ignore
+    if "dtype" in inspect.signature(gmshio.ufl_mesh).parameters:  # DOLFINx >= 0.8
+        domain = gmshio.ufl_mesh(4, 3, dtype=np.float64)
+    else:
+        domain = gmshio.ufl_mesh(4, 3)
+    cells = np.asarray(cells, dtype=np.int64).reshape(-1, 4)
+    msh = dmesh.create_mesh(comm, cells, np.asarray(x, dtype=np.float64).reshape(-1, 3), domain)
+    ct = _tags_from_entities(msh, 3, cells, cell_values)
+    ft = _tags_from_entities(msh, 2, np.asarray(facets, dtype=np.int64).reshape(-1, 3), facet_values)
+    return msh, ct, ft
+
+
+def _tags_from_entities(msh: Mesh, dim: int, entities: np.ndarray, values: np.ndarray):
+    """MeshTags of entities given by their input vertex indices on any rank."""
+    from dolfinx import cpp
+    from dolfinx.io import utils as io_utils
+    values = np.asarray(values, dtype=np.int32)
+    if msh.comm.allreduce(len(values), op=MPI.SUM) == 0:  # nothing tagged (DOLFINx would crash)
+        empty = np.empty(0, dtype=np.int32)
+        return dmesh.meshtags(msh, dim, empty, empty)
+    if hasattr(io_utils, "distribute_entity_data"):  # DOLFINx >= 0.8 (takes the Python mesh)
+        ents, vals = io_utils.distribute_entity_data(msh, dim, entities, values)
+    else:
+        ents, vals = cpp.io.distribute_entity_data(getattr(msh, "_mesh", msh), dim, entities, values)
+    tdim = msh.topology.dim
+    msh.topology.create_connectivity(dim, 0 if dim == tdim else tdim)
+    adj = cpp.graph.AdjacencyList_int32(ents)
+    return dmesh.meshtags_from_entities(msh, dim, adj, np.asarray(vals, dtype=np.int32))
 
 
 def interval_mesh(comm: MPI.Comm, nodes: np.ndarray) -> Mesh:
