@@ -150,7 +150,8 @@ def cmd_run(args) -> int:
     fin = s["final"]
     say(f"done in {s['wall_time_s']:.1f} s on {s['ranks']} rank(s): {s['mesh']['dofs']} dofs "
         f"({s['mesh']['model']}), {s['time_stepping']['accepted']} steps "
-        f"({s['time_stepping']['rejected_error']} rejected)")
+        f"({s['time_stepping']['rejected_error']} rejected), peak memory "
+        f"{s['peak_memory_MB'] / 1024:.2f} GB")
     enh = fin["enhancement"]
     enh_text = f", enhancement {enh:.4g}" if enh is not None and enh == enh else ""
     say(f"final <P> = {fin['P']['sample']:.5g} (visible {fin['P']['visible']:.5g}){enh_text} "

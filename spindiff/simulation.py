@@ -298,11 +298,18 @@ class Simulation:
             "linear_solver": {"kind": system.kind, **system.stats},
             "wall_time_s": time.perf_counter() - self.wall0,
             "mesh_time_s": self.mesh_time,
+            "peak_memory_MB": self.solve_comm.allreduce(peak_resident_mb(), op=MPI.SUM),
             "ranks": self.comm.size,
             "ranks_per_solve": self.solve_comm.size,
             "versions": {"spindiff": __version__, **compat.versions()},
             **({"model_notes": model.notes} if model.notes else {}),
         }
+
+
+def peak_resident_mb() -> float:
+    """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def stage_fits(series: dict[str, np.ndarray], model: TransportModel, starts: np.ndarray) -> dict:

@@ -130,7 +130,7 @@ def test_refined_sphere_cell_matches_a_mesh_made_at_the_fine_size():
 def test_refined_box_solution_matches_direct_mesh_and_two_ranks(tmp_path):
     """The 6-centre periodic box: Gmsh at twice the sizes refined once against Gmsh at the
     sizes (the difference is the discretization error, 2.6e-4 of <P>, below the 0.15 / 0.6 nm
-    mesh's own 1e-3 from the refinement study), and 1 against 2 ranks (1e-8)."""
+    mesh's own 4e-3 from the refinement study), and 1 against 2 ranks (1e-8)."""
     case = CASES / "many_centres_box.toml"
     direct = run_cli(case, tmp_path / "direct")
     one = run_cli(case, tmp_path / "one", sets=["--set", "mesh.refine=1"])
