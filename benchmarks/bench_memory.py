@@ -30,6 +30,7 @@ CASE = ROOT / "cases" / "default.toml"
 CONFIGS = {
     "curved, q4 (shipped)": (2, 4, 0, 0.028, 0.12),
     "order 1, q2, refine 1": (1, 2, 1, 0.0314, 0.134),
+    "curved, q4, refine 1": (2, 4, 1, 0.0314, 0.134),
 }
 
 
@@ -80,6 +81,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every element size")
     p.add_argument("--duration", type=float, default=2.0, help="simulated buildup (s)")
     p.add_argument("--ranks", type=int, default=1)
+    p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -90,7 +92,7 @@ def main() -> None:
     measure_in_child(__file__, ["--one", list(CONFIGS)[1], "--scale", "6", "--duration", "0.1"],
                      1, "warm-up")
     rows = []
-    for name in CONFIGS:
+    for name in args.configs:
         common = ["--one", name, "--scale", str(args.scale), "--duration", str(args.duration)]
         r = measure_in_child(__file__, common, args.ranks, name)
         f = measure_in_child(__file__, common + ["--floor"], args.ranks, name + " floor")

@@ -167,7 +167,7 @@ CORPUS: list[Bad] = [
         base=BOX_CASE),
     Bad("radial-cells-absurd", {"mesh.radial_cells": 10**12}),
     Bad("refine-absurd", {"mesh.refine": 9}),
-    Bad("refine-curved", {"mesh.model": "3d", "mesh.refine": 1, "mesh.order": 2}, run=True),
+    Bad("refine-negative", {"mesh.model": "3d", "mesh.refine": -1}, run=True),
     Bad("outputs-absurd", {"protocol.stages.0.outputs": 10**9}),
     Bad("pulses-1THz", {"protocol.stages.0.pulses.rate": "1 THz"}, base=PULSED_CASE, run=True),
     Bad("pulses-many", {"protocol.stages.0.pulses.rate": "1 MHz",

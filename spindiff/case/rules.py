@@ -43,9 +43,6 @@ def check_consistency(case: Case, source: str | None = None) -> None:
             raise CaseError("mesh.refine", case.mesh.refine,
                             "0 for this geometry; uniform refinement is available for "
                             "sphere_cell, periodic_cube and box", source)
-        if case.mesh.order != 1 and (g.kind == "sphere_cell" or c.barrier == "hole"):
-            raise CaseError("mesh.refine", case.mesh.refine,
-                            "0 with curved cells; uniform refinement needs mesh.order = 1", source)
     if case.solver.dt_max is not None and case.solver.dt_max < case.solver.dt_initial:
         raise CaseError("solver.dt_max", f"{case.solver.dt_max:g} s",
                         "must be >= solver.dt_initial", source)

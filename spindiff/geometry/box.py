@@ -54,7 +54,7 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
     1.5 b of each centre (default b / 3), growing linearly to size_bulk (default min(L) / 6) at
     5 b, or farther if needed to keep the growth below GRADING. order: geometry order (2 curves
     the hole surfaces). refine: Gmsh meshes at 2^refine times the sizes, then every cell is
-    split into 8 refine times (order 1; gmsh_tools.run_gmsh). A single centre at L/2 in a
+    split into 8 refine times (gmsh_tools.run_gmsh). A single centre at L/2 in a
     periodic cube of side (C N_A)^(-1/3) is
     Takeda's model.
 
@@ -74,9 +74,6 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
     hb = float(size_barrier) if size_barrier is not None else b / 3.0
     hB = float(size_bulk) if size_bulk is not None else float(L.min()) / 6.0
     _check_sizes(hb, hB, order)
-    if refine and order != 1:
-        raise CaseError("mesh.refine", refine, "0 with curved cells (mesh.order = 2); "
-                        "uniform refinement needs mesh.order = 1")
     scale = 2.0 ** refine
     hb_gmsh, hB_gmsh = scale * hb, scale * hB
     hole = barrier == "hole"
@@ -118,12 +115,12 @@ def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndar
         if not periodic:
             gmsh.model.addPhysicalGroup(2, on_faces, FACET_OUTER)
         fields = [centre_refinement(gmsh, pts, b, hb_gmsh, hB_gmsh)] if pts else []
-        generate(gmsh, fields, hB_gmsh, order)
+        generate(gmsh, fields, hB_gmsh, 1 if refine else order)
         check_periodic_mesh(gmsh, pairs, float(L.max()))
         return {}
 
     curved = [(p, b) for p in holes] + list(spheres)
-    msh, ct, ft, _ = run_gmsh(comm, build, "box", refine=refine, spheres=curved)
+    msh, ct, ft, _ = run_gmsh(comm, build, "box", refine=refine, spheres=curved, order=order)
     volume = float(np.prod(L)) - (len(c) * 4.0 / 3.0 * np.pi * b**3 if hole else 0.0)
     kind = "periodic" if periodic else "closed"
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False, centres=c,

@@ -16,7 +16,7 @@ from mpi4py import MPI
 
 from ..errors import MeshError
 from ..mesh import compat
-from ..mesh.refine import TetMesh, refine_uniform
+from ..mesh.refine import TetMesh, refine_uniform, second_order
 from .curved import relax_inverted, single_thread
 from .heap import trim_heap
 
@@ -54,7 +54,7 @@ def gmsh_session(stl_bounds: bool = True) -> Iterator[Any]:
 
 def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int = 3,
              stl_bounds: bool = True, refine: int = 0,
-             spheres: Sequence[tuple[Sequence[float], float]] = ()):
+             spheres: Sequence[tuple[Sequence[float], float]] = (), order: int = 1):
     """Run `build(gmsh)` on rank 0, then distribute the mesh: (mesh, cell_tags, facet_tags,
     value returned by build, broadcast). A failure on rank 0 raises MeshError on every rank
     (instead of leaving the other ranks waiting).
@@ -62,7 +62,8 @@ def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int =
     refine > 0: the Gmsh mesh (first order, built at 2^refine times the wanted sizes by the
     caller) is taken out of Gmsh as arrays, Gmsh's memory is released, and the arrays are
     refined uniformly `refine` times (spindiff.mesh.refine; new vertices on the `spheres`,
-    (centre, radius) in nm, are put on them) before DOLFINx distributes them."""
+    (centre, radius) in nm, are put on them) before DOLFINx distributes them; with order 2
+    the refined cells get their edge midpoints (on the spheres) as second-order nodes."""
     with gmsh_session(stl_bounds) as gmsh:
         err, info = None, None
         if comm.rank == 0:
@@ -79,11 +80,14 @@ def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int =
         arrays = tet_arrays(gmsh) if comm.rank == 0 else None
     if comm.rank == 0:
         arrays = refine_uniform(arrays, spheres, refine)
+        if order == 2:
+            arrays = second_order(arrays, spheres)
     else:
-        arrays = TetMesh(np.empty((0, 3)), np.empty((0, 4), dtype=np.int64),
-                         np.empty(0, dtype=np.int32))
+        k = {1: (4, 3), 2: (10, 6)}[order]
+        arrays = TetMesh(np.empty((0, 3)), np.empty((0, k[0]), dtype=np.int64),
+                         np.empty(0, dtype=np.int32), np.empty((0, k[1]), dtype=np.int64))
     msh, ct, ft = compat.tetrahedral_mesh(comm, arrays.x, arrays.cells, arrays.cell_values,
-                                          arrays.facets, arrays.facet_values)
+                                          arrays.facets, arrays.facet_values, order)
     del arrays
     trim_heap()  # DOLFINx's mesh building leaves ~0.4 kB per cell of freed heap
     return msh, ct, ft, info

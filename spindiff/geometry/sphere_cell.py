@@ -14,7 +14,6 @@ from typing import Sequence
 import numpy as np
 from mpi4py import MPI
 
-from ..errors import CaseError
 from ..mesh.domain import FACET_BARRIER, FACET_OUTER, TAG_BARRIER, TAG_HIDDEN, TAG_VISIBLE, Domain
 from .curved import relax_inverted, straighten_inverted
 from .gmsh_tools import run_gmsh
@@ -47,18 +46,15 @@ def build_sphere_cell(comm: MPI.Comm, radius: float, barrier_radius: float, barr
                       extra_radii: Sequence[float] = (), refine: int = 0) -> Domain:
     """Mesh the spherical cell; lengths in nm. `barrier` is "hole", "kept" or "none".
     refine: Gmsh meshes at 2^refine times the sizes, then every cell is split into 8 refine
-    times (order 1 only; gmsh_tools.run_gmsh)."""
+    times (gmsh_tools.run_gmsh)."""
     R, b, rh = radius, barrier_radius, visible_radius
     radii = interface_radii(R, b, barrier, [rh, *extra_radii])
-    if refine and order != 1:
-        raise CaseError("mesh.refine", refine, "0 with curved cells (mesh.order = 2); "
-                        "uniform refinement needs mesh.order = 1")
     scale = 2.0 ** refine
     spheres = [(np.zeros(3), r) for r in sorted({*radii, R, b}) if r > 0]
     msh, ct, ft, _ = run_gmsh(
         comm, lambda gmsh: _build_model(gmsh, R, b, barrier, rh, radii, scale * size_barrier,
-                                        scale * size_bulk, order), "sphere cell",
-        stl_bounds=False, refine=refine, spheres=spheres)
+                                        scale * size_bulk, 1 if refine else order),
+        "sphere cell", stl_bounds=False, refine=refine, spheres=spheres, order=order)
     how = f", Gmsh at {scale:g}x the sizes refined {refine}x" if refine else ""
     return cell_domain(msh, ct, ft, False, R, b, barrier, rh, radii, material,
                        f"sphere cell R={R:.4g} nm, b={b:.4g} nm ({barrier}), order {order}{how}")

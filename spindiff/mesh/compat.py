@@ -305,21 +305,25 @@ def gmsh_model_to_mesh(model: Any, comm: MPI.Comm, rank: int = 0, gdim: int = 3)
 
 
 def tetrahedral_mesh(comm: MPI.Comm, x: np.ndarray, cells: np.ndarray, cell_values: np.ndarray,
-                     facets: np.ndarray, facet_values: np.ndarray):
-    """(mesh, cell_tags, facet_tags) of first-order tetrahedra given as arrays on rank 0 (empty
-    arrays on the other ranks), distributed by DOLFINx as `gmsh_model_to_mesh` does."""
+                     facets: np.ndarray, facet_values: np.ndarray, order: int = 1):
+    """(mesh, cell_tags, facet_tags) of tetrahedra given as arrays on rank 0 (empty arrays on
+    the other ranks), distributed by DOLFINx as `gmsh_model_to_mesh` does. order 2: cells
+    (N, 10) and facets (F, 6) in DOLFINx's node order (vertices, then edge midpoints)."""
     try:
         from dolfinx.io import gmshio
     except ImportError:  # pragma: no cover - DOLFINx 0.4
         from dolfinx.io import gmsh as gmshio  # type: ignore
+    gmsh_type = {1: 4, 2: 11}[order]  # Gmsh's 4- and 10-node tetrahedra
     if "dtype" in inspect.signature(gmshio.ufl_mesh).parameters:  # DOLFINx >= 0.8
-        domain = gmshio.ufl_mesh(4, 3, dtype=np.float64)
+        domain = gmshio.ufl_mesh(gmsh_type, 3, dtype=np.float64)
     else:
-        domain = gmshio.ufl_mesh(4, 3)
-    cells = np.asarray(cells, dtype=np.int64).reshape(-1, 4)
+        domain = gmshio.ufl_mesh(gmsh_type, 3)
+    nodes = {1: (4, 3), 2: (10, 6)}[order]
+    cells = np.asarray(cells, dtype=np.int64).reshape(-1, nodes[0])
     msh = dmesh.create_mesh(comm, cells, np.asarray(x, dtype=np.float64).reshape(-1, 3), domain)
     ct = _tags_from_entities(msh, 3, cells, cell_values)
-    ft = _tags_from_entities(msh, 2, np.asarray(facets, dtype=np.int64).reshape(-1, 3), facet_values)
+    ft = _tags_from_entities(msh, 2, np.asarray(facets, dtype=np.int64).reshape(-1, nodes[1]),
+                             facet_values)
     return msh, ct, ft
 
 

@@ -73,18 +73,26 @@ def _edge_keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return lo.astype(np.int64) * n + hi
 
 
-def _refine_once(mesh: TetMesh, spheres) -> TetMesh:
+def _edges(mesh: TetMesh, spheres) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted edge keys, (N, 6) edge numbers of the cells in TET_EDGES order, the edges'
+    midpoints with those of edges on spheres put on them)."""
     x, cells = mesh.x, np.asarray(mesh.cells, dtype=np.int64)
     n = x.shape[0]
     keys = _edge_keys(cells[:, TET_EDGES[:, 0]], cells[:, TET_EDGES[:, 1]], n)
     edges, cell_edges = np.unique(keys.ravel(), return_inverse=True)
     del keys
-    cell_edges = cell_edges.reshape(-1, 6) + n
-    ends = np.stack([edges // n, edges % n], axis=1)
-    midpoints = 0.5 * (x[ends[:, 0]] + x[ends[:, 1]])
+    midpoints = 0.5 * (x[edges // n] + x[edges % n])
     _project(midpoints, edges, n, x, mesh.surfaces, spheres)
+    return edges, cell_edges.reshape(-1, 6), midpoints
+
+
+def _refine_once(mesh: TetMesh, spheres) -> TetMesh:
+    x, cells = mesh.x, np.asarray(mesh.cells, dtype=np.int64)
+    n = x.shape[0]
+    edges, cell_edges, midpoints = _edges(mesh, spheres)
+    cell_edges += n
     new_x = np.concatenate([x, midpoints])
-    del midpoints, ends
+    del midpoints
 
     local = np.concatenate([cells, cell_edges], axis=1)  # (N, 10): vertices, then midpoints
     del cell_edges
@@ -136,6 +144,84 @@ def _project(midpoints: np.ndarray, edges: np.ndarray, n: int,
         idx = np.unique(np.searchsorted(edges, keys.ravel()))
         v = midpoints[idx] - c
         midpoints[idx] = c + rho * v / np.linalg.norm(v, axis=1)[:, None]
+
+
+# DOLFINx (basix) order of a second-order tetrahedron's edges and of a triangle's edges
+_P2_TET_EDGES = [5, 4, 3, 2, 1, 0]      # (2,3), (1,3), (1,2), (0,3), (0,2), (0,1) in TET_EDGES
+_P2_TRI_EDGES = np.array([(1, 2), (0, 2), (0, 1)])
+#: a curved cell whose Jacobian determinant falls below this fraction of its straight one at
+#: a vertex, an edge midpoint or the centroid is made straight (its edges' midpoints go back
+#: on the chords)
+MIN_JACOBIAN_RATIO = 0.1
+
+
+@dataclass
+class CurvedTetMesh:
+    """Second-order tetrahedra: x (n, 3); cells (N, 10) and facets (F, 6) in DOLFINx's node
+    order (vertices, then edge midpoints); straightened: cells made affine to stay valid."""
+    x: np.ndarray
+    cells: np.ndarray
+    cell_values: np.ndarray
+    facets: np.ndarray
+    facet_values: np.ndarray
+    straightened: int = 0
+
+
+def second_order(mesh: TetMesh, spheres: Sequence[tuple[Sequence[float], float]] = ()) -> CurvedTetMesh:
+    """Second-order (10-node) cells from first-order ones: the edge midpoints, on the spheres
+    for edges of triangles lying on them; cells that this would fold are kept straight."""
+    x, cells = mesh.x, np.asarray(mesh.cells, dtype=np.int64)
+    n = x.shape[0]
+    edges, cell_edges, midpoints = _edges(mesh, spheres)
+    chords = 0.5 * (x[edges // n] + x[edges % n])
+    curved = np.flatnonzero(np.any(midpoints != chords, axis=1))
+    straightened = 0
+    for _ in range(10):
+        cand = np.flatnonzero(np.isin(cell_edges, curved).any(axis=1))
+        bad = cand[_folded(x, cells[cand], midpoints[cell_edges[cand]])]
+        if not bad.size:
+            break
+        straightened += bad.size
+        fix = np.unique(cell_edges[bad])
+        midpoints[fix] = chords[fix]
+        curved = np.setdiff1d(curved, fix)
+    new_x = np.concatenate([x, midpoints])
+    cells10 = np.concatenate([cells, cell_edges[:, _P2_TET_EDGES] + n], axis=1)
+    tri = np.asarray(mesh.facets, dtype=np.int64).reshape(-1, 3)
+    keys = _edge_keys(tri[:, _P2_TRI_EDGES[:, 0]], tri[:, _P2_TRI_EDGES[:, 1]], n)
+    facets6 = np.concatenate([tri, np.searchsorted(edges, keys) + n], axis=1)
+    return CurvedTetMesh(new_x, cells10, mesh.cell_values, facets6, mesh.facet_values,
+                         straightened)
+
+
+def _p2_gradients() -> np.ndarray:
+    """Reference gradients (points, 10 nodes in TET_EDGES order after the vertices, 3) of the
+    P2 basis at the vertices, edge midpoints and centroid."""
+    lam_grad = np.array([[-1.0, -1.0, -1.0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    pts = [np.eye(4)[i] for i in range(4)]
+    pts += [0.5 * (np.eye(4)[i] + np.eye(4)[j]) for i, j in TET_EDGES]
+    pts.append(np.full(4, 0.25))
+    out = np.empty((len(pts), 10, 3))
+    for p, lam in enumerate(pts):
+        for i in range(4):
+            out[p, i] = (4 * lam[i] - 1) * lam_grad[i]
+        for k, (i, j) in enumerate(TET_EDGES):
+            out[p, 4 + k] = 4 * (lam[i] * lam_grad[j] + lam[j] * lam_grad[i])
+    return out
+
+
+_GRADIENTS = _p2_gradients()
+
+
+def _folded(x: np.ndarray, cells: np.ndarray, mids: np.ndarray) -> np.ndarray:
+    """Cells whose curved Jacobian determinant drops below MIN_JACOBIAN_RATIO of the straight
+    one somewhere (or changes sign)."""
+    nodes = np.concatenate([x[cells], mids], axis=1)  # (N, 10, 3)
+    p = x[cells]
+    straight = np.einsum("ij,ij->i", p[:, 1] - p[:, 0], np.cross(p[:, 2] - p[:, 0], p[:, 3] - p[:, 0]))
+    J = np.einsum("nak,pal->npkl", nodes, _GRADIENTS)
+    det = np.linalg.det(J)
+    return np.any(det / straight[:, None] < MIN_JACOBIAN_RATIO, axis=1)
 
 
 def volume(mesh: TetMesh) -> float:
