@@ -391,10 +391,11 @@ class Mesh(Section):
     quadrature_degree: degree of the quadrature rule for the laws around centres (default 4
     in 3D, 14 points per tetrahedron; 2 has 4 points and needs 3.5 times less memory per dof,
     for large straight-sided meshes where the refinement study allows it).
-    refine: uniform refinements after Gmsh (sphere_cell and box, order 1): Gmsh meshes at
+    refine: uniform refinements after Gmsh (sphere_cell, periodic_cube, box): Gmsh meshes at
     2^refine times the sizes and every cell is then split into 8, refine times, with new
-    vertices on spheres put on them (spindiff.mesh.refine). The same mesh density at a small
-    part of Gmsh's time and memory: for meshes of millions of cells.
+    vertices on spheres put on them (spindiff.mesh.refine; with order 2 the edge midpoints
+    become the curved cells' nodes). The same grading at a small part of Gmsh's time and
+    memory.
     """
     model: Literal["3d", "radial"] = "3d"
     size_barrier: Length = 0.1
