@@ -419,3 +419,19 @@ def test_f_max_reached_counts_accepted_states_only():
     f_src = 1.0 / np.sqrt(1.0 - p_src**2)
     reached = res.summary["diffusion"]["f_max_reached"]
     assert 0.9 * f_src < reached <= f_src * (1 + 1e-6), (reached, f_src)
+
+
+def test_importing_gmsh_keeps_the_ctrl_c_handler():
+    """Gmsh 4.8's Python API resets SIGINT to the default action when first imported: a Ctrl-C
+    at the start of meshing then ended a run without its message and left its .partial
+    folder. spindiff imports gmsh through compat.import_gmsh, which keeps the handler."""
+    code = ("import signal, sys\n"
+            "h = lambda *a: None\n"
+            "signal.signal(signal.SIGINT, h)\n"
+            "from spindiff.mesh import compat\n"
+            "signal.signal(signal.SIGINT, h)\n"
+            "compat.import_gmsh()\n"
+            "sys.exit(0 if signal.getsignal(signal.SIGINT) is h else 1)\n")
+    proc = subprocess.run([venv_bin("python"), "-c", code], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

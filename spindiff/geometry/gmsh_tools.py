@@ -37,7 +37,7 @@ def gmsh_session(stl_bounds: bool = True) -> Iterator[Any]:
     """An initialised, quiet, single-threaded gmsh module; finalised (and its heap returned to
     the OS) on exit. stl_bounds: bounding boxes from the STL triangulation (tighter for curved
     OpenCASCADE shapes)."""
-    import gmsh
+    gmsh = compat.import_gmsh()
     if "interruptible" in inspect.signature(gmsh.initialize).parameters:
         gmsh.initialize(interruptible=False)
     else:

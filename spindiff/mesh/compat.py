@@ -38,11 +38,27 @@ Mesh = dmesh.Mesh
 MeshTags = Any
 
 
+def import_gmsh():
+    """The gmsh module, imported without letting it take Ctrl-C: Gmsh 4.8's Python API sets
+    SIGINT to the default action when imported (until gmsh.finalize), which would end a run
+    on Ctrl-C without its clean-up and message."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        import gmsh
+        return gmsh
+    handler = signal.getsignal(signal.SIGINT)
+    import gmsh
+    if handler is not None:
+        signal.signal(signal.SIGINT, handler)
+    return gmsh
+
+
 def versions() -> dict[str, str]:
     """Versions of the FEM stack, for results metadata."""
     out = {"dolfinx": DOLFINX_VERSION, "petsc": PETSC_VERSION}
     try:
-        import gmsh
+        gmsh = import_gmsh()
         out["gmsh"] = gmsh.__version__
     except Exception:  # pragma: no cover - gmsh optional for radial runs
         pass
