@@ -101,7 +101,8 @@ def test_refined_sphere_cell_matches_a_mesh_made_at_the_fine_size():
 
     from spindiff.case import load_case
     from spindiff.simulation import build_domain
-    sets = {"mesh.order": 1, "mesh.size_barrier": "0.12 nm", "mesh.size_bulk": "0.6 nm"}
+    sets = {"mesh.order": 1, "mesh.size_barrier": "0.12 nm", "mesh.size_bulk": "0.6 nm",
+            "mesh.refine": 0}
     case = load_case(CASES / "default.toml", sets)
     direct = build_domain(case, MPI.COMM_WORLD)
     refined = build_domain(load_case(CASES / "default.toml", {**sets, "mesh.refine": 1}),

@@ -129,21 +129,32 @@ def _split_triangles(tri: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
 
 def _project(midpoints: np.ndarray, edges: np.ndarray, n: int,
              x: np.ndarray, surfaces: np.ndarray, spheres) -> None:
-    """Move, in place, the midpoints of edges of surface triangles lying on a sphere onto it."""
+    """Move, in place, the midpoints of edges of surface triangles lying on a sphere onto it.
+    Each triangle is tested against the spheres of the few centres nearest to it (a k-d
+    tree), so the cost does not grow with surfaces x spheres."""
     if not len(spheres) or surfaces.size == 0:
         return
-    surfaces = np.asarray(surfaces, dtype=np.int64)
-    for centre, rho in spheres:
-        c = np.asarray(centre, dtype=float)
-        r = np.linalg.norm(x[surfaces] - c, axis=2)
-        on = np.all(np.abs(r - rho) < SPHERE_TOL * rho, axis=1)
-        if not on.any():
-            continue
-        tri = surfaces[on]
-        keys = _edge_keys(tri[:, TRI_EDGES[:, 0]], tri[:, TRI_EDGES[:, 1]], n)
-        idx = np.unique(np.searchsorted(edges, keys.ravel()))
-        v = midpoints[idx] - c
-        midpoints[idx] = c + rho * v / np.linalg.norm(v, axis=1)[:, None]
+    from scipy.spatial import cKDTree
+    tri = np.asarray(surfaces, dtype=np.int64)
+    centres = np.array([np.asarray(c, dtype=float) for c, _ in spheres])
+    radii = np.array([float(r) for _, r in spheres])
+    _, cand = cKDTree(centres).query(x[tri].mean(axis=1), k=min(8, len(spheres)))
+    cand = cand.reshape(len(tri), -1)
+    sphere_of = np.full(len(tri), -1)
+    for j in range(cand.shape[1]):
+        s = cand[:, j]
+        r = np.linalg.norm(x[tri] - centres[s][:, None, :], axis=2)
+        on = (sphere_of < 0) & np.all(np.abs(r - radii[s, None]) < SPHERE_TOL * radii[s, None],
+                                      axis=1)
+        sphere_of[on] = s[on]
+    on = sphere_of >= 0
+    if not on.any():
+        return
+    keys = _edge_keys(tri[on][:, TRI_EDGES[:, 0]], tri[on][:, TRI_EDGES[:, 1]], n)
+    idx, first = np.unique(np.searchsorted(edges, keys.ravel()), return_index=True)
+    which = np.repeat(sphere_of[on], 3)[first]
+    v = midpoints[idx] - centres[which]
+    midpoints[idx] = centres[which] + radii[which, None] * v / np.linalg.norm(v, axis=1)[:, None]
 
 
 # DOLFINx (basix) order of a second-order tetrahedron's edges and of a triangle's edges
