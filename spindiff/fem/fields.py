@@ -39,11 +39,13 @@ class QuadratureFields:
         self._dofs = None if np.array_equal(dofs, np.arange(dofs.size)) else dofs
         tags = cell_tag_array(domain)
         self.cell_tag = tags
-        #: cell midpoints and their nearest-centre distances, one per cell (cellwise laws on
-        #: conforming meshes)
-        self.cell_midpoints = compat.cell_midpoints(msh)
-        self._cell_nearest = domain.nearest_distance(self.cell_midpoints)
-        self.in_barrier = np.isin(np.repeat(tags, self.npts), domain.barrier_tags)
+        #: nearest-centre distance of every cell midpoint (cellwise laws on conforming meshes);
+        #: the midpoints themselves are computed per block of cells when needed
+        self._cell_nearest = np.empty(self.ncells)
+        for c0 in range(0, self.ncells, self.CHUNK_CELLS):
+            c1 = min(c0 + self.CHUNK_CELLS, self.ncells)
+            self._cell_nearest[c0:c1] = domain.nearest_distance(self.midpoints(c0, c1))
+        self.in_barrier = np.repeat(np.isin(tags, domain.barrier_tags), self.npts)
 
     CHUNK_CELLS = 25_000
 
@@ -56,6 +58,11 @@ class QuadratureFields:
             xyz = np.zeros((x.shape[0] * x.shape[1], 3))
             xyz[:, : x.shape[2]] = x.reshape(-1, x.shape[2])
             yield slice(c0 * self.npts, c1 * self.npts), xyz
+
+    def midpoints(self, c0: int = 0, c1: int | None = None) -> np.ndarray:
+        """Midpoints (nm) of the local cells c0 .. c1 - 1, shape (n, 3)."""
+        c1 = self.ncells if c1 is None else c1
+        return compat.cell_midpoints(self.domain.mesh, np.arange(c0, c1))
 
     @property
     def points(self) -> np.ndarray:
@@ -112,7 +119,7 @@ class QuadratureFields:
         if len(self.domain.centres) == 0:
             return [np.zeros(self.size) for _ in laws]
         if self.domain.radial:
-            r = self.domain.nearest_distance(self.cell_midpoints if cellwise else self.points)
+            r = self.domain.nearest_distance(self.midpoints() if cellwise else self.points)
             vals = [np.asarray(law(r), dtype=float) for law in laws]
             if cellwise:
                 vals = [np.repeat(v, self.npts) for v in vals]
@@ -121,7 +128,7 @@ class QuadratureFields:
             vals = [np.empty(self.size) for _ in laws]
             for sl, xyz in self.point_chunks():
                 c0, c1 = sl.start // self.npts, sl.stop // self.npts
-                mids = self.cell_midpoints[c0:c1]
+                mids = self.midpoints(c0, c1)
                 pts = mids[:, None, :] if cellwise else xyz.reshape(c1 - c0, self.npts, 3)
                 for v, part in zip(vals, neighbours.cell_sums(laws, pts, mids)):
                     v[sl] = np.broadcast_to(part, (c1 - c0, self.npts)).reshape(-1)
@@ -140,11 +147,11 @@ def cell_tag_array(domain: Domain) -> np.ndarray:
     return tags
 
 
-def cellwise_function(domain: Domain, values_per_cell: np.ndarray, name: str = "") -> fem.Function:
-    """A DG0 function from one value per local cell (incl. ghosts)."""
-    V0 = compat.dg0_space(domain.mesh)
-    f = fem.Function(V0, name=name)
-    ncells = compat.num_cells_local(domain.mesh)
-    dofs = compat.cell_dofs(V0, ncells)[:, 0]
+def cellwise_function(space: fem.FunctionSpace, values_per_cell: np.ndarray,
+                      name: str = "") -> fem.Function:
+    """A function of the DG0 `space` from one value per local cell (incl. ghosts). Functions
+    of one mesh should share one space: a space's dofmap costs as much as a function."""
+    f = fem.Function(space, name=name)
+    dofs = compat.cell_dofs(space, len(values_per_cell))[:, 0]
     f.x.array[dofs] = values_per_cell
     return f

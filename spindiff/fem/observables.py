@@ -28,8 +28,7 @@ class ObservablesMixin:
         del visible
         if len(self.domain.materials) > 1:
             for name in self.domain.materials:
-                ind = cellwise_function(self.domain,
-                                        (self.material_of_cell == name).astype(float))
+                ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
                 self.weights[name] = compat.assemble_vector(compat.form(n * ind * v * w * dx))
         self.totals = {key: vec.sum() for key, vec in self.weights.items()}
         self.material_weights = {name: self.weights.get(name, self.weights["sample"])

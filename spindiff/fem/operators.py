@@ -36,6 +36,7 @@ from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
 from ..centre_laws import StageLaws
 from ..model import StageSpec, TransportModel
 from ..mesh import compat
+from ..mesh.heap import trim_heap
 from .events import FieldEventsMixin
 from .fields import QuadratureFields, cell_tag_array, cellwise_function
 from .observables import ObservablesMixin
@@ -45,9 +46,10 @@ SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
 
 @dataclass
 class StageOperators:
-    """The reaction matrix Q (volume and surface source, relaxation), the load g and the
-    Dirichlet rows (owned local indices, PETSc global indices, values) of a stage."""
-    Q: PETSc.Mat
+    """The reaction matrix Q as its terms (relaxation, volume source, surface source; their
+    sum is never formed: it would cost one more matrix), the load g and the Dirichlet rows
+    (owned local indices, PETSc global indices, values) of a stage."""
+    Q: tuple[PETSc.Mat, ...]
     g: PETSc.Vec
     name: str
     bc_local: np.ndarray
@@ -104,6 +106,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self._setup_cell_data()
         self.qf = QuadratureFields(domain, q)
         self.in_barrier = self._barrier_mask()
+        trim_heap()  # the function spaces' dofmap building
         self._setup_fields()
         self._setup_forms()
         self.M = self.assemble_matrix(self.forms["M"])
@@ -115,13 +118,25 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self._laws: StageLaws | None = None
         self._Q_cache: dict = {}
         self._observable_vectors()
+        trim_heap()
 
     # --- assembly with or without the periodic constraint --------------------------------
 
     def assemble_matrix(self, a) -> PETSc.Mat:
+        """The matrix of the bilinear form `a`. After the mass matrix, every matrix takes the
+        mass matrix's sparsity (all the operators couple the dofs of a cell): building a
+        sparsity pattern anew would cost about four matrices of transient memory."""
+        template = getattr(self, "M", None)
+        A = template.duplicate(copy=False) if template is not None else None
         if self.mpc is not None:
-            return compat.assemble_matrix_mpc(a, self.mpc)
-        return compat.assemble_matrix(a)
+            A = compat.assemble_matrix_mpc(a, self.mpc, A)
+        elif A is not None:
+            A = compat.assemble_matrix_into(A, a)
+        else:
+            A = compat.assemble_matrix(a)
+        if template is None:
+            trim_heap()  # the sparsity pattern's freed heap
+        return A
 
     def assemble_vector(self, L) -> PETSc.Vec:
         if self.mpc is not None:
@@ -146,15 +161,17 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         n = np.full(tags.shape, np.nan)
         D = np.full(tags.shape, np.nan)
         r1 = np.full(tags.shape, np.nan)
-        self.material_of_cell = np.full(tags.shape, "", dtype=object)
-        for name, tag_values in d.materials.items():
+        #: index into self.material_names of every local cell (-1: none)
+        self.material_names = list(d.materials)
+        self.material_of_cell = np.full(tags.shape, -1, dtype=np.int16)
+        for i, (name, tag_values) in enumerate(d.materials.items()):
             if name not in m.materials:
                 raise MeshError(f"mesh material {name!r} is not defined in the case "
                                 f"(defined: {', '.join(m.materials)})")
             props = m.materials[name]
             sel = np.isin(tags, tag_values)
             n[sel], D[sel], r1[sel] = props.nuclear_density, props.D0, props.R1_bulk
-            self.material_of_cell[sel] = name
+            self.material_of_cell[sel] = i
         nlocal = compat.num_cells_local(d.mesh, with_ghosts=False)
         if np.isnan(n[:nlocal]).any():
             bad = sorted(set(tags[:nlocal][np.isnan(n[:nlocal])].tolist()))
@@ -162,18 +179,17 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         n[np.isnan(n)] = 1.0
         D[np.isnan(D)] = 0.0
         r1[np.isnan(r1)] = 0.0
-        self.cell_D0 = D
-        self.n = cellwise_function(d, n, "n")
-        self.D0 = cellwise_function(d, D, "D0")
-        self.R1_bulk_cell = cellwise_function(d, r1, "R1_bulk")
+        self.cell_space = compat.dg0_space(d.mesh)
+        self.n = cellwise_function(self.cell_space, n, "n")
+        self.D0 = cellwise_function(self.cell_space, D, "D0")
+        self.R1_bulk_cell = cellwise_function(self.cell_space, r1, "R1_bulk")
 
     def _barrier_mask(self) -> np.ndarray:
         """Quadrature points inside a kept barrier (tagged cells, or r < b by distance)."""
         qf, d = self.qf, self.domain
-        mask = qf.in_barrier.copy()
         if d.barrier_by_distance:
-            mask |= qf.nearest < self.model.barrier_radius
-        return mask
+            return qf.in_barrier | (qf.nearest < self.model.barrier_radius)
+        return qf.in_barrier
 
     def _setup_fields(self) -> None:
         """Constants of the forms. The per-point laws (k, k P_src, R1_para, s, the visible
@@ -183,6 +199,9 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self.P_src = fem.Constant(self.domain.mesh, 0.0)
         self.P0 = fem.Constant(self.domain.mesh, float(self.model.thermal_polarization))
         self.kappa = fem.Constant(self.domain.mesh, float(self.model.surface_rate))
+        #: the source target P_src when it is one number (the load is then k P_src from the
+        #: quadrature function of k); 1 when the load's law is k P_src per point
+        self.k_target = fem.Constant(self.domain.mesh, 1.0)
 
     def visible_indicator(self) -> np.ndarray:
         """1 at the quadrature points of the NMR-visible region (r > r_h from every centre,
@@ -211,25 +230,31 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     def _law_form(self, kind: str, law: fem.Function, material: fem.Function | None = None):
         """The form of one law-dependent operator with the quadrature function `law`:
         "K" stiffness (law = s; restricted to a material indicator in mean mode), "Q_k" / "g_k"
-        source matrix and load (law = k, k P_src), "Q_R" / "g_R" relaxation (law = R1_para)."""
+        source matrix and load (law = k; the load's is k P_src / k_target), "Q_R" / "g_R"
+        relaxation (law = R1_para)."""
         u, v = ufl.TrialFunction(self.V0), ufl.TestFunction(self.V0)
         n, w, dx = self.n, self.weight, self.dx
         if kind == "K":
             ind = 1.0 if material is None else material
             return compat.form(ind * n * self.D0 * law * ufl.inner(ufl.grad(u), ufl.grad(v)) * w * dx)
         R1 = self.R1_bulk_cell + law
-        integrand = {"Q_k": n * law * u * v, "g_k": n * law * v,
+        integrand = {"Q_k": n * law * u * v, "g_k": n * law * self.k_target * v,
                      "Q_R": n * R1 * u * v, "g_R": n * R1 * self.P0 * v}[kind]
         return compat.form(integrand * w * dx)
 
-    def _assembled_with(self, kind: str, values: np.ndarray, material: fem.Function | None = None):
-        """Assemble the operator `kind` with the law given per quadrature point; the quadrature
-        function lives only for the assembly."""
-        law = self.qf.function(values, kind)
-        form = self._law_form(kind, law, material)
-        out = self.assemble_matrix(form) if kind[0] in "KQ" else self.assemble_vector(form)
-        del law, form
-        return out
+    def _assembled_with(self, kinds: str | tuple[str, ...], values: np.ndarray,
+                        material: fem.Function | None = None):
+        """Assemble the operators `kinds` (one name, or several sharing the law) with the law
+        given per quadrature point; the quadrature function lives only for the assembly."""
+        law = self.qf.function(values, kinds if isinstance(kinds, str) else kinds[0])
+        out = []
+        for kind in ([kinds] if isinstance(kinds, str) else kinds):
+            form = self._law_form(kind, law, material)
+            out.append(self.assemble_matrix(form) if kind[0] in "KQ" else self.assemble_vector(form))
+            del form
+        del law
+        trim_heap()
+        return out[0] if isinstance(kinds, str) else tuple(out)
 
     # --- per stage -----------------------------------------------------------------------
 
@@ -253,7 +278,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             self.K = self._assembled_with("K", s)
             if self.model.diffusion.mode == "mean":
                 for name in self.domain.materials:
-                    ind = cellwise_function(self.domain, (self.material_of_cell == name).astype(float))
+                    ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
                     self.K_parts[name] = self._assembled_with("K", s, ind)
             del s
         uniform_changed = old is None or old.uniform != laws.uniform
@@ -262,8 +287,14 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             self._Q_cache.pop("source", None)
             if laws.source_rate is not None or laws.uniform:
                 k, kp = self._source_values(laws)
-                self._Q_cache["source"] = (self._assembled_with("Q_k", k),
-                                           self._assembled_with("g_k", kp))
+                if isinstance(kp, float):  # one target: the load from the same law
+                    self.k_target.value = kp
+                    self._Q_cache["source"] = self._assembled_with(("Q_k", "g_k"), k)
+                else:
+                    self.k_target.value = 1.0
+                    Q_k = self._assembled_with("Q_k", k)
+                    k = None
+                    self._Q_cache["source"] = (Q_k, self._assembled_with("g_k", kp))
                 del k, kp
         if old is None or old.paramagnetic_rate != laws.paramagnetic_rate or uniform_changed:
             self._Q_cache.pop("relax", None)
@@ -271,61 +302,75 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             r1[self.in_barrier] = 0.0
             for mat, _, _, ru in laws.uniform:
                 r1[self._points_in(mat)] += ru
-            self._Q_cache["relax"] = (self._assembled_with("Q_R", r1),
-                                      self._assembled_with("g_R", r1))
+            self._Q_cache["relax"] = self._assembled_with(("Q_R", "g_R"), r1)
+            del r1
         return stiffness_changed
 
-    def _source_values(self, laws: StageLaws) -> tuple[np.ndarray, np.ndarray]:
-        """k and k P_src (1/s) at the quadrature points: the sums over centres plus the
-        uniform (homogenized) sources of materials."""
+    def _source_values(self, laws: StageLaws) -> tuple[np.ndarray, np.ndarray | float]:
+        """k (1/s) at the quadrature points (the sums over centres plus the uniform, homogenized,
+        sources of materials) and the target: one number P_src when every source has the same
+        constant target, else k P_src (1/s) per point."""
         qf = self.qf
+        tgt = laws.source_target if laws.source_rate is not None else None
+        targets = {float(pu) for _, _, pu, _ in laws.uniform}
+        if tgt is not None and not callable(tgt):
+            targets.add(float(tgt))
+        one = (len(targets) == 1 and not callable(tgt))
         if laws.source_rate is None:
-            k, kp = np.zeros(qf.size), np.zeros(qf.size)
+            k = np.zeros(qf.size)
+            kp = None if one else np.zeros(qf.size)
         else:
             step = getattr(laws.source_rate, "radius", None)
             cellwise = step is not None and self.domain.conforms_to(step)
-            tgt = laws.source_target
             if callable(tgt):
                 k, kp = qf.centre_sums([laws.source_rate,
                                         lambda r: laws.source_rate(r) * tgt(r)], cellwise)
             else:
                 k = qf.centre_sum(laws.source_rate, cellwise)
-                kp = k * float(tgt)
+                kp = None if one else k * float(tgt)
             k[self.in_barrier] = 0.0
-            kp[self.in_barrier] = 0.0
+            if kp is not None:
+                kp[self.in_barrier] = 0.0
         for mat, ku, pu, _ in laws.uniform:
             sel = self._points_in(mat)
             k[sel] += ku
-            kp[sel] += ku * pu
-        return k, kp
+            if kp is not None:
+                kp[sel] += ku * pu
+        return k, (targets.pop() if kp is None else kp)
 
     def _points_in(self, material: str) -> np.ndarray:
         """Quadrature points lying in cells of a material."""
-        return np.repeat(self.material_of_cell == material, self.qf.npts)
+        return np.repeat(self.cells_of(material), self.qf.npts)
+
+    def cells_of(self, material: str) -> np.ndarray:
+        """Mask of the local cells (incl. ghosts) of a material."""
+        if material not in self.material_names:
+            return np.zeros(self.material_of_cell.shape, dtype=bool)
+        return self.material_of_cell == self.material_names.index(material)
 
     def stage_operators(self, stage: StageSpec) -> StageOperators:
         """Q (source + relaxation), g and the Dirichlet rows for a stage."""
         m = self.model
         self.update_laws(m.laws(stage))
-        Q, g = self._Q_cache["relax"]
+        Q_R, g = self._Q_cache["relax"]
+        terms = [Q_R]
         fixed: list[tuple[np.ndarray, float]] = []
         surface = stage.source_on and m.source_model == "surface"
         if "source" in self._Q_cache or surface:
-            # a stage with a source gets its own sum; without one it shares Q_R (read only)
-            Q, g = Q.copy(), g.copy()
+            g = g.copy()  # a stage with a source gets its own load; without one it shares g_R
         if "source" in self._Q_cache:
             Q_k, g_k = self._Q_cache["source"]
-            Q.axpy(1.0, Q_k, structure=SAME)
+            terms.append(Q_k)
             g.axpy(1.0, g_k)
         if surface:
             self.P_src.value = stage.source_polarization
-            Q.axpy(1.0, self.assemble_matrix(self.forms["Q_s"]), structure=SAME)
+            terms.append(self.assemble_matrix(self.forms["Q_s"]))
             g.axpy(1.0, self.assemble_vector(self.forms["g_s"]))
         if stage.source_on and m.source_model == "fixed":
             fixed.append((self._dirichlet_dofs["barrier"], stage.source_polarization))
         if m.outer_boundary == "fixed":
             fixed.append((self._dirichlet_dofs["outer"], m.outer_polarization))
-        return StageOperators(Q=Q, g=g, name=stage.name, **self._dirichlet_rows(fixed))
+        return StageOperators(Q=tuple(terms), g=g, name=stage.name, **self._dirichlet_rows(fixed))
 
     def _dirichlet_rows(self, fixed: list[tuple[np.ndarray, float]]) -> dict:
         nowned = self.n_owned

@@ -10,12 +10,14 @@ solves, with c = a0 / dt,
     corrected, local:  F(P) = M (c P + h) + K Phi(P) + Q P - g = 0       (Newton)
                        J = c M + Q + K diag(f(P))
 
-Every matrix is formed from the assembled M, K, Q by AXPY and diagonal scaling: nothing is
-re-assembled when dt or P change. The algebraic multigrid preconditioner is rebuilt only when
-c has drifted by more than `PC_REBUILD_RATIO` since it was built, or when the Krylov iteration
-count has doubled (the Krylov method then absorbs the mismatch). Dirichlet rows (fixed source,
-fixed outer polarization) are imposed symmetrically (MatZeroRowsColumns); periodic constraints
-by back-substitution of slave dofs after every solve.
+Every matrix is formed from the assembled M, K and the terms of Q (relaxation, source) by AXPY
+and diagonal scaling into one step matrix A: nothing is re-assembled when dt or P change, and
+no other matrix is kept (each costs as much memory as the mesh's P1 sparsity). The algebraic
+multigrid preconditioner is rebuilt only when c has drifted by more than `PC_REBUILD_RATIO`
+since it was built, or when the Krylov iteration count has doubled (the Krylov method then
+absorbs the mismatch). Dirichlet rows (fixed source, fixed outer polarization) are imposed
+symmetrically (MatZeroRowsColumns); periodic constraints by back-substitution of slave dofs
+after every solve.
 """
 from __future__ import annotations
 
@@ -52,10 +54,8 @@ class StepSystem:
         self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, symmetric, petsc_options, "step")
         mass_kind = "direct" if self.kind == "direct" else "mass"
         self.mass_ksp = linear_solver.make_ksp(comm, mass_kind, 1e-13, True, None, "mass")
-        #: the step matrix; K diag(f) (local mode) and M with Dirichlet rows are made only
-        #: when needed: every matrix costs as much memory as the mesh's P1 sparsity
+        #: the step matrix (M with Dirichlet rows is made only when there are Dirichlet rows)
         self.A = disc.M.copy()
-        self.KD: PETSc.Mat | None = None
         self.M_bc: PETSc.Mat | None = None
         self.ops: StageOperators | None = None
         self._pc_c: float | None = None
@@ -129,7 +129,8 @@ class StepSystem:
             for fac, K in rest:
                 K.mult(P, self._MP)
                 out.axpy(fac, self._MP)
-        self.ops.Q.multAdd(P, out, out)
+        for Q in self.ops.Q:
+            Q.multAdd(P, out, out)
 
     def _kirchhoff(self, P: PETSc.Vec) -> None:
         """Nodal Phi(P) and f(P) into self._phi, self._f."""
@@ -160,7 +161,7 @@ class StepSystem:
                       guess: PETSc.Vec, out: PETSc.Vec) -> bool:
         """Solve (c M + sum of parts + Q) out = rhs."""
         ops, disc = self.ops, self.disc
-        ops.Q.copy(self.A, structure=SAME)
+        self._put_reaction()
         for fac, K in parts:
             self.A.axpy(fac, K, structure=SAME)
         if c != 0.0:
@@ -172,6 +173,13 @@ class StepSystem:
         ok = self._krylov(self.A, c, rhs, out)
         disc.constrain(out)
         return ok
+
+    def _put_reaction(self) -> None:
+        """self.A = Q (the sum of the stage's reaction terms)."""
+        first, *rest = self.ops.Q
+        first.copy(self.A, structure=SAME)
+        for Q in rest:
+            self.A.axpy(1.0, Q, structure=SAME)
 
     def _krylov(self, A: PETSc.Mat, c: float, rhs: PETSc.Vec, x: PETSc.Vec,
                 rtol: float | None = None) -> bool:
@@ -287,7 +295,9 @@ class StepSystem:
             self._colsum = s = self._F.duplicate()
             self._ones = self._F.duplicate()
             self._ones.set(1.0)
-        self.ops.Q.mult(self._ones, s)
+        self.ops.Q[0].mult(self._ones, s)
+        for Q in self.ops.Q[1:]:
+            Q.multAdd(self._ones, s, s)
         self.disc.M.mult(self._ones, self._MP)
         s.axpy(c, self._MP)
         self.disc.homogenize(s)
@@ -303,15 +313,13 @@ class StepSystem:
             self.disc.homogenize(delta)
 
     def _form_jacobian(self, c: float) -> None:
-        """self.A = c M + Q + K diag(f(P)) with f at the last P given to apply_operator."""
+        """self.A = c M + Q + K diag(f(P)) with f at the last P given to apply_operator (formed
+        in place: K diag(f) first, so that no copy of K is kept)."""
         disc, ops = self.disc, self.ops
-        if self.KD is None:
-            self.KD = disc.K.copy()
-        else:
-            disc.K.copy(self.KD, structure=SAME)
-        self.KD.diagonalScale(R=self._f)
-        ops.Q.copy(self.A, structure=SAME)
-        self.A.axpy(1.0, self.KD, structure=SAME)
+        disc.K.copy(self.A, structure=SAME)
+        self.A.diagonalScale(R=self._f)
+        for Q in ops.Q:
+            self.A.axpy(1.0, Q, structure=SAME)
         if c != 0.0:
             self.A.axpy(c, disc.M, structure=SAME)
         if ops.has_bc:

@@ -18,7 +18,7 @@ from ..errors import MeshError
 from ..mesh import compat
 from ..mesh.refine import TetMesh, refine_uniform, second_order
 from .curved import relax_inverted, single_thread
-from .heap import trim_heap
+from ..mesh.heap import trim_heap
 
 #: 3D mesher: Delaunay (1). HXT (10) is faster but not reproducible in Gmsh 4.8 (its vertex
 #: order follows memory addresses), which would make runs differ from one launch to the next.

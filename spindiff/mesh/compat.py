@@ -159,11 +159,12 @@ def dof_coordinates(V: fem.FunctionSpace) -> np.ndarray:
     return V.tabulate_dof_coordinates()
 
 
-def cell_midpoints(msh: Mesh) -> np.ndarray:
-    """Midpoints of the local (incl. ghost) cells, shape (ncells, 3)."""
+def cell_midpoints(msh: Mesh, cells: np.ndarray | None = None) -> np.ndarray:
+    """Midpoints of the given local cells (default: all, ghosts included), shape (n, 3)."""
     tdim = msh.topology.dim
-    cells = np.arange(num_cells_local(msh), dtype=np.int32)
-    return dmesh.compute_midpoints(msh, tdim, cells)
+    if cells is None:
+        cells = np.arange(num_cells_local(msh), dtype=np.int32)
+    return dmesh.compute_midpoints(msh, tdim, np.asarray(cells, dtype=np.int32))
 
 
 # --- forms and assembly ---------------------------------------------------------------------
@@ -262,9 +263,13 @@ def constrained_space(mpc) -> fem.FunctionSpace:
     return mpc.function_space
 
 
-def assemble_matrix_mpc(a: Any, mpc) -> PETSc.Mat:
+def assemble_matrix_mpc(a: Any, mpc, A: PETSc.Mat | None = None) -> PETSc.Mat:
+    """The constrained matrix of `a`, into A (zeroed first; its pattern must hold the form's)
+    when given."""
     import dolfinx_mpc
-    A = dolfinx_mpc.assemble_matrix(a, mpc, bcs=[])
+    if A is not None:
+        A.zeroEntries()
+    A = dolfinx_mpc.assemble_matrix(a, mpc, bcs=[], A=A)
     A.assemble()
     return A
 
@@ -336,11 +341,24 @@ def tetrahedral_mesh(comm: MPI.Comm, x: np.ndarray, cells: np.ndarray, cell_valu
         domain = gmshio.ufl_mesh(gmsh_type, 3)
     nodes = {1: (4, 3), 2: (10, 6)}[order]
     cells = np.asarray(cells, dtype=np.int64).reshape(-1, nodes[0])
-    msh = dmesh.create_mesh(comm, cells, np.asarray(x, dtype=np.float64).reshape(-1, 3), domain)
+    msh = dmesh.create_mesh(comm, cells, np.asarray(x, dtype=np.float64).reshape(-1, 3), domain,
+                            **_serial_partitioner(comm, len(cells)))
     ct = _tags_from_entities(msh, 3, cells, cell_values)
     ft = _tags_from_entities(msh, 2, np.asarray(facets, dtype=np.int64).reshape(-1, nodes[1]),
                              facet_values)
     return msh, ct, ft
+
+
+def _serial_partitioner(comm: MPI.Comm, ncells: int) -> dict:
+    """create_mesh's partitioner argument for one process: every cell stays where it is.
+    DOLFINx 0.5's default partitioner builds the cells' dual graph even for one part (a third
+    of create_mesh's transient memory and half its time); from 0.8 on, None means no
+    partitioning (its default on one process)."""
+    if comm.size > 1 or inspect.signature(dmesh.create_mesh).parameters["partitioner"].default is None:
+        return {}
+    from dolfinx import cpp
+    keep = cpp.graph.AdjacencyList_int32(np.zeros(ncells, dtype=np.int32))
+    return {"partitioner": lambda *args: keep}
 
 
 def _tags_from_entities(msh: Mesh, dim: int, entities: np.ndarray, values: np.ndarray):
