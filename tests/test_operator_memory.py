@@ -1,0 +1,129 @@
+"""The memory savings of the discretization keep its matrices exact.
+
+Every matrix after the mass matrix is assembled into a duplicate of the mass matrix's sparsity
+(no second sparsity pattern), the reaction operator is kept as its terms (no sum matrix), the
+Newton Jacobian is formed in the step matrix itself (no copy of K diag(f)), and a source with
+one target polarization assembles its load from the same quadrature function as its matrix.
+Each is checked here against the straightforward construction, on the sphere cell and on the
+periodic box (dolfinx_mpc), serially and on two ranks.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import ufl
+
+from conftest import CASES
+
+SPHERE = {"mesh.model": "3d", "mesh.size_barrier": "0.25 nm", "mesh.size_bulk": "1.0 nm",
+          "mesh.refine": 0}
+BOX = {"mesh.size_barrier": "0.4 nm", "mesh.size_bulk": "1.2 nm"}
+
+
+def _discretization(which: str, changes: dict | None = None):
+    from mpi4py import MPI
+    from spindiff.case import load_case
+    from spindiff.fem.operators import Discretization
+    from spindiff.model import transport_model
+    from spindiff.simulation import build_domain
+    from conftest import make_case
+    changes = changes or {}
+    case = (make_case({**SPHERE, **changes}) if which == "sphere"
+            else load_case(CASES / "many_centres_box.toml", {**BOX, **changes}))
+    disc = Discretization(build_domain(case, MPI.COMM_WORLD), transport_model(case))
+    disc.update_laws(disc.model.laws(disc.model.stages[0]))
+    return disc
+
+
+def _fresh(disc, form):
+    """The matrix of `form` with its own sparsity pattern (the straightforward way)."""
+    from spindiff.mesh import compat
+    if disc.mpc is not None:
+        return compat.assemble_matrix_mpc(form, disc.mpc)
+    return compat.assemble_matrix(form)
+
+
+def _max_abs(A) -> float:
+    from mpi4py import MPI
+    return MPI.COMM_WORLD.allreduce(float(np.max(np.abs(A.getValuesCSR()[2]), initial=0.0)),
+                                    op=MPI.MAX)
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("which", ["sphere", "box"])
+def test_matrices_in_the_mass_pattern_equal_fresh_assembly(which):
+    """K, Q_k and Q_R assembled into the mass matrix's pattern are the matrices assembled with
+    their own pattern (to rounding), and a surface form (a subset of the pattern) fits too."""
+    disc = _discretization(which)
+    qf = disc.qf
+    s = np.ones(qf.size)
+    k = np.exp(-np.minimum(qf.nearest, 50.0))
+    for kind, values, mine in (("K", s, None), ("Q_k", k, disc._Q_cache["source"][0]),
+                               ("Q_R", k, None)):
+        law = qf.function(values)
+        form = disc._law_form(kind, law)
+        fresh = _fresh(disc, form)
+        pattern = disc.assemble_matrix(form)
+        diff = pattern.copy()
+        diff.axpy(-1.0, fresh)
+        assert _max_abs(diff) <= 1e-14 * _max_abs(fresh), kind
+        if mine is not None:  # the cached source matrix is the same law's
+            ref = _fresh(disc, disc._law_form(kind, qf.function(disc._source_values(
+                disc._laws)[0])))
+            mine_diff = mine.copy()
+            mine_diff.axpy(-1.0, ref)
+            assert _max_abs(mine_diff) <= 1e-14 * _max_abs(ref)
+    v, u = ufl.TestFunction(disc.V0), ufl.TrialFunction(disc.V0)
+    from spindiff.mesh import compat
+    surface = compat.form(u * v * disc.ds)
+    diff = disc.assemble_matrix(surface)
+    diff.axpy(-1.0, _fresh(disc, surface))
+    assert _max_abs(diff) <= 1e-14
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("which", ["sphere", "box"])
+def test_source_load_from_the_matrix_law_equals_per_point_load(which):
+    """With one target P_src the load is assembled as k * P_src with P_src a constant of the
+    form; it equals the load of k P_src given per quadrature point."""
+    from spindiff.mesh import compat
+    disc = _discretization(which)
+    k, target = disc._source_values(disc._laws)
+    assert isinstance(target, float) and target != 0.0
+    g_k = disc._Q_cache["source"][1]
+    disc.k_target.value = 1.0
+    law = disc.qf.function(k * target)
+    form = disc._law_form("g_k", law)
+    ref = (compat.assemble_vector_mpc(form, disc.mpc) if disc.mpc is not None
+           else compat.assemble_vector(form))
+    diff = g_k.copy()
+    diff.axpy(-1.0, ref)
+    assert diff.norm() <= 1e-13 * ref.norm()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("which", ["sphere", "box"])
+def test_jacobian_formed_in_place(which):
+    """The Newton Jacobian c M + Q + K diag(f), formed in the step matrix from K without a
+    copy, equals the same sum formed from copies; the step system keeps no other matrix."""
+    from spindiff.fem.systems import StepSystem
+    disc = _discretization(which, {"diffusion.model": "corrected"})
+    system = StepSystem(disc)
+    system.set_stage(disc.model.stages[0])
+    P = system._f.duplicate()
+    rng = np.random.default_rng(1)
+    P.array[:] = rng.uniform(-0.9, 0.9, P.array.size)
+    system._kirchhoff(P)
+    assert system._f.array.min() > 1.0  # the corrected factor 1 / sqrt(1 - P^2) is not trivial
+    c = 123.0
+    system._form_jacobian(c)
+    ref = disc.K.copy()
+    ref.diagonalScale(R=system._f)
+    for Q in system.ops.Q:
+        ref.axpy(1.0, Q)
+    ref.axpy(c, disc.M)
+    ref.axpy(-1.0, system.A)
+    assert _max_abs(ref) <= 1e-12 * _max_abs(system.A)
+    assert len(system.ops.Q) == 2  # relaxation and source: their sum is never formed
+    assert not [name for name, value in vars(system).items()
+                if name not in ("A", "M_bc") and type(value).__name__ == "Mat"]
