@@ -191,7 +191,7 @@ def test_box_holes_crossing_faces_are_cut_with_their_images(order):
         assert 0 < excess < 0.08
     assert compat.geometry_degree(d.mesh) == order
     assert all(n == 0 for n in unmatched_face_nodes(d, L).values())
-    values = np.concatenate(_comm().allgather(d.facet_tags.values))
+    values = np.concatenate(_comm().allgather(d.facets().values))
     assert FACET_BARRIER in values and FACET_OUTER not in values
 
 
@@ -207,7 +207,7 @@ def test_closed_box_with_holes_has_outer_and_barrier_facets():
                   size_barrier=0.2, size_bulk=0.6, periodic=False, order=2)
     assert d.period is None
     assert volume(d) == pytest.approx(L**3 - 2 * 4 / 3 * np.pi * b**3, rel=2e-4)
-    ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facet_tags)
+    ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facets())
     one = fem.Constant(d.mesh, 1.0)
     area = lambda tag: compat.assemble_scalar(compat.form(one * ds(tag)), d.comm)  # noqa: E731
     assert area(FACET_OUTER) == pytest.approx(6 * L**2, rel=1e-10)
@@ -284,7 +284,7 @@ def test_particle_in_closed_matrix_with_centres():
     d = build_particle_in_matrix(comm, "sphere", 1.0, L, 0.4, 0.7, periodic=False,
                                  centres=centres, barrier_radius=b, size_barrier=0.15)
     assert d.barrier_by_distance and d.period is None and d.centres.shape == (2, 3)
-    values = np.concatenate(comm.allgather(d.facet_tags.values))
+    values = np.concatenate(comm.allgather(d.facets().values))
     assert set(values.tolist()) == {FACET_OUTER}
     h, mid = cell_sizes_and_midpoints(d)
     r = d.distances(mid)
@@ -312,7 +312,7 @@ def test_layers_volumes_materials_and_facets():
     x = all_nodes(d)
     assert x[:, 2].min() == 0.0 and x[:, 2].max() == pytest.approx(sum(t))
     assert all(n == 0 for n in unmatched_face_nodes(d, [lat, lat, sum(t)], axes=(0, 1)).values())
-    ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facet_tags)
+    ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facets())
     area = compat.assemble_scalar(compat.form(fem.Constant(d.mesh, 1.0) * ds(FACET_OUTER)), d.comm)
     assert area == pytest.approx(2 * lat**2, rel=1e-12)  # only z = 0 and the top
 
@@ -360,7 +360,7 @@ def test_user_mesh_two_material_slab():
     assert material_volume(d, "glass") == pytest.approx(32.0, rel=1e-12)
     assert material_volume(d, "ice") == pytest.approx(32.0, rel=1e-12)
     assert d.exact_volume == pytest.approx(64.0, rel=1e-12)
-    values = np.concatenate(_comm().allgather(d.facet_tags.values))
+    values = np.concatenate(_comm().allgather(d.facets().values))
     assert set(values.tolist()) == {FACET_OUTER}
 
 

@@ -112,7 +112,7 @@ def test_refined_sphere_cell_matches_a_mesh_made_at_the_fine_size():
 
     def measures(d):
         vol = fem.assemble_scalar(fem.form(1.0 * ufl.dx(domain=d.mesh)))
-        ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facet_tags)
+        ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facets())
         return [vol] + [fem.assemble_scalar(fem.form(1.0 * ds(t))) for t in (10, 11)]
 
     a, b = measures(direct), measures(refined)
@@ -159,7 +159,7 @@ def test_second_order_cells_from_a_refined_mesh():
     exact = [None, 4 * np.pi * case.cell_radius**2, 4 * np.pi * case.barrier_radius**2]
     for refine in (1, 0):
         d = build_domain(load_case(CASES / "default.toml", {"mesh.refine": refine}), MPI.COMM_WORLD)
-        ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facet_tags)
+        ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facets())
         got = [fem.assemble_scalar(fem.form(1.0 * ufl.dx(domain=d.mesh)))]
         got += [fem.assemble_scalar(fem.form(1.0 * ds(t))) for t in (10, 11)]
         exact[0] = d.exact_volume
@@ -175,3 +175,34 @@ def test_folded_curved_cells_are_detected():
     assert not _folded(x, np.array([[0, 1, 2, 3]]), mids).any()
     mids[0, 0] += [0.0, 0.6, 0.0]  # the (0, 1) midpoint pushed across the cell
     assert _folded(x, np.array([[0, 1, 2, 3]]), mids).all()
+
+
+@pytest.mark.mpi
+def test_mesh_from_arrays_keeps_cell_and_facet_tags():
+    """compat.tetrahedral_mesh tags cells by their original index (values broadcast from rank
+    0) and defers the facet tags: both equal the tags found by matching vertex keys
+    (distribute_entity_data), on 1 and 2 ranks; the mesh's facets are not built until the
+    facet tags are."""
+    from mpi4py import MPI
+    from spindiff.mesh import compat
+    comm = MPI.COMM_WORLD
+    m = kuhn_cube(4)
+    values = (np.arange(len(m.cells), dtype=np.int32) * 7) % 5 + 1
+    if comm.rank == 0:
+        x, cells, facets, fvals = m.x, m.cells, m.facets, m.facet_values
+    else:
+        x, cells = np.empty((0, 3)), np.empty((0, 4), dtype=np.int64)
+        facets = np.empty((0, 3), dtype=np.int64)
+        values, fvals = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
+    msh, ct, ft = compat.tetrahedral_mesh(comm, x, cells, values, facets, fvals)
+    assert msh.topology.connectivity(2, 0) is None  # no facets yet
+    ref = compat._tags_from_entities(msh, 3, np.asarray(cells, dtype=np.int64), values)
+    n = compat.num_cells_local(msh)
+    mine, theirs = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+    mine[ct.indices], theirs[ref.indices] = ct.values, ref.values
+    assert np.array_equal(np.sort(ct.indices), np.arange(n)) and np.array_equal(mine, theirs)
+    built = ft.build()
+    facet_ref = compat._tags_from_entities(msh, 2, np.asarray(facets, dtype=np.int64), fvals)
+    assert np.array_equal(built.indices, facet_ref.indices)
+    assert np.array_equal(built.values, facet_ref.values)
+    assert comm.allreduce(len(built.values), op=MPI.SUM) >= len(m.facet_values)

@@ -95,8 +95,6 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self.quadrature_degree = q
         meta = {"quadrature_degree": q, "quadrature_scheme": "default"}
         self.dx = ufl.Measure("dx", domain=msh, metadata=meta)
-        self.ds = ufl.Measure("ds", domain=msh, subdomain_data=domain.facet_tags,
-                              metadata={"quadrature_degree": q})
         x = ufl.SpatialCoordinate(msh)
         self.weight = domain.weight(x) if domain.serial else fem.Constant(msh, 1.0)
         #: simulated time (s) seen by a forcing term
@@ -123,11 +121,9 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     # --- assembly with or without the periodic constraint --------------------------------
 
     def assemble_matrix(self, a) -> PETSc.Mat:
-        """The matrix of the bilinear form `a`. After the mass matrix, every matrix takes the
-        mass matrix's sparsity (all the operators couple the dofs of a cell): building a
-        sparsity pattern anew would cost about four matrices of transient memory."""
+        """The matrix of `a`, after M in M's sparsity (a new pattern costs ~4 matrices)."""
         template = getattr(self, "M", None)
-        A = template.duplicate(copy=False) if template is not None else None
+        A = None if template is None else template.duplicate(copy=False)
         if self.mpc is not None:
             A = compat.assemble_matrix_mpc(a, self.mpc, A)
         elif A is not None:
@@ -213,19 +209,24 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     def _setup_forms(self) -> None:
         u, v = ufl.TrialFunction(self.V0), ufl.TestFunction(self.V0)
         n, w, dx = self.n, self.weight, self.dx
-        ds_b = self.ds(FACET_BARRIER)
-        self.forms = {
-            "M": compat.form(n * u * v * w * dx),
-            "Q_s": compat.form(n * self.kappa * u * v * w * ds_b),
-            "g_s": compat.form(n * self.kappa * self.P_src * v * w * ds_b),
-        }
+        self.forms = {"M": compat.form(n * u * v * w * dx)}
+        if self.model.source_model == "surface":
+            ds_b = ufl.Measure("ds", domain=self.domain.mesh, subdomain_data=self.domain.facets(),
+                               metadata={"quadrature_degree": self.quadrature_degree})(FACET_BARRIER)
+            self.forms["Q_s"] = compat.form(n * self.kappa * u * v * w * ds_b)
+            self.forms["g_s"] = compat.form(n * self.kappa * self.P_src * v * w * ds_b)
         if self.forcing is not None:
             self.forms["g_f"] = compat.form(n * self.forcing * v * w * dx)
-        self._dirichlet_dofs = {}
-        ft = self.domain.facet_tags
-        if ft is not None:
-            for key, tag in (("barrier", FACET_BARRIER), ("outer", FACET_OUTER)):
-                self._dirichlet_dofs[key] = compat.locate_dofs_on_facets(self.V0, ft, tag)
+        self._dirichlet_dofs: dict[int, np.ndarray] = {}
+
+    def dirichlet_dofs(self, tag: int) -> np.ndarray:
+        """Local dofs on the facets tagged `tag`, located when a stage first needs them: a
+        facet search makes DOLFINx build the mesh's facets (about 50 bytes per cell)."""
+        if tag not in self._dirichlet_dofs:
+            ft = self.domain.facets()
+            self._dirichlet_dofs[tag] = (np.empty(0, dtype=np.int32) if ft is None
+                                         else compat.locate_dofs_on_facets(self.V0, ft, tag))
+        return self._dirichlet_dofs[tag]
 
     def _law_form(self, kind: str, law: fem.Function, material: fem.Function | None = None):
         """The form of one law-dependent operator with the quadrature function `law`:
@@ -344,9 +345,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
 
     def cells_of(self, material: str) -> np.ndarray:
         """Mask of the local cells (incl. ghosts) of a material."""
-        if material not in self.material_names:
-            return np.zeros(self.material_of_cell.shape, dtype=bool)
-        return self.material_of_cell == self.material_names.index(material)
+        names = self.material_names
+        return self.material_of_cell == (names.index(material) if material in names else -2)
 
     def stage_operators(self, stage: StageSpec) -> StageOperators:
         """Q (source + relaxation), g and the Dirichlet rows for a stage."""
@@ -367,9 +367,9 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             terms.append(self.assemble_matrix(self.forms["Q_s"]))
             g.axpy(1.0, self.assemble_vector(self.forms["g_s"]))
         if stage.source_on and m.source_model == "fixed":
-            fixed.append((self._dirichlet_dofs["barrier"], stage.source_polarization))
+            fixed.append((self.dirichlet_dofs(FACET_BARRIER), stage.source_polarization))
         if m.outer_boundary == "fixed":
-            fixed.append((self._dirichlet_dofs["outer"], m.outer_polarization))
+            fixed.append((self.dirichlet_dofs(FACET_OUTER), m.outer_polarization))
         return StageOperators(Q=tuple(terms), g=g, name=stage.name, **self._dirichlet_rows(fixed))
 
     def _dirichlet_rows(self, fixed: list[tuple[np.ndarray, float]]) -> dict:

@@ -82,6 +82,7 @@ def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int =
         arrays = refine_uniform(arrays, spheres, refine)
         if order == 2:
             arrays = second_order(arrays, spheres)
+        trim_heap()  # the refinement's temporaries, before DOLFINx builds the mesh
     else:
         k = {1: (4, 3), 2: (10, 6)}[order]
         arrays = TetMesh(np.empty((0, 3)), np.empty((0, k[0]), dtype=np.int64),

@@ -129,7 +129,7 @@ def write_domain_xdmf(domain: Domain, path: str | os.PathLike) -> None:
         xdmf.write_mesh(msh)
         domain.cell_tags.name = "cell_tags"
         compat.write_meshtags(xdmf, domain.cell_tags, msh)
-        ft = domain.facet_tags
+        ft = domain.facets()
         # an empty MeshTags makes the parallel HDF5 write fail
         if ft is not None and msh.comm.allreduce(len(ft.indices), op=MPI.SUM) > 0:
             ft.name = "facet_tags"

@@ -328,7 +328,8 @@ def gmsh_model_to_mesh(model: Any, comm: MPI.Comm, rank: int = 0, gdim: int = 3)
 def tetrahedral_mesh(comm: MPI.Comm, x: np.ndarray, cells: np.ndarray, cell_values: np.ndarray,
                      facets: np.ndarray, facet_values: np.ndarray, order: int = 1):
     """(mesh, cell_tags, facet_tags) of tetrahedra given as arrays on rank 0 (empty arrays on
-    the other ranks), distributed by DOLFINx as `gmsh_model_to_mesh` does. order 2: cells
+    the other ranks), distributed by DOLFINx as `gmsh_model_to_mesh` does; the facet tags are
+    a DeferredMeshTags (Domain.facets() builds them). order 2: cells
     (N, 10) and facets (F, 6) in DOLFINx's node order (vertices, then edge midpoints)."""
     try:
         from dolfinx.io import gmshio
@@ -343,10 +344,37 @@ def tetrahedral_mesh(comm: MPI.Comm, x: np.ndarray, cells: np.ndarray, cell_valu
     cells = np.asarray(cells, dtype=np.int64).reshape(-1, nodes[0])
     msh = dmesh.create_mesh(comm, cells, np.asarray(x, dtype=np.float64).reshape(-1, 3), domain,
                             **_serial_partitioner(comm, len(cells)))
-    ct = _tags_from_entities(msh, 3, cells, cell_values)
-    ft = _tags_from_entities(msh, 2, np.asarray(facets, dtype=np.int64).reshape(-1, nodes[1]),
-                             facet_values)
+    ct = cell_tags_by_input_index(msh, cell_values)
+    ft = DeferredMeshTags(msh, 2, np.asarray(facets, dtype=np.int64).reshape(-1, nodes[1]),
+                          facet_values)
     return msh, ct, ft
+
+
+def cell_tags_by_input_index(msh: Mesh, values: np.ndarray):
+    """Cell MeshTags from one value per input cell (given on rank 0 in the order the cells
+    were given to create_mesh; empty elsewhere): the values are broadcast and each rank picks
+    those of its cells by their original index. Linear in the cells (distribute_entity_data
+    sorts every cell's vertex key: a minute at 7 million cells)."""
+    values = msh.comm.bcast(np.asarray(values, dtype=np.int32) if msh.comm.rank == 0 else None,
+                            root=0)
+    original = np.asarray(msh.topology.original_cell_index, dtype=np.int64)
+    n = num_cells_local(msh)
+    if original.size != n:  # pragma: no cover - a DOLFINx that does not index ghosts
+        raise RuntimeError(f"original_cell_index has {original.size} entries for {n} cells")
+    return meshtags(msh, 3, np.arange(n, dtype=np.int32), values[original])
+
+
+class DeferredMeshTags:
+    """MeshTags given by input vertex indices, built by `build()` (collective) when first
+    needed: tagging facets makes DOLFINx create every facet of the mesh (about 50 bytes per
+    cell, and 5 s per million cells), which a run without facet integrals or facet Dirichlet
+    rows never needs."""
+
+    def __init__(self, msh: Mesh, dim: int, entities: np.ndarray, values: np.ndarray):
+        self.msh, self.dim, self.entities, self.values = msh, dim, entities, values
+
+    def build(self):
+        return _tags_from_entities(self.msh, self.dim, self.entities, self.values)
 
 
 def _serial_partitioner(comm: MPI.Comm, ncells: int) -> dict:

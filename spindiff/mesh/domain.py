@@ -19,7 +19,8 @@ FACET_BARRIER = 11
 class Domain:
     """A meshed sample.
 
-    mesh, cell_tags, facet_tags: DOLFINx objects (distributed).
+    mesh, cell_tags, facet_tags: DOLFINx objects (distributed); facet_tags may be deferred
+        (an object with build(), see `facets`).
     radial: True for the 1D radial reduction of a spherical cell (weight 4 pi r^2, x[0] = r).
     centres: (N, 3) centre positions in nm (a radial domain has one centre at r = 0).
     materials: material name -> list of cell-tag values belonging to it.
@@ -56,6 +57,13 @@ class Domain:
     conforming_radii: list[float] = field(default_factory=list)
     reduction: Optional[str] = None
     weight_scale: float = 1.0
+
+    def facets(self) -> Any:
+        """The facet MeshTags (or None), built on first use when the mesh builder deferred
+        them (collective: every rank must call it)."""
+        if hasattr(self.facet_tags, "build"):
+            self.facet_tags = self.facet_tags.build()
+        return self.facet_tags
 
     @property
     def serial(self) -> bool:
