@@ -195,13 +195,14 @@ def test_mesh_from_arrays_keeps_cell_and_facet_tags():
         facets = np.empty((0, 3), dtype=np.int64)
         values, fvals = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
     msh, ct, ft = compat.tetrahedral_mesh(comm, x, cells, values, facets, fvals)
-    assert msh.topology.connectivity(2, 0) is None  # no facets yet
+    assert not compat.has_connectivity(msh, 2, 0)  # no facets yet
     ref = compat._tags_from_entities(msh, 3, np.asarray(cells, dtype=np.int64), values)
     n = compat.num_cells_local(msh)
     mine, theirs = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
     mine[ct.indices], theirs[ref.indices] = ct.values, ref.values
     assert np.array_equal(np.sort(ct.indices), np.arange(n)) and np.array_equal(mine, theirs)
     built = ft.build()
+    assert compat.has_connectivity(msh, 2, 0)
     facet_ref = compat._tags_from_entities(msh, 2, np.asarray(facets, dtype=np.int64), fvals)
     assert np.array_equal(built.indices, facet_ref.indices)
     assert np.array_equal(built.values, facet_ref.values)

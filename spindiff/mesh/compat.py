@@ -458,6 +458,15 @@ def locate_cells(msh: Mesh, marker: Callable[[np.ndarray], np.ndarray]) -> np.nd
     return dmesh.locate_entities(msh, msh.topology.dim, marker)
 
 
+def has_connectivity(msh: Mesh, d0: int, d1: int) -> bool:
+    """True when the mesh's (d0, d1) connectivity has been built (DOLFINx 0.5 returns None for
+    a missing one, 0.9 raises)."""
+    try:
+        return msh.topology.connectivity(d0, d1) is not None
+    except RuntimeError:
+        return False
+
+
 def geometry_degree(msh: Mesh) -> int:
     """Polynomial degree of the coordinate element (2 for curved tetrahedra)."""
     cmap = msh.geometry.cmap if hasattr(msh.geometry, "cmap") else msh.geometry.cmaps[0]
