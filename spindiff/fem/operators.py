@@ -247,13 +247,13 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                         material: fem.Function | None = None):
         """Assemble the operators `kinds` (one name, or several sharing the law) with the law
         given per quadrature point; the quadrature function lives only for the assembly."""
-        law = self.qf.function(values, kinds if isinstance(kinds, str) else kinds[0])
+        names = (kinds,) if isinstance(kinds, str) else kinds
+        law = self.qf.function(values, names[0])
         out = []
-        for kind in ([kinds] if isinstance(kinds, str) else kinds):
+        for kind in names:
             form = self._law_form(kind, law, material)
             out.append(self.assemble_matrix(form) if kind[0] in "KQ" else self.assemble_vector(form))
-            del form
-        del law
+        del law, form
         trim_heap()
         return out[0] if isinstance(kinds, str) else tuple(out)
 
