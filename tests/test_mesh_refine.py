@@ -194,7 +194,10 @@ def test_mesh_from_arrays_keeps_cell_and_facet_tags():
         x, cells = np.empty((0, 3)), np.empty((0, 4), dtype=np.int64)
         facets = np.empty((0, 3), dtype=np.int64)
         values, fvals = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
-    msh, ct, ft = compat.tetrahedral_mesh(comm, x, cells, values, facets, fvals)
+    from spindiff.mesh.refine import TetMesh
+    held = [TetMesh(x, cells, values, facets, fvals)]
+    msh, ct, ft = compat.tetrahedral_mesh(comm, held, 1)
+    assert held == []  # the caller's arrays are given up
     assert not compat.has_connectivity(msh, 2, 0)  # no facets yet
     ref = compat._tags_from_entities(msh, 3, np.asarray(cells, dtype=np.int64), values)
     n = compat.num_cells_local(msh)

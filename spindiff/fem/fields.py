@@ -97,6 +97,18 @@ class QuadratureFields:
         self.assign(f, values)
         return f
 
+    def blank(self, name: str = "") -> tuple[fem.Function, np.ndarray]:
+        """A zero quadrature function and its per-point values (flat, cell-major) to fill in
+        place: the function's own memory when its dofs are in cell-major order (then no
+        second per-point array exists), else a separate array that `commit` copies in."""
+        f = fem.Function(self.space, name=name)
+        return f, (f.x.array[: self.size] if self._dofs is None else np.zeros(self.size))
+
+    def commit(self, f: fem.Function, values: np.ndarray) -> None:
+        """Put values filled after `blank` into f (nothing to do when they are f's own)."""
+        if self._dofs is not None:
+            self.assign(f, values)
+
     def assign(self, f: fem.Function, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float).reshape(-1)
         if self._dofs is None:
@@ -104,28 +116,31 @@ class QuadratureFields:
         else:
             f.x.array[self._dofs] = values
 
-    def centre_sum(self, law: Callable[[np.ndarray], np.ndarray], cellwise: bool = False) -> np.ndarray:
+    def centre_sum(self, law: Callable[[np.ndarray], np.ndarray], cellwise: bool = False,
+                   out: np.ndarray | None = None) -> np.ndarray:
         """`centre_sums` of one law."""
-        return self.centre_sums([law], cellwise)[0]
+        return self.centre_sums([law], cellwise, [out])[0]
 
     def centre_sums(self, laws: Sequence[Callable[[np.ndarray], np.ndarray]],
-                    cellwise: bool = False) -> list[np.ndarray]:
+                    cellwise: bool = False, out: Sequence[np.ndarray | None] | None = None
+                    ) -> list[np.ndarray]:
         """Sums over centres of each law(r) at every point (spindiff.mesh.neighbours: nearby
         centres at every point, farther ones at the cell midpoint, periodic images included,
         the continuum tail beyond the cut-off in a periodic box), all from one neighbour
         search; zero inside kept barriers. With `cellwise`, r is the distance of the cell
-        midpoint (one value per cell). Cost per point independent of the number of centres."""
+        midpoint (one value per cell). Cost per point independent of the number of centres.
+        `out`: arrays (per point) to write the sums into, None for a new one."""
         laws = list(laws)
+        vals = [np.empty(self.size) if o is None else o for o in (out or [None] * len(laws))]
         if len(self.domain.centres) == 0:
-            return [np.zeros(self.size) for _ in laws]
-        if self.domain.radial:
+            for v in vals:
+                v[:] = 0.0
+        elif self.domain.radial:
             r = self.domain.nearest_distance(self.midpoints() if cellwise else self.points)
-            vals = [np.asarray(law(r), dtype=float) for law in laws]
-            if cellwise:
-                vals = [np.repeat(v, self.npts) for v in vals]
+            for v, law in zip(vals, laws):
+                v[:] = np.repeat(np.broadcast_to(law(r), r.shape), self.npts) if cellwise else law(r)
         else:
             neighbours = self.domain.neighbours
-            vals = [np.empty(self.size) for _ in laws]
             for sl, xyz in self.point_chunks():
                 c0, c1 = sl.start // self.npts, sl.stop // self.npts
                 mids = self.midpoints(c0, c1)

@@ -31,14 +31,14 @@ from dolfinx import fem
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from ..errors import MeshError
 from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
 from ..centre_laws import StageLaws
 from ..model import StageSpec, TransportModel
 from ..mesh import compat
 from ..mesh.heap import trim_heap
 from .events import FieldEventsMixin
-from .fields import QuadratureFields, cell_tag_array, cellwise_function
+from .fields import QuadratureFields, cellwise_function
+from .materials import cell_materials
 from .observables import ObservablesMixin
 
 SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
@@ -152,33 +152,18 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     # --- set-up --------------------------------------------------------------------------
 
     def _setup_cell_data(self) -> None:
-        d, m = self.domain, self.model
-        tags = cell_tag_array(d)
-        n = np.full(tags.shape, np.nan)
-        D = np.full(tags.shape, np.nan)
-        r1 = np.full(tags.shape, np.nan)
+        self._cell_space: fem.FunctionSpace | None = None
+        mats = cell_materials(self.domain, self.model.materials, lambda: self.cell_space)
         #: index into self.material_names of every local cell (-1: none)
-        self.material_names = list(d.materials)
-        self.material_of_cell = np.full(tags.shape, -1, dtype=np.int16)
-        for i, (name, tag_values) in enumerate(d.materials.items()):
-            if name not in m.materials:
-                raise MeshError(f"mesh material {name!r} is not defined in the case "
-                                f"(defined: {', '.join(m.materials)})")
-            props = m.materials[name]
-            sel = np.isin(tags, tag_values)
-            n[sel], D[sel], r1[sel] = props.nuclear_density, props.D0, props.R1_bulk
-            self.material_of_cell[sel] = i
-        nlocal = compat.num_cells_local(d.mesh, with_ghosts=False)
-        if np.isnan(n[:nlocal]).any():
-            bad = sorted(set(tags[:nlocal][np.isnan(n[:nlocal])].tolist()))
-            raise MeshError(f"cells with tags {bad} belong to no material")
-        n[np.isnan(n)] = 1.0
-        D[np.isnan(D)] = 0.0
-        r1[np.isnan(r1)] = 0.0
-        self.cell_space = compat.dg0_space(d.mesh)
-        self.n = cellwise_function(self.cell_space, n, "n")
-        self.D0 = cellwise_function(self.cell_space, D, "D0")
-        self.R1_bulk_cell = cellwise_function(self.cell_space, r1, "R1_bulk")
+        self.material_names, self.material_of_cell = mats.names, mats.of_cell
+        self.n, self.D0, self.R1_bulk_cell = mats.n, mats.D0, mats.R1_bulk
+
+    @property
+    def cell_space(self) -> fem.FunctionSpace:
+        """The DG0 space of the cell-wise functions, made on first use."""
+        if self._cell_space is None:
+            self._cell_space = compat.dg0_space(self.domain.mesh)
+        return self._cell_space
 
     def _barrier_mask(self) -> np.ndarray:
         """Quadrature points inside a kept barrier (tagged cells, or r < b by distance)."""
@@ -243,12 +228,14 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                      "Q_R": n * R1 * u * v, "g_R": n * R1 * self.P0 * v}[kind]
         return compat.form(integrand * w * dx)
 
-    def _assembled_with(self, kinds: str | tuple[str, ...], values: np.ndarray,
+    def _assembled_with(self, kinds: str | tuple[str, ...], law: fem.Function | np.ndarray,
                         material: fem.Function | None = None):
         """Assemble the operators `kinds` (one name, or several sharing the law) with the law
-        given per quadrature point; the quadrature function lives only for the assembly."""
+        given as a quadrature function (`qf.blank`, filled in place) or per quadrature point;
+        the quadrature function lives only for the assembly."""
         names = (kinds,) if isinstance(kinds, str) else kinds
-        law = self.qf.function(values, names[0])
+        if not isinstance(law, fem.Function):
+            law = self.qf.function(law, names[0])
         out = []
         for kind in names:
             form = self._law_form(kind, law, material)
@@ -268,49 +255,59 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self._laws = laws
         stiffness_changed = self.K is None or old is None or old.suppression != laws.suppression
         if stiffness_changed:
-            s = np.ones(qf.size) if laws.suppression is None else laws.suppression(qf.nearest)
-            if self.model.barrier != "physical":
-                s = np.where(self.in_barrier, self.model.barrier_diffusion, s)
-            if laws.suppression is not None:
-                r2 = qf.points[:, 0] ** 2 if self.domain.radial else None
-                s = qf.harmonic_cellwise(s, r2)
             self.K = None
             self.K_parts = {}
-            self.K = self._assembled_with("K", s)
+            law, s = qf.blank("s")
+            s[:] = 1.0 if laws.suppression is None else laws.suppression(qf.nearest)
+            if self.model.barrier != "physical":
+                s[self.in_barrier] = self.model.barrier_diffusion
+            if laws.suppression is not None:
+                r2 = qf.points[:, 0] ** 2 if self.domain.radial else None
+                s[:] = qf.harmonic_cellwise(s, r2)
+            qf.commit(law, s)
+            del s
+            self.K = self._assembled_with("K", law)
             if self.model.diffusion.mode == "mean":
                 for name in self.domain.materials:
                     ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
-                    self.K_parts[name] = self._assembled_with("K", s, ind)
-            del s
+                    self.K_parts[name] = self._assembled_with("K", law, ind)
+            del law
         uniform_changed = old is None or old.uniform != laws.uniform
         if (old is None or old.source_rate != laws.source_rate
                 or old.source_target != laws.source_target or uniform_changed):
             self._Q_cache.pop("source", None)
             if laws.source_rate is not None or laws.uniform:
-                k, kp = self._source_values(laws)
+                law, k = qf.blank("k")
+                k, kp = self._source_values(laws, k)
+                qf.commit(law, k)
+                del k
                 if isinstance(kp, float):  # one target: the load from the same law
                     self.k_target.value = kp
-                    self._Q_cache["source"] = self._assembled_with(("Q_k", "g_k"), k)
+                    self._Q_cache["source"] = self._assembled_with(("Q_k", "g_k"), law)
                 else:
                     self.k_target.value = 1.0
-                    Q_k = self._assembled_with("Q_k", k)
-                    k = None
+                    Q_k = self._assembled_with("Q_k", law)
+                    del law
                     self._Q_cache["source"] = (Q_k, self._assembled_with("g_k", kp))
-                del k, kp
+                del kp
         if old is None or old.paramagnetic_rate != laws.paramagnetic_rate or uniform_changed:
             self._Q_cache.pop("relax", None)
-            r1 = qf.centre_sum(laws.paramagnetic_rate)
+            law, r1 = qf.blank("R1")
+            qf.centre_sum(laws.paramagnetic_rate, out=r1)
             r1[self.in_barrier] = 0.0
             for mat, _, _, ru in laws.uniform:
                 r1[self._points_in(mat)] += ru
-            self._Q_cache["relax"] = self._assembled_with(("Q_R", "g_R"), r1)
+            qf.commit(law, r1)
             del r1
+            self._Q_cache["relax"] = self._assembled_with(("Q_R", "g_R"), law)
+            del law
         return stiffness_changed
 
-    def _source_values(self, laws: StageLaws) -> tuple[np.ndarray, np.ndarray | float]:
-        """k (1/s) at the quadrature points (the sums over centres plus the uniform, homogenized,
-        sources of materials) and the target: one number P_src when every source has the same
-        constant target, else k P_src (1/s) per point."""
+    def _source_values(self, laws: StageLaws, k: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray | float]:
+        """k (1/s) at the quadrature points, written into `k` (the sums over centres plus the
+        uniform, homogenized, sources of materials) and the target: one number P_src when
+        every source has the same constant target, else k P_src (1/s) per point."""
         qf = self.qf
         tgt = laws.source_target if laws.source_rate is not None else None
         targets = {float(pu) for _, _, pu, _ in laws.uniform}
@@ -318,16 +315,17 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             targets.add(float(tgt))
         one = (len(targets) == 1 and not callable(tgt))
         if laws.source_rate is None:
-            k = np.zeros(qf.size)
+            k[:] = 0.0
             kp = None if one else np.zeros(qf.size)
         else:
             step = getattr(laws.source_rate, "radius", None)
             cellwise = step is not None and self.domain.conforms_to(step)
             if callable(tgt):
                 k, kp = qf.centre_sums([laws.source_rate,
-                                        lambda r: laws.source_rate(r) * tgt(r)], cellwise)
+                                        lambda r: laws.source_rate(r) * tgt(r)], cellwise,
+                                       [k, None])
             else:
-                k = qf.centre_sum(laws.source_rate, cellwise)
+                qf.centre_sum(laws.source_rate, cellwise, k)
                 kp = None if one else k * float(tgt)
             k[self.in_barrier] = 0.0
             if kp is not None:

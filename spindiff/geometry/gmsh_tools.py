@@ -87,9 +87,9 @@ def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int =
         k = {1: (4, 3), 2: (10, 6)}[order]
         arrays = TetMesh(np.empty((0, 3)), np.empty((0, k[0]), dtype=np.int64),
                          np.empty(0, dtype=np.int32), np.empty((0, k[1]), dtype=np.int64))
-    msh, ct, ft = compat.tetrahedral_mesh(comm, arrays.x, arrays.cells, arrays.cell_values,
-                                          arrays.facets, arrays.facet_values, order)
+    held = [arrays]
     del arrays
+    msh, ct, ft = compat.tetrahedral_mesh(comm, held, order)
     trim_heap()  # DOLFINx's mesh building leaves ~0.4 kB per cell of freed heap
     return msh, ct, ft, info
 
