@@ -23,7 +23,7 @@ class QuadratureFields:
         msh = domain.mesh
         self.domain = domain
         self.degree = degree
-        self.space = compat.quadrature_space(msh, degree)
+        self._space: fem.FunctionSpace | None = None
         self.ncells = compat.num_cells_local(msh)
         self.weights = compat.quadrature_weights(msh, degree)
         self.npts = len(self.weights)
@@ -48,6 +48,18 @@ class QuadratureFields:
         self.in_barrier = np.repeat(np.isin(tags, domain.barrier_tags), self.npts)
 
     CHUNK_CELLS = 25_000
+
+    @property
+    def space(self) -> fem.FunctionSpace:
+        """The quadrature space, made on first use after `release_space`."""
+        if self._space is None:
+            self._space = compat.quadrature_space(self.domain.mesh, self.degree)
+        return self._space
+
+    def release_space(self) -> None:
+        """Drop the quadrature space until a law is next put on the points: its dofmap (4 to
+        5 bytes per point) is not needed between stage changes."""
+        self._space = None
 
     def point_chunks(self):
         """(slice into the per-point arrays, coordinates (m, 3) in nm) over blocks of cells:

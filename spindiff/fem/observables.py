@@ -31,6 +31,7 @@ class ObservablesMixin:
                 ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
                 self.weights[name] = compat.assemble_vector(compat.form(n * ind * v * w * dx))
         self.totals = {key: vec.sum() for key, vec in self.weights.items()}
+        self.qf.release_space()
         self.material_weights = {name: self.weights.get(name, self.weights["sample"])
                                  for name in self.domain.materials}
 
@@ -53,6 +54,7 @@ class ObservablesMixin:
             idx = np.flatnonzero(w).astype(np.int32)
             self._profile.append((idx, w[idx].copy(), vec.sum()))
             del chi, vec
+        qf.release_space()
         return 0.5 * (edges[:-1] + edges[1:])
 
     def radial_profile(self, P: PETSc.Vec) -> list[float]:

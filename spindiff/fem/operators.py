@@ -301,6 +301,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             del r1
             self._Q_cache["relax"] = self._assembled_with(("Q_R", "g_R"), law)
             del law
+        qf.release_space()
         return stiffness_changed
 
     def _source_values(self, laws: StageLaws, k: np.ndarray
