@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -30,6 +31,12 @@ for _name in ("ffcx", "UFL", "FFC", "dolfinx"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 for _handler in logging.getLogger().handlers:
     _handler.setLevel(logging.WARNING)
+
+# PT-SCOTCH, DOLFINx's graph partitioner on more than one rank, partitions with several threads
+# by default and then gives a different partition (and results that differ by the linear
+# solver's tolerance) in every run; one thread per rank makes runs on a given number of ranks
+# reproducible bit for bit. Read by SCOTCH when it first partitions; a user's setting is kept.
+os.environ.setdefault("SCOTCH_PTHREAD_NUMBER", "1")
 
 DOLFINX_VERSION: str = dolfinx.__version__
 PETSC_VERSION: str = ".".join(str(v) for v in PETSc.Sys.getVersion())
