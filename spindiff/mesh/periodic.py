@@ -62,12 +62,9 @@ def match_faces(x_local: np.ndarray, n_owned: int, first_global: int, lower: np.
 
     slaves = np.flatnonzero(on_upper).astype(np.int32)
     target = np.where(upper[slaves], x[slaves] - L, x[slaves])
-    if len(slaves) and len(cand_x) == 0:
-        dist, nearest = np.full(len(slaves), np.inf), np.zeros(len(slaves), dtype=int)
-    elif len(slaves):
+    dist, nearest = np.full(len(slaves), np.inf), np.zeros(len(slaves), dtype=int)
+    if len(slaves) and len(cand_x):
         dist, nearest = cKDTree(cand_x).query(target)
-    else:
-        dist, nearest = np.zeros(0), np.zeros(0, dtype=int)
     unmatched = comm.allreduce(int(np.count_nonzero(dist > 1e3 * tol)), op=MPI.SUM)
     if unmatched:
         worst = comm.allreduce(float(dist.max()) if len(dist) else 0.0, op=MPI.MAX)
