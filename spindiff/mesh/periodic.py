@@ -68,8 +68,8 @@ def match_faces(x_local: np.ndarray, n_owned: int, first_global: int, lower: np.
     unmatched = comm.allreduce(int(np.count_nonzero(dist > 1e3 * tol)), op=MPI.SUM)
     if unmatched:
         worst = comm.allreduce(float(dist.max()) if len(dist) else 0.0, op=MPI.MAX)
+        far = f" (up to {worst:.3g} nm away)" if np.isfinite(worst) else ""
         raise MeshError(f"the periodic box's opposite faces are not meshed alike: {unmatched} "
-                        f"points on an upper face have no mesh point on the lower face (up to "
-                        f"{worst:.3g} nm away); mesh it with Gmsh's periodic faces or use a "
-                        f"closed box")
+                        f"points on an upper face have no mesh point on the lower face{far}; "
+                        f"mesh it with Gmsh's periodic faces or use a closed box")
     return PeriodicPairs(slaves=slaves, masters=cand_g[nearest], owners=cand_r[nearest])
