@@ -3,8 +3,8 @@ shipped mesh settings (curved second-order cells, degree-4 quadrature, Gmsh at t
 the baseline) and for first-order cells with the degree-2 rule meshed by Gmsh at twice the
 sizes and refined once (mesh.refine = 1), each in a fresh process, side by side with:
 
-  floor: a fresh process that builds the same mesh, assembles one P1 diffusion matrix and
-      solves once with CG + BoomerAMG (the memory a solver of this mesh cannot go below);
+  floor: a fresh process that builds the same mesh, assembles one diffusion matrix of the same
+      elements and solves once with CG + BoomerAMG (the memory a solver of this mesh cannot go below);
   accuracy: the largest relative difference of <P>_sample from the 1D radial reduction over
       the buildup (the test bound for the shipped case is 0.5 %).
 
@@ -24,18 +24,23 @@ from common import measure_in_child, peak_memory_mb, report
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / "cases" / "default.toml"
-#: (name, mesh.order, mesh.quadrature_degree, mesh.refine, size_barrier nm, size_bulk nm) at
-#: --scale 1; the refined meshes' sizes are 1.04 times larger because a refined Gmsh mesh is
-#: denser than one made at the final sizes (about 1.16 times the cells here)
+#: (name, mesh.order, mesh.quadrature_degree, mesh.refine, size_barrier nm, size_bulk nm,
+#: mesh.element_degree) at --scale 1; the refined meshes' sizes are 1.04 times larger because a
+#: refined Gmsh mesh is denser than one made at the final sizes (about 1.16 times the cells
+#: here); the quadratic elements sit on the Gmsh mesh of the refined configurations, unrefined
+#: (the same nodes: its edge midpoints are the refined mesh's new vertices)
 CONFIGS = {
-    "curved, q4 (shipped)": (2, 4, 0, 0.028, 0.12),
-    "order 1, q2, refine 1": (1, 2, 1, 0.029, 0.124),
-    "curved, q4, refine 1": (2, 4, 1, 0.029, 0.124),
+    "curved, q4 (shipped)": (2, 4, 0, 0.028, 0.12, 1),
+    "order 1, q2, refine 1": (1, 2, 1, 0.029, 0.124, 1),
+    "curved, q4, refine 1": (2, 4, 1, 0.029, 0.124, 1),
+    "quadratic, curved, q4": (2, 4, 0, 0.058, 0.248, 2),
 }
 
 
-def sets(order: int, q: int, refine: int, hb: float, hB: float, duration: float) -> dict:
+def sets(order: int, q: int, refine: int, hb: float, hB: float, duration: float,
+         degree: int = 1) -> dict:
     return {"mesh.order": order, "mesh.quadrature_degree": q, "mesh.refine": refine,
+            "mesh.element_degree": degree,
             "mesh.size_barrier": f"{hb} nm", "mesh.size_bulk": f"{hB} nm",
             "protocol.stages.0.duration": f"{duration} s", "protocol.stages.0.outputs": 10,
             "output.plots": False}
@@ -49,9 +54,9 @@ def one(config: str, scale: float, duration: float, floor: bool) -> dict:
     from spindiff.runner import run
     from spindiff.simulation import build_domain
 
-    order, q, refine, hb, hB = CONFIGS[config]
+    order, q, refine, hb, hB, degree = CONFIGS[config]
     comm = MPI.COMM_WORLD
-    case = load_case(CASE, sets(order, q, refine, hb * scale, hB * scale, duration))
+    case = load_case(CASE, sets(order, q, refine, hb * scale, hB * scale, duration, degree))
     t0 = time.perf_counter()
     domain = build_domain(case, comm)
     t_mesh = time.perf_counter() - t0
@@ -59,9 +64,9 @@ def one(config: str, scale: float, duration: float, floor: bool) -> dict:
     cells = comm.allreduce(domain.mesh.topology.index_map(3).size_local)
     if floor:
         from common import bare_diffusion_solve
-        bare = bare_diffusion_solve(domain, case, duration / 100, repeats=1)
+        bare = bare_diffusion_solve(domain, case, duration / 100, repeats=1, degree=degree)
         from spindiff.mesh import compat
-        dofs = compat.num_dofs_global(compat.lagrange_space(domain.mesh, 1))
+        dofs = compat.num_dofs_global(compat.lagrange_space(domain.mesh, degree))
         return {"dofs": dofs, "cells": cells, "mesh_s": t_mesh, "peak_mesh_MB": peak_mesh,
                 "peak_MB": peak_memory_mb(comm), "solve_s": bare["seconds"]}
     res = run(case, comm=comm, domain=domain, progress=False)
@@ -110,7 +115,7 @@ def main() -> None:
               f"{r['peak_mesh_MB']:>8.0f} {r['peak_MB']:>8.0f} {r['peak_MB'] / r['dofs'] * 1e6:>8.0f} "
               f"{f['peak_MB']:>9.0f} {f['peak_MB'] / f['dofs'] * 1e6:>10.0f} {r['radial_dev']:>8.1e}")
     print("mesh MB: peak while meshing (Gmsh on rank 0 and DOLFINx's distribution); floor: the "
-          "same mesh, one P1 diffusion matrix and one CG + BoomerAMG solve; vs 1D: largest "
+          "same mesh and elements, one diffusion matrix and one CG + BoomerAMG solve; vs 1D: largest "
           "relative difference of <P>_sample from the radial reduction")
 
 

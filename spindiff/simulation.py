@@ -123,7 +123,8 @@ class Simulation:
         with phase(comm, "coefficients and operators", progress) as setup:
             self.disc = Discretization(self.domain, self.model, forcing=forcing,
                                        lumped_mass=s.mass == "lumped",
-                                       quadrature_degree=case.mesh.quadrature_degree)
+                                       quadrature_degree=case.mesh.quadrature_degree,
+                                       element_degree=case.mesh.element_degree)
             self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
             # the first stage's laws around the centres and its operators (the sums over
             # centres are the bulk of the set-up; a later set_stage with the same laws reuses them)
@@ -294,7 +295,8 @@ class Simulation:
                           "f_cap": model.diffusion.cap, "f_max_reached": system.f_max()},
             "mesh": {"model": "radial" if domain.serial else "3d", "dofs": disc.ndofs,
                      "cells": ncells, "description": domain.description,
-                     "quadrature_degree": disc.quadrature_degree},
+                     "quadrature_degree": disc.quadrature_degree,
+                     "element_degree": disc.element_degree},
             "time_stepping": {**self.stepper.stats.as_dict(), "rtol": case.solver.rtol,
                               "atol": case.solver.atol},
             "linear_solver": {"kind": system.kind, **system.stats},

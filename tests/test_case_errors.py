@@ -27,6 +27,8 @@ BAD = [
     ({"source.C6": None}, "source.C6", "needs C6"),
     ({"solver.rtol": 2.0}, "solver.rtol", "less than 1"),
     ({"mesh.size_barrier": "1 nm"}, "mesh.size_barrier", "must not exceed"),
+    ({"mesh.element_degree": 3}, "mesh.element_degree", "1 or 2"),
+    ({"mesh.element_degree": 2, "solver.mass": "lumped"}, "solver.mass", "element_degree = 2"),
     ({"bogus": {"x": 1}}, "bogus", "unknown key"),
 ]
 

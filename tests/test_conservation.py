@@ -29,7 +29,12 @@ def bump(x):
      "diffusion.model": "corrected"},
     {"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "mesh.size_bulk": "0.6 nm",
      "diffusion.model": "corrected", "diffusion.polarization": "mean"},
-], ids=["radial", "3d-hole", "3d-kept", "radial-corrected", "3d-corrected", "3d-corrected-mean"])
+    {"mesh.model": "3d", "mesh.size_barrier": "0.4 nm", "mesh.size_bulk": "1.2 nm",
+     "mesh.element_degree": 2, "centres.barrier": "kept", "centres.barrier_diffusion": 0.1},
+    {"mesh.model": "3d", "mesh.size_barrier": "0.4 nm", "mesh.size_bulk": "1.2 nm",
+     "mesh.element_degree": 2, "diffusion.model": "corrected"},
+], ids=["radial", "3d-hole", "3d-kept", "radial-corrected", "3d-corrected", "3d-corrected-mean",
+        "3d-quadratic-kept", "3d-quadratic-corrected"])
 def test_total_magnetization_is_conserved(mesh):
     from spindiff.runner import run
     case = make_case({**NO_SINKS, **mesh})

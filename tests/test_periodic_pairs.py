@@ -39,7 +39,8 @@ def _geometrical_constraint(V, lower, period):
 
 
 @pytest.mark.mpi
-def test_matched_constraint_equals_dolfinx_mpc_geometrical():
+@pytest.mark.parametrize("degree", [1, 2])
+def test_matched_constraint_equals_dolfinx_mpc_geometrical(degree):
     import ufl
     from spindiff.case import load_case
     from spindiff.mesh import compat
@@ -47,7 +48,7 @@ def test_matched_constraint_equals_dolfinx_mpc_geometrical():
 
     case = load_case(CASES / "many_centres_box.toml", BOX)
     domain = build_domain(case, MPI.COMM_WORLD)
-    V = compat.lagrange_space(domain.mesh, 1)
+    V = compat.lagrange_space(domain.mesh, degree)
     mine = compat.periodic_constraint(V, domain.box_lower, domain.period)
     ref = _geometrical_constraint(V, domain.box_lower, domain.period)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)

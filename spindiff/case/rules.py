@@ -43,6 +43,9 @@ def check_consistency(case: Case, source: str | None = None) -> None:
             raise CaseError("mesh.refine", case.mesh.refine,
                             "0 for this geometry; uniform refinement is available for "
                             "sphere_cell, periodic_cube and box", source)
+    if case.mesh.element_degree == 2 and case.solver.mass == "lumped":
+        raise CaseError("solver.mass", "lumped", "\"consistent\" with mesh.element_degree = 2 "
+                        "(a quadratic mass matrix has negative row sums at the vertices)", source)
     if case.solver.dt_max is not None and case.solver.dt_max < case.solver.dt_initial:
         raise CaseError("solver.dt_max", f"{case.solver.dt_max:g} s",
                         "must be >= solver.dt_initial", source)

@@ -58,7 +58,8 @@ class FieldEventsMixin:
         the part of it carried by the nodes on r = r_h, an O(h) loss) and cannot create
         negative values; with a sharp edge the price is a residual of size O(h) in the
         region's own average next to the interface, which `centres.saturation_width` (a
-        smooth edge, resolved by the mesh) removes.
+        smooth edge, resolved by the mesh) removes. Quadratic elements always use the
+        consistent projection (it may undershoot next to a sharp edge).
         """
         if region == "none":
             return
@@ -77,7 +78,11 @@ class FieldEventsMixin:
         compat.scatter_forward(self.P)
         kept = self.assemble_vector(self._keep_forms[region])
         vec = compat.petsc_vector(self.P) if P is None else P
-        if self.model.saturation_width > 0:
+        if self.element_degree > 1:
+            # quadratic elements: the vertex functions integrate to negative values, so only the
+            # consistent projection is defined (P before the saturation is the initial guess)
+            self._projection_solver().solve(kept, vec)
+        elif self.model.saturation_width > 0:
             # a smooth (resolved) edge: consistent L2 projection, second order and conservative
             ksp = self._projection_solver()
             vec.pointwiseDivide(kept, self._lumped_n)  # initial guess

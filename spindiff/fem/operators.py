@@ -75,16 +75,18 @@ def lump(M: PETSc.Mat) -> PETSc.Mat:
 
 
 class Discretization(ObservablesMixin, FieldEventsMixin):
-    """P1 finite elements for the transport model on a domain: fields, forms, assembled
+    """Lagrange elements (degree 1 or 2) for the transport model on a domain: fields, forms,
     operators and the stage laws (observables and field events come from the mixins)."""
 
     def __init__(self, domain: Domain, model: TransportModel, quadrature_degree: int | None = None,
-                 forcing=None, lumped_mass: bool = False):
+                 forcing=None, lumped_mass: bool = False, element_degree: int = 1):
         self.domain = domain
         self.model = model
         self.comm = domain.comm
         msh = domain.mesh
-        self.V0 = compat.lagrange_space(msh, 1)
+        assert not (lumped_mass and element_degree > 1), "lumping needs linear elements"
+        self.element_degree = element_degree
+        self.V0 = compat.lagrange_space(msh, element_degree)
         self.mpc = (compat.periodic_constraint(self.V0, domain.box_lower, domain.period)
                     if domain.periodic else None)
         self.V = compat.constrained_space(self.mpc) if self.mpc is not None else self.V0
