@@ -486,7 +486,8 @@ class FieldWriter:
     of the cells: DOLFINx 0.5's XDMF writer needs the function degree to match the geometry,
     and its higher-order path fails ("Newton method failed to converge for non-affine
     geometry") on curved tetrahedra. P1 values live at the vertices, so the copy carries them
-    exactly; values are routed by the vertices' global input indices (one allreduce per write).
+    exactly (of P2 values, those at the vertices); values are routed by the vertices' global
+    input indices (one allreduce per write).
     """
 
     def __init__(self, comm: MPI.Comm, path: str, u: fem.Function, name: str = "P"):
