@@ -348,8 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, InterruptNow) else 2
-        _error(f"interrupted by {signal_name(signum)}; an unfinished results folder keeps its rows, checkpoint "
-               "and STATUS (continue with --resume DIR)")
+        kept = getattr(exc, "kept_folder", "")
+        if kept is None:
+            what = "nothing had been written yet, and no results folder is left"
+        elif kept:
+            what = f"{kept} keeps the rows written so far and a STATUS note"
+        else:
+            what = "an unfinished results folder keeps its rows, checkpoint and STATUS (continue with --resume DIR)"
+        _error(f"interrupted by {signal_name(signum)}; {what}")
         return 128 + signum
 
 

@@ -159,6 +159,8 @@ def _leave(folder, exc: BaseException) -> None:
         valuable = (folder.resumed or checkpoint.exists(folder.path)
                     or _rows_written(folder.path) > 0)
     valuable = folder.comm.bcast(valuable, root=0)
+    if isinstance(exc, KeyboardInterrupt):
+        exc.kept_folder = folder.path if valuable else None  # for the command line's message
     if not valuable:
         folder.discard()
         return

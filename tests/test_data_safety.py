@@ -148,6 +148,23 @@ def test_interrupted_partial_folder_needs_resume_or_overwrite(tmp_path, capsys, 
     assert not (tmp_path / "out.partial").exists()
 
 
+def test_ctrl_c_before_the_first_row_says_nothing_was_kept(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while meshing: the claimed folder held nothing and is removed, and the one line
+    says so (not that a folder keeps rows to resume from)."""
+    import spindiff.runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(spindiff.runner, "_simulation", interrupted)
+    case = write_case(tmp_path)
+    code, err = cli(capsys, "run", case, "--out", "out", "--quiet")
+    assert code == 130
+    assert err == ["spindiff: error: interrupted by SIGINT; nothing had been written yet, and no "
+                   "results folder is left"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml"]
+
+
 def test_locked_folder_refused_with_one_line(tmp_path, capsys, monkeypatch):
     from mpi4py import MPI
 
