@@ -157,6 +157,8 @@ CORPUS: list[Bad] = [
     Bad("mesh-size-tiny", {"mesh.model": "3d", "mesh.size_barrier": "1e-5 nm",
                            "mesh.size_bulk": "1e-5 nm"}),
     Bad("mesh-size-barrier-tiny", {"mesh.model": "3d", "mesh.size_barrier": "1e-6 nm"}),
+    Bad("mesh-quadratic-too-many-dofs", {"mesh.model": "3d", "mesh.size_barrier": "0.01 nm",
+                                         "mesh.size_bulk": "0.05 nm", "mesh.element_degree": 2}),
     Bad("mesh-huge-cell", {"mesh.model": "3d", "geometry.radius": None,
                            "geometry.concentration": "1e-12 mM"}),
     Bad("box-mesh-size-tiny", {"mesh.size_bulk": "0.001 nm", "mesh.size_barrier": "0.001 nm"},

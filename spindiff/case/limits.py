@@ -12,8 +12,10 @@ from .geometry_kinds import BOXES
 if TYPE_CHECKING:
     from .schema import Case
 
-#: largest estimated number of cells of a 3D mesh
+#: largest estimated number of cells of a 3D mesh with linear elements (about 8 million dofs);
+#: quadratic elements have about 8 times the dofs per cell, so they get an eighth of it
 MAX_CELLS = 5e7
+QUADRATIC_DOFS_PER_CELL_RATIO = 8
 #: largest number of centres placed from a concentration
 MAX_CENTRES = 100_000
 #: largest number of pulses in one stage (every pulse restarts the time stepper)
@@ -84,13 +86,16 @@ def check_resources(case: Case, source: str | None) -> None:
                             f"gives {spheres:.3g} spheres in the box; allowed: at most "
                             f"{MAX_CENTRES} (larger domains or a smaller box)", source)
     bulk, refined = estimated_cells(case)
-    if bulk + refined > MAX_CELLS:
+    quadratic = m.element_degree == 2
+    max_cells = MAX_CELLS / QUADRATIC_DOFS_PER_CELL_RATIO if quadratic else MAX_CELLS
+    if bulk + refined > max_cells:
         key, size = ("mesh.size_barrier", m.size_barrier) if refined > bulk else \
             ("mesh.size_bulk", m.size_bulk)
         hint = " or mesh.model = \"radial\"" if g.kind in ("sphere_cell", "particle", "layers") else ""
+        which = " with quadratic elements" if quadratic else ""
         raise CaseError(key, f"{size:g} nm",
                         f"the 3D mesh would need about {bulk + refined:.2g} cells; allowed: sizes "
-                        f"that keep it below {MAX_CELLS:.0e} cells (larger sizes{hint})", source)
+                        f"that keep it below {max_cells:.2g} cells{which} (larger sizes{hint})", source)
     for i, st in enumerate(case.protocol.stages):
         if st.pulses is None:
             continue
