@@ -7,18 +7,23 @@ import pytest
 from conftest import CASES, run_cli
 
 
+def assert_same_series(a: dict, b: dict, rtol: float = 1e-8) -> None:
+    """Equal output times and every column within rtol (relative) between two runs."""
+    assert np.array_equal(a["time_s"], b["time_s"])
+    for key in a:
+        if key not in ("stage", "time_s"):
+            diff = np.max(np.abs(a[key] - b[key]) / np.maximum(np.abs(a[key]), 1e-300))
+            print(f"{key}: max relative difference 1 vs 2 ranks {diff:.2e}")
+            assert diff < rtol, key
+
+
 @pytest.mark.slow
 def test_two_ranks_reproduce_serial(tmp_path):
     import json
     a = run_cli(CASES / "default.toml", tmp_path / "serial", 1)
     b = run_cli(CASES / "default.toml", tmp_path / "two", 2)
     assert list(a) == list(b)
-    assert np.array_equal(a["time_s"], b["time_s"])
-    for key in a:
-        if key not in ("stage", "time_s"):
-            diff = np.max(np.abs(a[key] - b[key]) / np.maximum(np.abs(a[key]), 1e-300))
-            print(f"{key}: max relative difference 1 vs 2 ranks {diff:.2e}")
-            assert diff < 1e-8, key
+    assert_same_series(a, b)
     s1 = json.loads((tmp_path / "serial" / "summary.json").read_text())
     s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert (s1["ranks"], s2["ranks"]) == (1, 2)
@@ -33,12 +38,7 @@ def test_two_ranks_reproduce_serial_periodic_quadratic(tmp_path):
             "--set", 'mesh.size_bulk="1.2 nm"', "--set", 'protocol.stages.0.duration="10 s"']
     a = run_cli(CASES / "many_centres_box.toml", tmp_path / "serial", 1, sets)
     b = run_cli(CASES / "many_centres_box.toml", tmp_path / "two", 2, sets)
-    assert np.array_equal(a["time_s"], b["time_s"])
-    for key in a:
-        if key not in ("stage", "time_s"):
-            diff = np.max(np.abs(a[key] - b[key]) / np.maximum(np.abs(a[key]), 1e-300))
-            print(f"{key}: max relative difference 1 vs 2 ranks {diff:.2e}")
-            assert diff < 1e-8, key
+    assert_same_series(a, b)
 
 
 def test_runs_on_two_ranks_repeat_bit_for_bit(tmp_path):
