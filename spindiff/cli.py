@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         if kept is None:
             what = "nothing had been written yet, and no results folder is left"
         elif kept:
-            what = f"{kept} keeps the rows written so far and a STATUS note"
+            what = f"{kept} keeps the rows written so far and a STATUS note (--resume picks it up)"
         else:
             what = "an unfinished results folder keeps its rows, checkpoint and STATUS (continue with --resume DIR)"
         _error(f"interrupted by {signal_name(signum)}; {what}")
