@@ -169,3 +169,28 @@ def _nested(k: int) -> dict:
     return {"mesh.model": "3d", "mesh.size_barrier": f"{0.3 / 2**k} nm",
             "mesh.size_bulk": f"{0.9 / 2**k} nm", "mesh.refine": k, "solver.rtol": 1e-6,
             "solver.atol": 1e-8}
+
+
+@pytest.mark.mpi
+def test_time_order_bdf2():
+    errs, dts = [], []
+    for n in (10, 20, 40):
+        dt = T_END / n
+        e, _ = run_mms({"mesh.radial_cells": 1000}, fixed_dt=dt)
+        errs.append(e)
+        dts.append(dt)
+    p = orders(dts, errs)
+    print(f"time (fixed-step BDF2): L2 errors {errs}, orders {p}")
+    assert np.all(np.abs(p - 2.0) < 0.2), p
+
+
+@pytest.mark.mpi
+def test_adaptive_error_follows_tolerance():
+    """Tightening rtol and atol by 100 should shrink the time error by ~100^(2/3) (a BDF2
+    controller with error-per-step control): assert at least 10x and more steps."""
+    loose, r1 = run_mms({"mesh.radial_cells": 1000, "solver.rtol": 1e-4, "solver.atol": 1e-6})
+    tight, r2 = run_mms({"mesh.radial_cells": 1000, "solver.rtol": 1e-6, "solver.atol": 1e-8})
+    print(f"adaptive: rtol 1e-4 -> {loose:.3e} ({r1.summary['time_stepping']['accepted']} steps); "
+          f"rtol 1e-6 -> {tight:.3e} ({r2.summary['time_stepping']['accepted']} steps)")
+    assert tight < loose / 10
+    assert r2.summary["time_stepping"]["accepted"] > r1.summary["time_stepping"]["accepted"]
