@@ -1,9 +1,10 @@
 """The memory savings of the discretization keep its matrices exact.
 
 Every matrix after the mass matrix is assembled into a duplicate of the mass matrix's sparsity
-(no second sparsity pattern), the reaction operator is kept as its terms (no sum matrix), the
-Newton Jacobian is formed in the step matrix itself (no copy of K diag(f)), and a source with
-one target polarization assembles its load from the same quadrature function as its matrix.
+(no second sparsity pattern), relaxation and volume source are one reaction matrix assembled
+from the sum of their laws (no matrix per term), the Newton Jacobian is formed in the step
+matrix itself (no copy of K diag(f)), a source with one target polarization assembles its load
+from the same quadrature function as its matrix, and no per-point array outlives the set-up.
 Each is checked here against the straightforward construction, on the sphere cell and on the
 periodic box (dolfinx_mpc), serially and on two ranks.
 """
@@ -55,11 +56,11 @@ def test_matrices_in_the_mass_pattern_equal_fresh_assembly(which):
     """K, Q_k and Q_R assembled into the mass matrix's pattern are the matrices assembled with
     their own pattern (to rounding), and a surface form (a subset of the pattern) fits too."""
     disc = _discretization(which)
+    assert not disc.qf._cache  # the set-up's per-point arrays are gone
     qf = disc.qf
     s = np.ones(qf.size)
     k = np.exp(-np.minimum(qf.nearest, 50.0))
-    for kind, values, mine in (("K", s, None), ("Q_k", k, disc._Q_cache["source"][0]),
-                               ("Q_R", k, None)):
+    for kind, values in (("K", s), ("Q_k", k), ("Q_R", k)):
         law = qf.function(values)
         form = disc._law_form(kind, law)
         fresh = _fresh(disc, form)
@@ -67,12 +68,6 @@ def test_matrices_in_the_mass_pattern_equal_fresh_assembly(which):
         diff = pattern.copy()
         diff.axpy(-1.0, fresh)
         assert _max_abs(diff) <= 1e-14 * _max_abs(fresh), kind
-        if mine is not None:  # the cached source matrix is the same law's
-            ref = _fresh(disc, disc._law_form(kind, qf.function(disc._source_values(
-                disc._laws, np.empty(qf.size))[0])))
-            mine_diff = mine.copy()
-            mine_diff.axpy(-1.0, ref)
-            assert _max_abs(mine_diff) <= 1e-14 * _max_abs(ref)
     v, u = ufl.TestFunction(disc.V0), ufl.TrialFunction(disc.V0)
     from spindiff.mesh import compat
     surface = compat.form(u * v * ufl.ds(domain=disc.domain.mesh))
@@ -83,22 +78,38 @@ def test_matrices_in_the_mass_pattern_equal_fresh_assembly(which):
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("which", ["sphere", "box"])
-def test_source_load_from_the_matrix_law_equals_per_point_load(which):
-    """With one target P_src the load is assembled as k * P_src with P_src a constant of the
-    form; it equals the load of k P_src given per quadrature point."""
+def test_reaction_from_summed_laws_equals_sum_of_its_terms(which):
+    """Relaxation and source are one matrix Q, assembled from the sum R1 + k of their laws at
+    the quadrature points, and one load g, whose source part (one target P_src) is k times a
+    constant of the form: Q equals Q_R + Q_k and g equals g_R + g_k assembled term by term,
+    with k P_src given per quadrature point."""
+    from petsc4py import PETSc
     from spindiff.mesh import compat
-    disc = _discretization(which)
-    k, target = disc._source_values(disc._laws, np.empty(disc.qf.size))
+    disc = _discretization(which, {"relaxation.C6": "4 nm^6/s"})
+    qf, laws = disc.qf, disc._laws
+    k, target = disc._source_values(laws, np.empty(qf.size))
     assert isinstance(target, float) and target != 0.0
-    g_k = disc._Q_cache["source"][1]
-    disc.k_target.value = 1.0
-    law = disc.qf.function(k * target)
-    form = disc._law_form("g_k", law)
-    ref = (compat.assemble_vector_mpc(form, disc.mpc) if disc.mpc is not None
-           else compat.assemble_vector(form))
-    diff = g_k.copy()
+    r1 = qf.centre_sum(laws.paramagnetic_rate)
+    r1[disc.in_barrier] = 0.0
+    assert np.max(k) > 0.0 and np.max(r1) > 0.0
+    Q, g = disc._reaction
+    ref = _fresh(disc, disc._law_form("Q_R", qf.function(r1)))
+    ref.axpy(1.0, _fresh(disc, disc._law_form("Q_k", qf.function(k))))
+    diff = Q.copy()
     diff.axpy(-1.0, ref)
-    assert diff.norm() <= 1e-13 * ref.norm()
+    if disc.mpc is not None:  # each constrained assembly puts 1 on the slaves' diagonal
+        slaves = np.flatnonzero(compat.slave_mask(disc.mpc, disc.n_owned))
+        diff.zeroRows((slaves + compat.global_offset(disc.V0)).astype(PETSc.IntType), 0.0)
+    assert _max_abs(diff) <= 1e-13 * _max_abs(ref)
+    disc.k_target.value = 1.0
+    load = [disc._law_form("g_R", qf.function(r1)), disc._law_form("g_k", qf.function(k * target))]
+    assemble = ((lambda L: compat.assemble_vector_mpc(L, disc.mpc)) if disc.mpc is not None
+                else compat.assemble_vector)
+    ref_g = assemble(load[0])
+    ref_g.axpy(1.0, assemble(load[1]))
+    diff_g = g.copy()
+    diff_g.axpy(-1.0, ref_g)
+    assert diff_g.norm() <= 1e-13 * ref_g.norm()
 
 
 @pytest.mark.mpi
@@ -124,6 +135,6 @@ def test_jacobian_formed_in_place(which):
     ref.axpy(c, disc.M)
     ref.axpy(-1.0, system.A)
     assert _max_abs(ref) <= 1e-12 * _max_abs(system.A)
-    assert len(system.ops.Q) == 2  # relaxation and source: their sum is never formed
+    assert len(system.ops.Q) == 1  # relaxation and source: one matrix
     assert not [name for name, value in vars(system).items()
                 if name not in ("A", "M_bc") and type(value).__name__ == "Mat"]

@@ -75,6 +75,7 @@ class FieldEventsMixin:
                 "hidden": compat.form(n * chi * self.P * v * w * dx),
             }
             self._lumped_n = self.assemble_vector(compat.form(n * v * w * dx))
+            self.qf.release()
         compat.scatter_forward(self.P)
         kept = self.assemble_vector(self._keep_forms[region])
         vec = compat.petsc_vector(self.P) if P is None else P

@@ -31,21 +31,10 @@ class QuadratureFields:
         #: c * npts ... (c + 1) * npts - 1 in every per-point array)
         self.size = self.ncells * self.npts
         self._coordinates = compat.quadrature_evaluator(ufl.SpatialCoordinate(msh), msh, degree)
-        #: distance of every quadrature point to its nearest centre (nm; inf without centres)
-        self.nearest = np.empty(self.size)
-        for sl, xyz in self.point_chunks():
-            self.nearest[sl] = domain.nearest_distance(xyz)
         dofs = compat.cell_dofs(self.space, self.ncells).reshape(-1)
         self._dofs = None if np.array_equal(dofs, np.arange(dofs.size)) else dofs
-        tags = cell_tag_array(domain)
-        self.cell_tag = tags
-        #: nearest-centre distance of every cell midpoint (cellwise laws on conforming meshes);
-        #: the midpoints themselves are computed per block of cells when needed
-        self._cell_nearest = np.empty(self.ncells)
-        for c0 in range(0, self.ncells, self.CHUNK_CELLS):
-            c1 = min(c0 + self.CHUNK_CELLS, self.ncells)
-            self._cell_nearest[c0:c1] = domain.nearest_distance(self.midpoints(c0, c1))
-        self.in_barrier = np.repeat(np.isin(tags, domain.barrier_tags), self.npts)
+        #: per-point and per-cell arrays made on first use and dropped by `release`
+        self._cache: dict[str, np.ndarray] = {}
 
     CHUNK_CELLS = 25_000
 
@@ -60,6 +49,42 @@ class QuadratureFields:
         """Drop the quadrature space until a law is next put on the points: its dofmap (4 to
         5 bytes per point) is not needed between stage changes."""
         self._space = None
+
+    def release(self) -> None:
+        """Drop the quadrature space and every cached per-point array (`nearest`,
+        `in_barrier`, ...): they are needed while laws are put on the points (set-up, stage
+        changes, saturation events), not during time steps, where at 4 points per cell and
+        about 6 cells per dof each float array would cost about 190 bytes per dof."""
+        self._space = None
+        self._cache.clear()
+
+    def cached(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """The array `make()` made on first use after `release` and kept until the next one."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def nearest(self) -> np.ndarray:
+        """Distance (nm) of every quadrature point to its nearest centre (inf without
+        centres)."""
+        def make() -> np.ndarray:
+            out = np.empty(self.size)
+            for sl, xyz in self.point_chunks():
+                out[sl] = self.domain.nearest_distance(xyz)
+            return out
+        return self.cached("nearest", make)
+
+    @property
+    def cell_tag(self) -> np.ndarray:
+        """Tag value of every local cell (incl. ghosts); 0 where untagged."""
+        return self.cached("cell_tag", lambda: cell_tag_array(self.domain))
+
+    @property
+    def in_barrier(self) -> np.ndarray:
+        """Quadrature points in cells tagged as a kept barrier."""
+        return self.cached("in_barrier", lambda: np.repeat(
+            np.isin(self.cell_tag, self.domain.barrier_tags), self.npts))
 
     def point_chunks(self):
         """(slice into the per-point arrays, coordinates (m, 3) in nm) over blocks of cells:
@@ -87,8 +112,15 @@ class QuadratureFields:
 
     @property
     def cell_nearest(self) -> np.ndarray:
-        """Nearest-centre distance of each point's cell midpoint (nm), per point."""
-        return np.repeat(self._cell_nearest, self.npts)
+        """Nearest-centre distance of each point's cell midpoint (nm), per point (cellwise
+        laws on conforming meshes; the midpoints are computed per block of cells)."""
+        def make() -> np.ndarray:
+            out = np.empty(self.ncells)
+            for c0 in range(0, self.ncells, self.CHUNK_CELLS):
+                c1 = min(c0 + self.CHUNK_CELLS, self.ncells)
+                out[c0:c1] = self.domain.nearest_distance(self.midpoints(c0, c1))
+            return out
+        return np.repeat(self.cached("cell_nearest", make), self.npts)
 
     def harmonic_cellwise(self, values: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
         """Replace a positive coefficient a at the points of each cell by the value whose product

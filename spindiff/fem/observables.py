@@ -54,7 +54,7 @@ class ObservablesMixin:
             idx = np.flatnonzero(w).astype(np.int32)
             self._profile.append((idx, w[idx].copy(), vec.sum()))
             del chi, vec
-        qf.release_space()
+        qf.release()
         return 0.5 * (edges[:-1] + edges[1:])
 
     def radial_profile(self, P: PETSc.Vec) -> list[float]:

@@ -5,9 +5,8 @@
 Multiplying by a test function v (times the 1D weight w = Domain.weight: 4 pi r^2, 2 pi r L
 or A; else 1) and integrating by parts with zero flux on every outer or hole surface:
 
-    M dP/dt = -(K Phi(P) + Q_k P + Q_R P) + g,
-    M   = (n u, v)_w,           K   = (n D0 s grad u, grad v)_w,
-    Q_k = (n k u, v)_w,         Q_R = (n R1 u, v)_w,      g = (n (k P_src + R1 P0), v)_w.
+    M dP/dt = -(K Phi(P) + Q P) + g,        M = (n u, v)_w,     K = (n D0 s grad u, grad v)_w,
+    Q = (n (k + R1) u, v)_w (one matrix),   g = (n (k P_src + R1 P0), v)_w.
 
 For the polarization-dependent (corrected, local) diffusion the Kirchhoff transform
 div(D0 s f(P) grad P) = div(D0 s grad Phi(P)), Phi = int f, is used with Phi interpolated at the
@@ -19,7 +18,7 @@ n D dP/dn are continuous. A surface source adds (n kappa u, v)_{w, barrier} to t
 (n kappa P_src, v)_{w, barrier} to g; a fixed source or a fixed outer polarization are Dirichlet
 rows. Periodic boxes are handled by a dolfinx_mpc multi-point constraint (slave dofs on the
 upper faces). The stage laws (k, P_src, R1_para, s_e) are evaluated at quadrature points and
-their matrices re-assembled only when they change; M is assembled once.
+their matrices re-assembled only when they change (the per-point arrays are then dropped).
 """
 from __future__ import annotations
 
@@ -42,13 +41,15 @@ from .materials import cell_materials
 from .observables import ObservablesMixin
 
 SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
+#: the StageLaws fields that enter the reaction operator Q and its load g
+REACTION_LAWS = ("paramagnetic_rate", "source_rate", "source_target", "uniform")
 
 
 @dataclass
 class StageOperators:
-    """The reaction matrix Q as its terms (relaxation, volume source, surface source; their
-    sum is never formed: it would cost one more matrix), the load g and the Dirichlet rows
-    (owned local indices, PETSc global indices, values) of a stage."""
+    """The reaction matrix Q as its terms (relaxation and volume source in one matrix, a
+    surface source as a second), the load g and the Dirichlet rows (owned local indices,
+    PETSc global indices, values) of a stage."""
     Q: tuple[PETSc.Mat, ...]
     g: PETSc.Vec
     name: str
@@ -105,7 +106,6 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
 
         self._setup_cell_data()
         self.qf = QuadratureFields(domain, q)
-        self.in_barrier = self._barrier_mask()
         trim_heap()  # the function spaces' dofmap building
         self._setup_fields()
         self._setup_forms()
@@ -116,7 +116,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self.K: PETSc.Mat | None = None
         self.K_parts: dict[str, PETSc.Mat] = {}
         self._laws: StageLaws | None = None
-        self._Q_cache: dict = {}
+        #: (Q, g) of relaxation plus volume source for the current laws
+        self._reaction: tuple[PETSc.Mat, PETSc.Vec] | None = None
         self._observable_vectors()
         trim_heap()
 
@@ -167,11 +168,12 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             self._cell_space = compat.dg0_space(self.domain.mesh)
         return self._cell_space
 
-    def _barrier_mask(self) -> np.ndarray:
+    @property
+    def in_barrier(self) -> np.ndarray:
         """Quadrature points inside a kept barrier (tagged cells, or r < b by distance)."""
-        qf, d = self.qf, self.domain
-        if d.barrier_by_distance:
-            return qf.in_barrier | (qf.nearest < self.model.barrier_radius)
+        qf = self.qf
+        if self.domain.barrier_by_distance:
+            return qf.cached("kept", lambda: qf.in_barrier | (qf.nearest < self.model.barrier_radius))
         return qf.in_barrier
 
     def _setup_fields(self) -> None:
@@ -250,8 +252,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
 
     def update_laws(self, laws: StageLaws) -> bool:
         """Evaluate the stage laws at the quadrature points and re-assemble the operators that
-        changed (stiffness K, source Q_k and g_k, relaxation Q_R and g_R). Returns True when
-        the stiffness matrix changed."""
+        changed (stiffness K; relaxation with volume source Q and g), then drop the per-point
+        arrays. Returns True when the stiffness matrix changed."""
         qf = self.qf
         old = self._laws
         self._laws = laws
@@ -274,37 +276,42 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                     ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
                     self.K_parts[name] = self._assembled_with("K", law, ind)
             del law
-        uniform_changed = old is None or old.uniform != laws.uniform
-        if (old is None or old.source_rate != laws.source_rate
-                or old.source_target != laws.source_target or uniform_changed):
-            self._Q_cache.pop("source", None)
-            if laws.source_rate is not None or laws.uniform:
-                law, k = qf.blank("k")
-                k, kp = self._source_values(laws, k)
-                qf.commit(law, k)
-                del k
-                if isinstance(kp, float):  # one target: the load from the same law
-                    self.k_target.value = kp
-                    self._Q_cache["source"] = self._assembled_with(("Q_k", "g_k"), law)
-                else:
-                    self.k_target.value = 1.0
-                    Q_k = self._assembled_with("Q_k", law)
-                    del law
-                    self._Q_cache["source"] = (Q_k, self._assembled_with("g_k", kp))
-                del kp
-        if old is None or old.paramagnetic_rate != laws.paramagnetic_rate or uniform_changed:
-            self._Q_cache.pop("relax", None)
-            law, r1 = qf.blank("R1")
-            qf.centre_sum(laws.paramagnetic_rate, out=r1)
-            r1[self.in_barrier] = 0.0
-            for mat, _, _, ru in laws.uniform:
-                r1[self._points_in(mat)] += ru
-            qf.commit(law, r1)
-            del r1
-            self._Q_cache["relax"] = self._assembled_with(("Q_R", "g_R"), law)
-            del law
-        qf.release_space()
+        if old is None or any(getattr(old, a) != getattr(laws, a) for a in REACTION_LAWS):
+            self._reaction = None  # freed before the new one is assembled
+            self._reaction = self._assemble_reaction(laws)
+        qf.release()
         return stiffness_changed
+
+    def _assemble_reaction(self, laws: StageLaws) -> tuple[PETSc.Mat, PETSc.Vec]:
+        """Q = n (R1 + k) u v and g = n R1 P0 v + n k P_src v: relaxation and volume source
+        in one matrix (one matrix less during the time steps; a stage that changes either
+        law evaluates both again)."""
+        qf = self.qf
+        source = laws.source_rate is not None or bool(laws.uniform)
+        if source:
+            law_k, k = qf.blank("k")
+            k, kp = self._source_values(laws, k)
+            qf.commit(law_k, k)
+            one = isinstance(kp, float)  # one target: the load from the same law
+            self.k_target.value = kp if one else 1.0
+            g_k = self._assembled_with("g_k", law_k if one else kp)
+            del law_k, kp
+        law, r1 = qf.blank("R1")
+        qf.centre_sum(laws.paramagnetic_rate, out=r1)
+        r1[self.in_barrier] = 0.0
+        for mat, _, _, ru in laws.uniform:
+            r1[self._points_in(mat)] += ru
+        qf.commit(law, r1)
+        g = self._assembled_with("g_R", law)
+        if source:
+            r1 += k
+            del k
+            qf.commit(law, r1)
+            g.axpy(1.0, g_k)
+        del r1
+        Q = self._assembled_with("Q_R", law)
+        del law
+        return Q, g
 
     def _source_values(self, laws: StageLaws, k: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray | float]:
@@ -350,20 +357,13 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         return self.material_of_cell == (names.index(material) if material in names else -2)
 
     def stage_operators(self, stage: StageSpec) -> StageOperators:
-        """Q (source + relaxation), g and the Dirichlet rows for a stage."""
         m = self.model
         self.update_laws(m.laws(stage))
-        Q_R, g = self._Q_cache["relax"]
-        terms = [Q_R]
+        Q, g = self._reaction  # relaxation and volume source
+        terms = [Q]
         fixed: list[tuple[np.ndarray, float]] = []
-        surface = stage.source_on and m.source_model == "surface"
-        if "source" in self._Q_cache or surface:
-            g = g.copy()  # a stage with a source gets its own load; without one it shares g_R
-        if "source" in self._Q_cache:
-            Q_k, g_k = self._Q_cache["source"]
-            terms.append(Q_k)
-            g.axpy(1.0, g_k)
-        if surface:
+        if stage.source_on and m.source_model == "surface":
+            g = g.copy()  # the reaction load is shared with the later stages of these laws
             self.P_src.value = stage.source_polarization
             terms.append(self.assemble_matrix(self.forms["Q_s"]))
             g.axpy(1.0, self.assemble_vector(self.forms["g_s"]))

@@ -10,7 +10,7 @@ solves, with c = a0 / dt,
     corrected, local:  F(P) = M (c P + h) + K Phi(P) + Q P - g = 0       (Newton)
                        J = c M + Q + K diag(f(P))
 
-Every matrix is formed from the assembled M, K and the terms of Q (relaxation, source) by AXPY
+Every matrix is formed from the assembled M, K and Q (relaxation with volume source) by AXPY
 and diagonal scaling into one step matrix A: nothing is re-assembled when dt or P change, and
 no other matrix is kept (each costs as much memory as the mesh's P1 sparsity). The algebraic
 multigrid preconditioner is rebuilt only when c has drifted by more than `PC_REBUILD_RATIO`
@@ -81,6 +81,7 @@ class StepSystem:
 
     def set_stage(self, stage: StageSpec) -> None:
         disc = self.disc
+        self.ops = None  # the last stage's reaction matrix is freed before the next is made
         self.ops = disc.stage_operators(stage)
         self._pc_c = None
         self._xbc.set(0.0)
