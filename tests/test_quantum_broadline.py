@@ -244,3 +244,20 @@ def test_broadline_rejects_mn_and_missing_concentration(cache):
     case = load_case(CASES / "hypres_tempol_computed.toml", {"agent.preset": "MnII"})
     with pytest.raises(CaseError, match="agent.preset"):
         rates.tables_for_case(case)
+
+
+@pytest.mark.parametrize("key, value", [("ee_min_distance", "0.7 nm"),
+                                        ("spectral_diffusion_scale", 1.0), ("T1D", "50 ms")])
+def test_broadline_keys_refused_with_another_method(key, value):
+    """A broad-line key with agent.method = "full" or "effective" would be ignored: the case is
+    refused in one line naming the key."""
+    from conftest import CASES
+
+    from spindiff.case import load_case
+    from spindiff.errors import CaseError
+    for method in ("full", "effective"):
+        changes = {"agent.method": method, "agent.ee_min_distance": None,
+                   "agent.spectral_diffusion_scale": None, f"agent.{key}": value}
+        with pytest.raises(CaseError, match=f"agent.{key}.*broadline"):
+            load_case(CASES / "hypres_tempol_computed.toml", changes)
+    load_case(CASES / "hypres_tempol_computed.toml", {f"agent.{key}": value})  # broadline: fine

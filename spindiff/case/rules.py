@@ -15,6 +15,9 @@ from .petsc import check_petsc_options
 if TYPE_CHECKING:
     from .schema import Case
 
+#: [agent] keys of the broad-line model only (a full or effective rate model would ignore them)
+BROADLINE_ONLY = {"ee_min_distance": " nm", "spectral_diffusion_scale": "", "T1D": " s"}
+
 
 def check_consistency(case: Case, source: str | None = None) -> None:
     """Rules that involve several keys."""
@@ -57,6 +60,12 @@ def check_consistency(case: Case, source: str | None = None) -> None:
                         "required (|P| < 1) unless source.model = \"rates\"", source)
     if src.model == "rates" and (case.agent is None or case.conditions is None):
         raise CaseError("source.model", "rates", "needs [agent] and [conditions] tables", source)
+    if case.agent is not None and case.agent.method != "broadline":
+        for key, unit in BROADLINE_ONLY.items():
+            if getattr(case.agent, key) is not None:
+                raise CaseError(f"agent.{key}", f"{getattr(case.agent, key):g}{unit}",
+                                f"used only with agent.method = \"broadline\" (method is "
+                                f"{case.agent.method!r}): remove it or set that method", source)
     if src.model == "rates":
         for i, st in enumerate(case.protocol.stages):
             if st.microwaves and (st.source is None or st.source) and st.microwave_nutation is None \
