@@ -168,6 +168,23 @@ def test_second_order_cells_from_a_refined_mesh():
         assert max(rel) < 1e-5, rel
 
 
+def test_refined_cells_kept_straight_are_reported(capsys):
+    """A barrier sphere that the coarse Gmsh mesh resolves too coarsely (b = 0.8 nm, Gmsh's
+    cells 0.45 nm at it) keeps straight cells after refinement with curved cells: one warning
+    line says how many and what to change; the shipped settings print none."""
+    from mpi4py import MPI
+    from spindiff.case import load_case
+    from spindiff.simulation import build_domain
+    coarse = {"mesh.size_barrier": "0.225 nm", "mesh.size_bulk": "0.6 nm", "mesh.refine": 1}
+    build_domain(load_case(CASES / "default.toml", coarse), MPI.COMM_WORLD)
+    err = capsys.readouterr().err
+    if MPI.COMM_WORLD.rank == 0:
+        lines = [ln for ln in err.splitlines() if "kept straight" in ln]
+        assert len(lines) == 1 and lines[0].startswith("warning: ") and "size_barrier" in lines[0]
+    build_domain(load_case(CASES / "default.toml"), MPI.COMM_WORLD)
+    assert "kept straight" not in capsys.readouterr().err
+
+
 def test_folded_curved_cells_are_detected():
     from spindiff.mesh.refine import TET_EDGES, _folded
     x = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1.0]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
+import sys
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -82,6 +83,9 @@ def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int =
         arrays = refine_uniform(arrays, spheres, refine)
         if order == 2:
             arrays = second_order(arrays, spheres)
+            if arrays.straightened:
+                print(straightened_warning(arrays.straightened, len(arrays.cells), refine),
+                      file=sys.stderr, flush=True)
         trim_heap()  # the refinement's temporaries, before DOLFINx builds the mesh
     else:
         k = {1: (4, 3), 2: (10, 6)}[order]
@@ -92,6 +96,14 @@ def run_gmsh(comm: MPI.Comm, build: Callable[[Any], Any], what: str, gdim: int =
     msh, ct, ft = compat.tetrahedral_mesh(comm, held, order)
     trim_heap()  # DOLFINx's mesh building leaves ~0.4 kB per cell of freed heap
     return msh, ct, ft, info
+
+
+def straightened_warning(straightened: int, cells: int, refine: int) -> str:
+    """The line printed when refined curved cells next to a sphere had to stay straight."""
+    return (f"warning: {straightened:,} of {cells:,} cells at a curved surface were kept "
+            f"straight (curving them would fold them), so the geometry error there is O(h^2): "
+            f"the Gmsh mesh that mesh.refine = {refine} refines is too coarse at that surface; "
+            f"keep 2^refine x mesh.size_barrier below about a third of the barrier radius")
 
 
 def tet_arrays(gmsh) -> TetMesh:
