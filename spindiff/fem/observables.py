@@ -39,21 +39,31 @@ class ObservablesMixin:
         """Shells around every centre (nearest-centre distance) from b (or 0) to the largest
         distance in the sample; returns the shell mid radii (nm)."""
         qf = self.qf
-        rmax = self.comm.allreduce(float(np.max(np.where(np.isfinite(qf.nearest), qf.nearest, 0.0),
+        near = qf.nearest
+        rmax = self.comm.allreduce(float(np.max(np.where(np.isfinite(near), near, 0.0),
                                                 initial=0.0)), op=MPI.MAX)
         rmin = self.model.barrier_radius if self.model.barrier == "hole" else 0.0
         edges = np.linspace(rmin, rmax * (1 + 1e-9), nbins + 1)
-        v = ufl.TestFunction(self.V0)
+        # shell k holds the points with edges[k] <= r < edges[k + 1]; the shell numbers (2
+        # bytes per point) replace the distances, and one quadrature function is refilled
+        # for every shell, so at most one per-point float array exists at a time
+        shell = (np.digitize(near, edges) - 1).astype(np.int16 if nbins < 2**15 else np.int32)
+        del near
+        qf.release()
+        chi, values = qf.blank("shell")
+        form = compat.form(self.n * chi * ufl.TestFunction(self.V0) * self.weight * self.dx)
         # each shell's weights kept only where they are nonzero (a dof touches one or two
         # shells): 40 shells cost about 20 bytes per dof instead of 40 vectors
         self._profile = []
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            chi = qf.function(((qf.nearest >= lo) & (qf.nearest < hi)).astype(float))
-            vec = compat.assemble_vector(compat.form(self.n * chi * v * self.weight * self.dx))
+        for k in range(nbins):
+            values[:] = shell == k
+            qf.commit(chi, values)
+            vec = compat.assemble_vector(form)
             w = vec.array_r
             idx = np.flatnonzero(w).astype(np.int32)
             self._profile.append((idx, w[idx].copy(), vec.sum()))
-            del chi, vec
+            del vec
+        del chi, values, form, shell
         qf.release()
         return 0.5 * (edges[:-1] + edges[1:])
 
