@@ -14,6 +14,7 @@ from dolfinx import fem
 
 from ..mesh.domain import Domain
 from ..mesh import compat
+from ..mesh.heap import trim_heap
 
 
 class QuadratureFields:
@@ -54,15 +55,21 @@ class QuadratureFields:
         """Drop the quadrature space and every cached per-point array (`nearest`,
         `in_barrier`, ...): they are needed while laws are put on the points (set-up, stage
         changes, saturation events), not during time steps, where at 4 points per cell and
-        about 6 cells per dof each float array would cost about 190 bytes per dof."""
+        about 6 cells per dof each float array would cost about 190 bytes per dof. The freed
+        heap goes back to the system (arrays below glibc's mmap threshold stay mapped)."""
         self._space = None
         self._cache.clear()
+        trim_heap()
 
     def cached(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
         """The array `make()` made on first use after `release` and kept until the next one."""
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
+
+    def forget(self, key: str) -> None:
+        """Drop one cached array before `release` (it is made again if asked for)."""
+        self._cache.pop(key, None)
 
     @property
     def nearest(self) -> np.ndarray:
@@ -129,11 +136,26 @@ class QuadratureFields:
         this gives the right conductance for flux through the cell (exact for 1D radial flux),
         where the plain quadrature of a P1 stiffness takes the arithmetic mean and overstates
         it."""
-        w = np.ones_like(values) if weight is None else weight
-        aw = np.maximum(values * w, 1e-300).reshape(self.ncells, self.npts)
+        shape = (self.ncells, self.npts)
+        aw = values.reshape(shape) if weight is None else (values * weight).reshape(shape)
         q = self.weights[None, :]
-        h = q.sum() / (q / aw).sum(axis=1)
-        return (np.repeat(h, self.npts) / w).reshape(values.shape)
+        inverse = np.maximum(aw, 1e-300)  # the only per-point temporary beside the result
+        np.divide(q, inverse, out=inverse)
+        h = q.sum() / inverse.sum(axis=1)
+        del inverse, aw
+        out = np.repeat(h, self.npts)
+        if weight is not None:
+            out /= weight.reshape(-1)
+        return out.reshape(values.shape)
+
+    def evaluate(self, law: Callable[[np.ndarray], np.ndarray], r: np.ndarray,
+                 out: np.ndarray) -> np.ndarray:
+        """out[:] = law(r) for a law of the distance r (nm), evaluated in blocks of points so
+        that its own temporaries stay small."""
+        step = self.CHUNK_CELLS * self.npts
+        for i in range(0, r.size, step):
+            out[i:i + step] = law(r[i:i + step])
+        return out
 
     def function(self, values: np.ndarray, name: str = "") -> fem.Function:
         """A quadrature function with `values` given per point (flat, cell-major order)."""

@@ -16,9 +16,9 @@ and the Newton Jacobian is K diag(f(P)) without re-assembly. Conventional diffus
 Interfaces between materials need nothing: n multiplies every term, so P and the flux
 n D dP/dn are continuous. A surface source adds (n kappa u, v)_{w, barrier} to the matrix and
 (n kappa P_src, v)_{w, barrier} to g; a fixed source or a fixed outer polarization are Dirichlet
-rows. Periodic boxes are handled by a dolfinx_mpc multi-point constraint (slave dofs on the
-upper faces). The stage laws (k, P_src, R1_para, s_e) are evaluated at quadrature points and
-their matrices re-assembled only when they change (the per-point arrays are then dropped).
+rows. Periodic boxes: a dolfinx_mpc multi-point constraint (slave dofs on the upper faces).
+The stage laws (k, P_src, R1_para, s_e) are evaluated at quadrature points, their matrices
+re-assembled only when they change, and the per-point arrays then dropped.
 """
 from __future__ import annotations
 
@@ -61,18 +61,16 @@ class StageOperators:
 
 
 def lump(M: PETSc.Mat) -> PETSc.Mat:
-    """Row-sum lumped copy of M with M's sparsity pattern (so AXPYs with the other operators
+    """M row-sum lumped in place, its sparsity pattern kept (so AXPYs with the other operators
     keep SAME_NONZERO_PATTERN). Keeps every row total, hence int n P; makes backward Euler
     positivity preserving after a discontinuity (no consistent-mass undershoot)."""
-    ones = M.createVecRight()
+    ones, rowsum = M.createVecs()
     ones.set(1.0)
-    rowsum = M.createVecLeft()
     M.mult(ones, rowsum)
-    ML = M.copy()
-    ML.zeroEntries()
-    ML.setDiagonal(rowsum)
-    ML.assemble()
-    return ML
+    M.zeroEntries()
+    M.setDiagonal(rowsum)
+    M.assemble()
+    return M
 
 
 class Discretization(ObservablesMixin, FieldEventsMixin):
@@ -112,7 +110,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self.M = self.assemble_matrix(self.forms["M"])
         self.lumped_mass = lumped_mass
         if lumped_mass:
-            self.M = lump(self.M)
+            lump(self.M)
         self.K: PETSc.Mat | None = None
         self.K_parts: dict[str, PETSc.Mat] = {}
         self._laws: StageLaws | None = None
@@ -178,15 +176,14 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
 
     def _setup_fields(self) -> None:
         """Constants of the forms. The per-point laws (k, k P_src, R1_para, s, the visible
-        indicator) are not kept: each is put into a quadrature function only while the
-        operator it enters is assembled (`_assembled_with`), so that the memory of a run is
-        the mesh and the matrices, not several values at every quadrature point."""
-        self.P_src = fem.Constant(self.domain.mesh, 0.0)
-        self.P0 = fem.Constant(self.domain.mesh, float(self.model.thermal_polarization))
-        self.kappa = fem.Constant(self.domain.mesh, float(self.model.surface_rate))
+        indicator) are not kept: each is put into a quadrature function only while the operator
+        it enters is assembled (`_assembled_with`): a run holds the mesh and the matrices."""
+        msh = self.domain.mesh
+        self.P_src, self.kappa = fem.Constant(msh, 0.0), fem.Constant(msh, float(self.model.surface_rate))
+        self.P0 = fem.Constant(msh, float(self.model.thermal_polarization))
         #: the source target P_src when it is one number (the load is then k P_src from the
         #: quadrature function of k); 1 when the load's law is k P_src per point
-        self.k_target = fem.Constant(self.domain.mesh, 1.0)
+        self.k_target = fem.Constant(msh, 1.0)
 
     def visible_indicator(self) -> np.ndarray:
         """1 at the quadrature points of the NMR-visible region (r > r_h from every centre,
@@ -262,7 +259,9 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             self.K = None
             self.K_parts = {}
             law, s = qf.blank("s")
-            s[:] = 1.0 if laws.suppression is None else laws.suppression(qf.nearest)
+            s[:] = 1.0
+            if laws.suppression is not None:
+                qf.evaluate(laws.suppression, qf.nearest, s)
             if self.model.barrier != "physical":
                 s[self.in_barrier] = self.model.barrier_diffusion
             if laws.suppression is not None:
@@ -277,6 +276,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                     self.K_parts[name] = self._assembled_with("K", law, ind)
             del law
         if old is None or any(getattr(old, a) != getattr(laws, a) for a in REACTION_LAWS):
+            _ = self.in_barrier  # made from the distances, which the reaction laws do not need
+            qf.forget("nearest")
             self._reaction = None  # freed before the new one is assembled
             self._reaction = self._assemble_reaction(laws)
         qf.release()
@@ -310,7 +311,6 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             g.axpy(1.0, g_k)
         del r1
         Q = self._assembled_with("Q_R", law)
-        del law
         return Q, g
 
     def _source_values(self, laws: StageLaws, k: np.ndarray

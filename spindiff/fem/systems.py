@@ -31,6 +31,7 @@ from petsc4py import PETSc
 from ..model import StageSpec
 from . import linear_solver
 from ..mesh import compat
+from ..mesh.heap import trim_heap
 from .operators import SAME, Discretization, StageOperators
 
 PC_REBUILD_RATIO = 3.0
@@ -203,6 +204,7 @@ class StepSystem:
         if rebuild:
             self._pc_c, self._pc_its = c, max(its, 1)
             self.stats["pc_setups"] += 1
+            trim_heap()  # BoomerAMG's set-up work space and the previous hierarchy
         self.stats["solves"] += 1
         self.stats["krylov_its"] += its
         if not ok:
