@@ -138,3 +138,31 @@ def test_jacobian_formed_in_place(which):
     assert len(system.ops.Q) == 1  # relaxation and source: one matrix
     assert not [name for name, value in vars(system).items()
                 if name not in ("A", "M_bc") and type(value).__name__ == "Mat"]
+
+
+def test_blocked_law_and_harmonic_means_equal_the_direct_formulas():
+    """A law evaluated in blocks of points (QuadratureFields.evaluate) and the cells' harmonic
+    means computed with one temporary are bit for bit the direct numpy expressions, with and
+    without a weight; the distances are dropped before the reaction laws are put on the points."""
+    disc = _discretization("sphere")
+    qf = disc.qf
+    qf.CHUNK_CELLS = 7  # many blocks, the last one short
+    r = np.linspace(0.3, 5.0, qf.size)
+
+    def law(x):
+        return 1.0 / (1.0 + (0.8 / x) ** 6)
+
+    values = law(r)
+    assert np.array_equal(qf.evaluate(law, r, np.empty(qf.size)), values)
+    q = qf.weights[None, :]
+    for weight in (None, r ** 2):
+        w = np.ones_like(values) if weight is None else weight
+        aw = np.maximum(values * w, 1e-300).reshape(qf.ncells, qf.npts)
+        direct = (np.repeat(q.sum() / (q / aw).sum(axis=1), qf.npts) / w).reshape(values.shape)
+        assert np.array_equal(qf.harmonic_cellwise(values, weight), direct)
+    box = _discretization("box")  # barriers kept by distance: the stiffness law needs them
+    held, assemble = [], box._assemble_reaction
+    box._assemble_reaction = lambda laws: (held.append(sorted(box.qf._cache)), assemble(laws))[1]
+    box._laws = None
+    box.update_laws(box.model.laws(box.model.stages[0]))
+    assert held == [["cell_tag", "in_barrier", "kept"]]
