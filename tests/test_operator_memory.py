@@ -166,3 +166,41 @@ def test_blocked_law_and_harmonic_means_equal_the_direct_formulas():
     box._laws = None
     box.update_laws(box.model.laws(box.model.stages[0]))
     assert held == [["cell_tag", "in_barrier", "kept"]]
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("degree", [2, 4])
+def test_quadrature_space_by_cell_blocks_assembles_like_the_plain_quadrature_space(degree):
+    """The quadrature space built from the cell-wise blocked dofmap (no reordering of every
+    point) holds one block of points per cell, and a form with a quadrature coefficient gives
+    the same matrix and vector as with the space DOLFINx builds itself."""
+    from mpi4py import MPI
+    from dolfinx import fem
+    from dolfinx import mesh as dmesh
+    from spindiff.mesh import compat
+    comm = MPI.COMM_WORLD
+    msh = dmesh.create_unit_cube(comm, 6, 5, 4)
+    ncells, npts = compat.num_cells_local(msh), len(compat.quadrature_weights(msh, degree))
+    blocked = compat.quadrature_space(msh, degree)
+    if hasattr(fem, "functionspace"):  # DOLFINx >= 0.7 builds no point graph: nothing to compare
+        plain = blocked
+    else:
+        qe = ufl.FiniteElement("Quadrature", msh.ufl_cell(), degree, quad_scheme="default")
+        plain = fem.FunctionSpace(msh, qe)
+    values = np.random.default_rng(comm.rank).random(ncells * npts)
+    V = compat.lagrange_space(msh, 1)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    dx = ufl.dx(metadata={"quadrature_degree": degree})
+    results = []
+    for Q in (blocked, plain):
+        f = fem.Function(Q)
+        dofs = compat.cell_dofs(Q, ncells).reshape(-1)
+        assert f.x.array.size >= ncells * npts and len(np.unique(dofs)) == ncells * npts
+        f.x.array[dofs] = values
+        A = compat.assemble_matrix(compat.form(f * u * v * dx))
+        b = compat.assemble_vector(compat.form(f * v * dx))
+        results.append((A, np.asarray(b.array).copy()))
+    (A1, b1), (A2, b2) = results
+    A1.axpy(-1.0, A2)
+    assert A1.norm() <= 1e-14 * A2.norm()
+    assert comm.allreduce(float(np.max(np.abs(b1 - b2), initial=0.0)), op=MPI.MAX) <= 1e-15

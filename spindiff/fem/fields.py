@@ -77,10 +77,19 @@ class QuadratureFields:
         centres)."""
         def make() -> np.ndarray:
             out = np.empty(self.size)
-            for sl, xyz in self.point_chunks():
-                out[sl] = self.domain.nearest_distance(xyz)
+            for sl, r in self.nearest_chunks():
+                out[sl] = r
             return out
         return self.cached("nearest", make)
+
+    def nearest_chunks(self):
+        """(slice into the per-point arrays, nearest-centre distances in nm) over blocks of
+        cells: the cached `nearest` when it is held, else computed block by block, so that a
+        reduction over the distances (a maximum, shell numbers) needs no per-point float
+        array."""
+        near = self._cache.get("nearest")
+        for sl, xyz in self.point_chunks(coordinates=near is None):
+            yield sl, (near[sl] if near is not None else self.domain.nearest_distance(xyz))
 
     @property
     def cell_tag(self) -> np.ndarray:
@@ -93,11 +102,14 @@ class QuadratureFields:
         return self.cached("in_barrier", lambda: np.repeat(
             np.isin(self.cell_tag, self.domain.barrier_tags), self.npts))
 
-    def point_chunks(self):
+    def point_chunks(self, coordinates: bool = True):
         """(slice into the per-point arrays, coordinates (m, 3) in nm) over blocks of cells:
-        the coordinates of all points are never held at once."""
+        the coordinates of all points are never held at once (None without `coordinates`)."""
         for c0 in range(0, self.ncells, self.CHUNK_CELLS):
             c1 = min(c0 + self.CHUNK_CELLS, self.ncells)
+            if not coordinates:
+                yield slice(c0 * self.npts, c1 * self.npts), None
+                continue
             x = self._coordinates(np.arange(c0, c1))
             xyz = np.zeros((x.shape[0] * x.shape[1], 3))
             xyz[:, : x.shape[2]] = x.reshape(-1, x.shape[2])

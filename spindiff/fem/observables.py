@@ -39,16 +39,19 @@ class ObservablesMixin:
         """Shells around every centre (nearest-centre distance) from b (or 0) to the largest
         distance in the sample; returns the shell mid radii (nm)."""
         qf = self.qf
-        near = qf.nearest
-        rmax = self.comm.allreduce(float(np.max(np.where(np.isfinite(near), near, 0.0),
-                                                initial=0.0)), op=MPI.MAX)
+        # the distances are computed block by block twice (their maximum, then the shell
+        # numbers): no per-point float array beside the one quadrature function below
+        rmax = max((float(np.max(np.where(np.isfinite(r), r, 0.0), initial=0.0))
+                    for _, r in qf.nearest_chunks()), default=0.0)
+        rmax = self.comm.allreduce(rmax, op=MPI.MAX)
         rmin = self.model.barrier_radius if self.model.barrier == "hole" else 0.0
         edges = np.linspace(rmin, rmax * (1 + 1e-9), nbins + 1)
         # shell k holds the points with edges[k] <= r < edges[k + 1]; the shell numbers (2
         # bytes per point) replace the distances, and one quadrature function is refilled
-        # for every shell, so at most one per-point float array exists at a time
-        shell = (np.digitize(near, edges) - 1).astype(np.int16 if nbins < 2**15 else np.int32)
-        del near
+        # for every shell
+        shell = np.empty(qf.size, dtype=np.int16 if nbins < 2**15 else np.int32)
+        for sl, r in qf.nearest_chunks():
+            shell[sl] = np.digitize(r, edges) - 1
         qf.release()
         chi, values = qf.blank("shell")
         form = compat.form(self.n * chi * ufl.TestFunction(self.V0) * self.weight * self.dx)

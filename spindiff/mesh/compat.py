@@ -95,7 +95,27 @@ def quadrature_space(msh: Mesh, degree: int) -> fem.FunctionSpace:
         qe = basix.ufl.quadrature_element(msh.topology.cell_name(), value_shape=(), degree=degree)
         return fem.functionspace(msh, qe)
     qe = ufl.FiniteElement("Quadrature", msh.ufl_cell(), degree, quad_scheme="default")
-    return fem.FunctionSpace(msh, qe)
+    if "cppV" in inspect.signature(fem.FunctionSpace).parameters:  # DOLFINx 0.5
+        return _quadrature_space_by_cells(msh, qe, len(quadrature_weights(msh, degree)))
+    return fem.FunctionSpace(msh, qe)  # pragma: no cover - no cppV argument
+
+
+def _quadrature_space_by_cells(msh: Mesh, qe: Any, npts: int) -> fem.FunctionSpace:
+    """The quadrature space with the dofmap of the cell-wise constant space blocked by the
+    number of points: the same numbering (a block of `npts` values per cell), but DOLFINx 0.5
+    builds a quadrature space's own dofmap by reordering a graph of all the points, a transient
+    of about 100 bytes per cell (700 per dof of a P1 tetrahedral mesh), where the blocked space
+    reorders one node per cell."""
+    from dolfinx import cpp, jit
+    (ufcx_element, ufcx_q), module, _ = jit.ffcx_jit(msh.comm, qe)
+    element = cpp.fem.FiniteElement(module.ffi.cast("uintptr_t", module.ffi.addressof(ufcx_element)))
+    blocks = ufl.VectorElement("DG", msh.ufl_cell(), 0, dim=npts)
+    (_, ufcx_blocks), module_b, _ = jit.ffcx_jit(msh.comm, blocks)
+    dofmap = cpp.fem.create_dofmap(msh.comm, module_b.ffi.cast(
+        "uintptr_t", module_b.ffi.addressof(ufcx_blocks)), msh.topology, element)
+    V = fem.FunctionSpace(msh, qe, cpp.fem.FunctionSpace(getattr(msh, "_mesh", msh), element, dofmap))
+    V._ufcx_element, V._ufcx_dofmap = ufcx_element, ufcx_blocks  # kept alive with the space
+    return V
 
 
 def quadrature_points(msh: Mesh, degree: int) -> np.ndarray:
@@ -125,7 +145,11 @@ def cell_dofs(V: fem.FunctionSpace, ncells: int) -> np.ndarray:
     """Dof indices per cell as an (ncells, ndofs_per_cell) array (an AdjacencyList on
     DOLFINx 0.5, a plain 2D array from 0.7 on)."""
     dofs = V.dofmap.list
-    return np.asarray(getattr(dofs, "array", dofs)).reshape(ncells, -1)
+    dofs = np.asarray(getattr(dofs, "array", dofs)).reshape(ncells, -1)
+    bs = V.dofmap.index_map_bs
+    if bs > 1:  # blocks (a quadrature space from `quadrature_space`): the unrolled dofs
+        dofs = (dofs[:, :, None] * bs + np.arange(bs, dtype=dofs.dtype)).reshape(ncells, -1)
+    return dofs
 
 
 def quadrature_evaluator(expr: Any, msh: Mesh, degree: int) -> Callable[[np.ndarray], np.ndarray]:
