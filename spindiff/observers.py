@@ -33,7 +33,7 @@ class ProfileWriter(Observer):
     def __init__(self, writer: ResultsWriter, sim: Simulation, bins: int):
         from .io.results import PROFILE_COLUMNS
         self.writer = writer
-        self.radii = sim.disc.radial_profile_setup(bins)
+        self.radii = sim.disc.radial_profile_shells(bins)
         writer.open_extra("profile.csv", PROFILE_COLUMNS)
 
     def on_row(self, sim: Simulation, event: Event | None, row: list) -> None:

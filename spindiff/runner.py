@@ -85,8 +85,9 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
 
 def _simulation(case, comm, mesh_model, domain, wall0, progress, options) -> Simulation:
     model = options.pop("model", None) or model_for_case(case, comm, progress)
+    bins = case.output.profile_bins if case.output.profile else None
     return Simulation(case, model=model, domain=domain, comm=comm, mesh_model=mesh_model,
-                      started_at=wall0, progress=progress, **options)
+                      started_at=wall0, progress=progress, profile_bins=bins, **options)
 
 
 def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: bool,

@@ -87,7 +87,9 @@ class Simulation:
     progress: a line per set-up phase (meshing, coefficients) with its wall time on rank 0;
     initial(x): the initial P at points x of shape (3, m) in nm (default: the case's uniform
     value); forcing(t, x): a UFL source f added as n f (manufactured solutions); fixed_dt: no
-    step-size control (convergence studies); observers: see `Observer`.
+    step-size control (convergence studies); observers: see `Observer`; profile_bins: set up
+    that many radial-profile shells with the coefficients (before the step matrices exist,
+    where the set-up's per-point arrays cost least; a ProfileWriter then reuses them).
     """
 
     def __init__(self, case: Case, *, model: TransportModel | None = None,
@@ -96,7 +98,7 @@ class Simulation:
                  initial: Callable[[np.ndarray], np.ndarray] | None = None,
                  forcing: Callable | None = None, fixed_dt: float | None = None,
                  observers: tuple[Observer, ...] = (), started_at: float | None = None,
-                 progress: bool = False):
+                 progress: bool = False, profile_bins: int | None = None):
         from .io.progress import phase
         from .mesh import compat
         from .fem.operators import Discretization
@@ -125,6 +127,10 @@ class Simulation:
                                        lumped_mass=s.mass == "lumped",
                                        quadrature_degree=case.mesh.quadrature_degree,
                                        element_degree=case.mesh.element_degree)
+            if profile_bins and len(self.domain.centres):
+                # the radial profile's shells before the operators exist: the set-up's
+                # per-point transient then sits well below the time loop's memory
+                self.disc.radial_profile_shells(profile_bins)
             self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
             # the first stage's laws around the centres and its operators (the sums over
             # centres are the bulk of the set-up; a later set_stage with the same laws reuses them)

@@ -6,7 +6,8 @@ from the sum of their laws (no matrix per term), the Newton Jacobian is formed i
 matrix itself (no copy of K diag(f)), a source with one target polarization assembles its load
 from the same quadrature function as its matrix, and no per-point array outlives the set-up.
 Each is checked here against the straightforward construction, on the sphere cell and on the
-periodic box (dolfinx_mpc), serially and on two ranks.
+periodic box (dolfinx_mpc), serially and on two ranks; so are the quadrature space built from
+a blocked cell-wise dofmap and the radial profile's shells set up before the operators.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import ufl
 
-from conftest import CASES
+from conftest import CASES, make_case
 
 SPHERE = {"mesh.model": "3d", "mesh.size_barrier": "0.25 nm", "mesh.size_bulk": "1.0 nm",
           "mesh.refine": 0}
@@ -204,3 +205,26 @@ def test_quadrature_space_by_cell_blocks_assembles_like_the_plain_quadrature_spa
     A1.axpy(-1.0, A2)
     assert A1.norm() <= 1e-14 * A2.norm()
     assert comm.allreduce(float(np.max(np.abs(b1 - b2), initial=0.0)), op=MPI.MAX) <= 1e-15
+
+
+@pytest.mark.mpi
+def test_profile_shells_set_up_before_the_operators_are_reused_and_unchanged():
+    """`Simulation(profile_bins=k)` sets the radial profile's shells up before the step matrices
+    exist; asking for k shells again reuses them, they are the shells set up after the
+    operators, and the run's laws are unaffected by the order."""
+    from spindiff.simulation import Simulation
+    case = make_case({**SPHERE, "mesh.size_barrier": "0.4 nm", "mesh.size_bulk": "1.5 nm"})
+    early = Simulation(case, profile_bins=8)
+    assert early.disc._profile_bins == 8 and not early.disc.qf._cache
+
+    def again(nbins):
+        raise AssertionError("the shells were set up twice")
+    early.disc.radial_profile_setup = again
+    late = Simulation(case)
+    assert np.array_equal(early.disc.radial_profile_shells(8), late.disc.radial_profile_shells(8))
+    for (i1, w1, t1), (i2, w2, t2) in zip(early.disc._profile, late.disc._profile, strict=True):
+        assert np.array_equal(i1, i2) and np.array_equal(w1, w2) and t1 == t2
+    early.advance_to(0.05)
+    late.advance_to(0.05)
+    assert np.array_equal(early.P.array_r, late.P.array_r)
+    np.testing.assert_array_equal(early.disc.radial_profile(early.P), late.disc.radial_profile(late.P))

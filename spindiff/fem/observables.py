@@ -35,6 +35,14 @@ class ObservablesMixin:
         self.material_weights = {name: self.weights.get(name, self.weights["sample"])
                                  for name in self.domain.materials}
 
+    def radial_profile_shells(self, nbins: int) -> np.ndarray:
+        """The mid radii (nm) of `nbins` shells around the centres, set up on first use (a
+        second call with the same number of shells reuses them)."""
+        if getattr(self, "_profile_bins", None) != nbins:
+            self._profile_radii = self.radial_profile_setup(nbins)
+            self._profile_bins = nbins
+        return self._profile_radii
+
     def radial_profile_setup(self, nbins: int) -> np.ndarray:
         """Shells around every centre (nearest-centre distance) from b (or 0) to the largest
         distance in the sample; returns the shell mid radii (nm)."""
