@@ -115,10 +115,12 @@ def test_reaction_from_summed_laws_equals_sum_of_its_terms(which):
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("which", ["sphere", "box"])
-def test_jacobian_formed_in_place(which):
+def test_jacobian_formed_in_place(which, monkeypatch):
     """The Newton Jacobian c M + Q + K diag(f), formed in the step matrix from K without a
     copy, equals the same sum formed from copies; the step system keeps no other matrix."""
+    from spindiff.fem import systems
     from spindiff.fem.systems import StepSystem
+    monkeypatch.setattr(systems, "MATRIX_FREE_MIN_DOFS", 0)
     disc = _discretization(which, {"diffusion.model": "corrected"})
     system = StepSystem(disc)
     system.set_stage(disc.model.stages[0])
@@ -134,11 +136,20 @@ def test_jacobian_formed_in_place(which):
     for Q in system.ops.Q:
         ref.axpy(1.0, Q)
     ref.axpy(c, disc.M)
-    ref.axpy(-1.0, system.A)
-    assert _max_abs(ref) <= 1e-12 * _max_abs(system.A)
+    A = system.op.assembled()
+    x, y = A.createVecs()
+    x.array[:] = rng.uniform(-1.0, 1.0, x.array.size)
+    ref.mult(x, y)
+    applied = y.duplicate()
+    system.op.A.mult(x, applied)  # matrix-free with hypre: applied term by term
+    applied.axpy(-1.0, y)
+    assert applied.norm() <= 1e-12 * y.norm()
+    ref.axpy(-1.0, A)
+    assert _max_abs(ref) <= 1e-12 * _max_abs(A)
     assert len(system.ops.Q) == 1  # relaxation and source: one matrix
+    assert system.op.matrix_free  # CG + BoomerAMG: no assembled step matrix is kept
     assert not [name for name, value in vars(system).items()
-                if name not in ("A", "M_bc") and type(value).__name__ == "Mat"]
+                if name != "M_bc" and type(value).__name__ == "Mat"]
 
 
 def test_blocked_law_and_harmonic_means_equal_the_direct_formulas():
@@ -228,3 +239,34 @@ def test_profile_shells_set_up_before_the_operators_are_reused_and_unchanged():
     late.advance_to(0.05)
     assert np.array_equal(early.P.array_r, late.P.array_r)
     np.testing.assert_array_equal(early.disc.radial_profile(early.P), late.disc.radial_profile(late.P))
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("which, model", [("sphere", "conventional"), ("box", "conventional"),
+                                          ("box", "corrected")])
+def test_step_matrix_not_stored_gives_the_same_run(which, model, monkeypatch):
+    """A buildup with the step matrix applied without being stored (hypre's matrix made at each
+    preconditioner rebuild, A = A_pc + (c - c_pc) M between them, the Newton Jacobian term by
+    term) equals the run with the stored step matrix to the Krylov tolerance."""
+    from mpi4py import MPI
+    from spindiff.case import load_case
+    from spindiff.fem import systems
+    from spindiff.simulation import Simulation
+    changes = {"protocol.stages.0.duration": "0.05 s", "diffusion.model": model,
+               "diffusion.polarization": "local"} if model == "corrected" else \
+        {"protocol.stages.0.duration": "0.05 s"}
+    case = (make_case({**SPHERE, **changes}) if which == "sphere"
+            else load_case(CASES / "many_centres_box.toml", {**BOX, **changes}))
+    finals = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(systems, "MATRIX_FREE_MIN_DOFS", threshold)
+        sim = Simulation(case)
+        sim.advance_to(0.05)
+        assert sim.system.op.matrix_free == (threshold == 0)
+        finals.append((sim.disc.P.x.array.copy(), sim.stepper.stats.accepted))
+        sim.close()
+    (a, steps_a), (b, steps_b) = finals
+    assert steps_a == steps_b
+    scale = MPI.COMM_WORLD.allreduce(float(np.max(np.abs(a))), op=MPI.MAX)
+    diff = MPI.COMM_WORLD.allreduce(float(np.max(np.abs(a - b))), op=MPI.MAX)
+    assert diff <= 1e-8 * scale

@@ -74,6 +74,12 @@ def make_ksp(comm, kind: str, rtol: float = 1e-10, symmetric: bool = True,
     return ksp
 
 
+def hypre_preconditioned(ksp: PETSc.KSP) -> bool:
+    """True when a Krylov method is preconditioned by hypre (which keeps its own copy of the
+    preconditioner's matrix, so that spindiff need not keep an assembled one)."""
+    return ksp.getType() != "preonly" and ksp.getPC().getType() == "hypre"
+
+
 def converged(ksp: PETSc.KSP) -> bool:
     return ksp.getConvergedReason() > 0
 

@@ -10,14 +10,16 @@ solves, with c = a0 / dt,
     corrected, local:  F(P) = M (c P + h) + K Phi(P) + Q P - g = 0       (Newton)
                        J = c M + Q + K diag(f(P))
 
-Every matrix is formed from the assembled M, K and Q (relaxation with volume source) by AXPY
-and diagonal scaling into one step matrix A: nothing is re-assembled when dt or P change, and
-no other matrix is kept (each costs as much memory as the mesh's P1 sparsity). The algebraic
-multigrid preconditioner is rebuilt only when c has drifted by more than `PC_REBUILD_RATIO`
-since it was built, or when the Krylov iteration count has doubled (the Krylov method then
-absorbs the mismatch). Dirichlet rows (fixed source, fixed outer polarization) are imposed
-symmetrically (MatZeroRowsColumns); periodic constraints by back-substitution of slave dofs
-after every solve.
+Every step matrix is a sum of the assembled M, K and Q (relaxation with volume source), one of
+them diagonally scaled (spindiff.fem.step_operator): nothing is re-assembled when dt or P
+change. With hypre's preconditioner and at least MATRIX_FREE_MIN_DOFS dofs the sum is applied
+without being stored and assembled only when the preconditioner is rebuilt, into hypre's own
+format; otherwise it is formed in one stored matrix (each matrix costs as much memory as the
+mesh's sparsity). The algebraic multigrid preconditioner is rebuilt only when c has drifted
+by more than `PC_REBUILD_RATIO` since it was built, or when the Krylov iteration count has
+doubled (the Krylov method then absorbs the mismatch). Dirichlet rows (fixed source, fixed
+outer polarization) are imposed symmetrically (as MatZeroRowsColumns does); periodic
+constraints by back-substitution of slave dofs after every solve.
 """
 from __future__ import annotations
 
@@ -33,8 +35,12 @@ from . import linear_solver
 from ..mesh import compat
 from ..mesh.heap import trim_heap
 from .operators import SAME, Discretization, StageOperators
+from .step_operator import StepOperator, Term
 
 PC_REBUILD_RATIO = 3.0
+#: from this many dofs on, a hypre-preconditioned step matrix is not stored (StepOperator);
+#: below it the Python-applied operator's per-iteration overhead outweighs a small matrix
+MATRIX_FREE_MIN_DOFS = 100_000
 #: chord (simplified) Newton keeps the Jacobian while updates shrink at least this fast
 CHORD_RATE = 0.3
 CHORD_KSP_RTOL = 1e-2
@@ -56,7 +62,8 @@ class StepSystem:
         mass_kind = "direct" if self.kind == "direct" else "mass"
         self.mass_ksp = linear_solver.make_ksp(comm, mass_kind, 1e-13, True, None, "mass")
         #: the step matrix (M with Dirichlet rows is made only when there are Dirichlet rows)
-        self.A = disc.M.copy()
+        self.op = StepOperator(disc.M, linear_solver.hypre_preconditioned(self.ksp)
+                               and disc.ndofs >= MATRIX_FREE_MIN_DOFS)
         self.M_bc: PETSc.Mat | None = None
         self.ops: StageOperators | None = None
         self._pc_c: float | None = None
@@ -163,39 +170,37 @@ class StepSystem:
                       guess: PETSc.Vec, out: PETSc.Vec) -> bool:
         """Solve (c M + sum of parts + Q) out = rhs."""
         ops, disc = self.ops, self.disc
-        self._put_reaction()
-        for fac, K in parts:
-            self.A.axpy(fac, K, structure=SAME)
+        terms: list[Term] = [(1.0, Q, None) for Q in ops.Q]
+        terms += [(fac, K, None) for fac, K in parts]
         if c != 0.0:
-            self.A.axpy(c, disc.M, structure=SAME)
-        if ops.has_bc:
-            self.A.zeroRowsColumns(ops.bc_global, 1.0, self._xbc, rhs)
+            terms.append((c, disc.M, None))
+        self.op.set(terms, ops.bc_global, ops.bc_local, ops.has_bc, rhs, self._xbc)
         if guess is not out:
             guess.copy(out)
-        ok = self._krylov(self.A, c, rhs, out)
+        ok = self._krylov(c, rhs, out)
         disc.constrain(out)
         return ok
 
-    def _put_reaction(self) -> None:
-        """self.A = Q (the sum of the stage's reaction terms)."""
-        first, *rest = self.ops.Q
-        first.copy(self.A, structure=SAME)
-        for Q in rest:
-            self.A.axpy(1.0, Q, structure=SAME)
+    def _release_pc(self) -> None:
+        """Make the preconditioner drop its matrix before the next one is made (the hypre
+        solver frees its old hierarchy itself, inside the next set-up)."""
+        self.ksp.getPC().reset()
 
-    def _krylov(self, A: PETSc.Mat, c: float, rhs: PETSc.Vec, x: PETSc.Vec,
-                rtol: float | None = None) -> bool:
+    def _krylov(self, c: float, rhs: PETSc.Vec, x: PETSc.Vec, rtol: float | None = None) -> bool:
+        """Solve with the step operator `self.op`; the preconditioner is rebuilt when c has
+        drifted or the iteration count has doubled since it was built."""
         if self.kind != "direct":
             self.ksp.setTolerances(rtol=rtol or self.ksp_rtol)
         rebuild = (self._pc_c is None or self.kind == "direct" or c == 0.0
                    or max(c / self._pc_c, self._pc_c / c) > PC_REBUILD_RATIO)
-        self.ksp.setOperators(A)
+        self.ksp.setOperators(*self.op.operators(rebuild, self._release_pc))
         self.ksp.getPC().setReusePreconditioner(not rebuild)
         self.ksp.solve(rhs, x)
         its = self.ksp.getIterationNumber()
         ok = linear_solver.converged(self.ksp)
         if not rebuild and (not ok or its > max(2 * self._pc_its, self._pc_its + 10)):
             # the reused preconditioner has gone stale: rebuild and solve again
+            self.ksp.setOperators(*self.op.operators(True, self._release_pc))
             self.ksp.getPC().setReusePreconditioner(False)
             self.ksp.solve(rhs, x)
             its = self.ksp.getIterationNumber()
@@ -250,7 +255,7 @@ class StepSystem:
             if it == 0 or not fresh:
                 self._form_jacobian(c)
                 # inexact Newton: the iteration itself removes the linear-solve error
-                ok = self._krylov(self.A, c, F, delta, self.newton_ksp_rtol)
+                ok = self._krylov(c, F, delta, self.newton_ksp_rtol)
                 fresh = True
             else:
                 ok = self._chord_solve(F, delta)
@@ -316,17 +321,13 @@ class StepSystem:
             self.disc.homogenize(delta)
 
     def _form_jacobian(self, c: float) -> None:
-        """self.A = c M + Q + K diag(f(P)) with f at the last P given to apply_operator (formed
-        in place: K diag(f) first, so that no copy of K is kept)."""
+        """The step operator becomes J = K diag(f(P)) + Q + c M with f at the last P given to
+        apply_operator (K diag(f) first: no copy of K is kept)."""
         disc, ops = self.disc, self.ops
-        disc.K.copy(self.A, structure=SAME)
-        self.A.diagonalScale(R=self._f)
-        for Q in ops.Q:
-            self.A.axpy(1.0, Q, structure=SAME)
+        terms: list[Term] = [(1.0, disc.K, self._f)] + [(1.0, Q, None) for Q in ops.Q]
         if c != 0.0:
-            self.A.axpy(c, disc.M, structure=SAME)
-        if ops.has_bc:
-            self.A.zeroRowsColumns(ops.bc_global, 1.0)
+            terms.append((c, disc.M, None))
+        self.op.set(terms, ops.bc_global, ops.bc_local, ops.has_bc)
 
     def _chord_solve(self, rhs: PETSc.Vec, x: PETSc.Vec) -> bool:
         """Solve with the operator and preconditioner already in the KSP (no set-up)."""
