@@ -163,8 +163,9 @@ def cmd_run(args) -> int:
             if st:
                 line += f"; stretched T_B = {st['T_B_s']:.4g} s, beta = {st['beta']:.3f}"
             say(line)
-    say(f"results: {out}/ (timeseries.csv, summary.json"
-        + (", buildup.png" if case.output.plots else "") + ")")
+    written = (sorted(p.name for p in Path(out).iterdir() if not p.name.startswith("."))
+               if _rank() == 0 else [])
+    say(f"results: {out}/ ({', '.join(written)})")
     return 0
 
 

@@ -99,3 +99,19 @@ def test_interrupted_run_keeps_rows(tmp_path):
     assert not out.exists()
     assert (tmp_path / "res.partial" / "STATUS").read_text().startswith("interrupted by SIGINT at t =")
     assert len(partial.read_text().splitlines()) > 5
+
+
+def test_cli_names_every_file_it_wrote(tmp_path):
+    """The closing "results:" line lists the folder's files, the radial profile's included."""
+    out = tmp_path / "res"
+    proc = subprocess.run(
+        [venv_bin("spindiff"), "run", str(CASES / "default.toml"), "--radial", "--out", str(out),
+         "--quiet", "--set", "output.profile=true", "--set", "output.profile_bins=8",
+         "--set", 'protocol.stages.0.duration="5 s"'],
+        capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("results:")][-1]
+    listed = line.split("(", 1)[1].rstrip(")").split(", ")
+    files = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert listed == files
+    assert {"profile.csv", "profile.png", "timeseries.csv", "summary.json"} <= set(listed)
