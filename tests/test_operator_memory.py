@@ -79,13 +79,15 @@ def test_matrices_in_the_mass_pattern_equal_fresh_assembly(which):
 
 @pytest.mark.mpi
 @pytest.mark.parametrize("which", ["sphere", "box"])
-def test_reaction_from_summed_laws_equals_sum_of_its_terms(which):
+def test_reaction_from_summed_laws_equals_sum_of_its_terms(which, monkeypatch):
     """Relaxation and source are one matrix Q, assembled from the sum R1 + k of their laws at
     the quadrature points, and one load g, whose source part (one target P_src) is k times a
     constant of the form: Q equals Q_R + Q_k and g equals g_R + g_k assembled term by term,
     with k P_src given per quadrature point."""
     from petsc4py import PETSc
+    from spindiff.fem import operators
     from spindiff.mesh import compat
+    monkeypatch.setattr(operators, "FOLD_STIFFNESS", False)  # Q alone, not K + Q
     disc = _discretization(which, {"relaxation.C6": "4 nm^6/s"})
     qf, laws = disc.qf, disc._laws
     k, target = disc._source_values(laws, np.empty(qf.size))
@@ -111,6 +113,55 @@ def test_reaction_from_summed_laws_equals_sum_of_its_terms(which):
     diff_g = g.copy()
     diff_g.axpy(-1.0, ref_g)
     assert diff_g.norm() <= 1e-13 * ref_g.norm()
+
+
+TWO_STAGES = {"protocol.stages": [{"name": "buildup", "duration": "0.05 s"},
+                                  {"name": "decay", "duration": "0.05 s", "microwaves": False}]}
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("which", ["sphere", "box"])
+def test_conventional_stiffness_is_held_in_the_reaction_matrix(which, monkeypatch):
+    """With conventional diffusion K is added into the reaction matrix and not kept. At each
+    stage (the second turns the source off, so both are assembled again) that matrix equals
+    K + Q of the discretization that keeps them apart, to rounding."""
+    from spindiff.fem import operators
+    folded = _discretization(which, TWO_STAGES)
+    monkeypatch.setattr(operators, "FOLD_STIFFNESS", False)
+    apart = _discretization(which, TWO_STAGES)
+    assert folded.stiffness_in_reaction and not apart.stiffness_in_reaction
+    first = folded._reaction[0].copy()
+    for stage, changed in zip(folded.model.stages, (False, True)):
+        assert folded.update_laws(folded.model.laws(stage)) == changed
+        assert apart.update_laws(apart.model.laws(stage)) is False
+        assert folded.K is None and apart.K is not None
+        ref = apart.K.copy()
+        ref.axpy(1.0, apart._reaction[0])
+        ref.axpy(-1.0, folded._reaction[0])
+        assert _max_abs(ref) <= 1e-13 * _max_abs(folded._reaction[0])
+    first.axpy(-1.0, folded._reaction[0])  # the source's part is gone in the second stage
+    assert _max_abs(first) > 1e-6 * _max_abs(folded._reaction[0])
+
+
+@pytest.mark.mpi
+def test_conventional_stiffness_in_the_reaction_matrix_gives_the_same_run(monkeypatch):
+    """A buildup and a decay with K held in the reaction matrix equal the run that keeps K
+    apart, to the Krylov tolerance, with the same steps."""
+    from mpi4py import MPI
+    from spindiff.fem import operators
+    from spindiff.simulation import Simulation
+    finals = []
+    for fold in (True, False):
+        monkeypatch.setattr(operators, "FOLD_STIFFNESS", fold)
+        sim = Simulation(make_case({**SPHERE, **TWO_STAGES}))
+        sim.advance_to(0.1)
+        assert (sim.disc.K is None) == fold
+        finals.append((sim.disc.P.x.array.copy(), sim.stepper.stats.accepted))
+        sim.close()
+    (a, steps_a), (b, steps_b) = finals
+    assert steps_a == steps_b
+    scale = MPI.COMM_WORLD.allreduce(float(np.max(np.abs(a))), op=MPI.MAX)
+    assert MPI.COMM_WORLD.allreduce(float(np.max(np.abs(a - b))), op=MPI.MAX) <= 1e-10 * scale
 
 
 @pytest.mark.mpi
@@ -270,3 +321,35 @@ def test_step_matrix_not_stored_gives_the_same_run(which, model, monkeypatch):
     scale = MPI.COMM_WORLD.allreduce(float(np.max(np.abs(a))), op=MPI.MAX)
     diff = MPI.COMM_WORLD.allreduce(float(np.max(np.abs(a - b))), op=MPI.MAX)
     assert diff <= 1e-8 * scale
+
+
+def test_dropped_petsc_objects_are_destroyed():
+    """petsc4py puts a matrix or vector whose last Python reference has gone on its
+    communicator's garbage list instead of destroying it; release_dropped destroys those of the
+    communicators of the objects it is given, and the memory goes back to the system."""
+    import gc
+    from mpi4py import MPI
+    from dolfinx import fem
+    from dolfinx import mesh as dmesh
+    from spindiff.mesh import compat
+    from spindiff.mesh.heap import release_dropped
+
+    def rss_mb() -> float:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+    msh = dmesh.create_unit_cube(MPI.COMM_SELF, 20, 20, 20)
+    V = compat.lagrange_space(msh, 2)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    M = compat.assemble_matrix(compat.form(u * v * ufl.dx))
+    P = fem.Function(V)
+    L = compat.form(v * ufl.dx)
+    release_dropped(M, compat.petsc_vector(P))
+    size = (12 * M.getInfo()["nz_used"] + 8 * 20 * M.getSize()[0]) / 2**20
+    before = rss_mb()
+    held = [M.copy()] + [compat.assemble_vector(L) for _ in range(20)]  # a matrix, 20 vectors
+    assert rss_mb() - before > 0.8 * size
+    del held
+    gc.collect()
+    release_dropped(M, compat.petsc_vector(P))
+    assert rss_mb() - before < 0.2 * size

@@ -18,7 +18,8 @@ n D dP/dn are continuous. A surface source adds (n kappa u, v)_{w, barrier} to t
 (n kappa P_src, v)_{w, barrier} to g; a fixed source or a fixed outer polarization are Dirichlet
 rows. Periodic boxes: a dolfinx_mpc multi-point constraint (slave dofs on the upper faces).
 The stage laws (k, P_src, R1_para, s_e) are evaluated at quadrature points, their matrices
-re-assembled only when they change, and the per-point arrays then dropped.
+re-assembled only when they change, and the per-point arrays then dropped. With conventional
+diffusion only K + Q is stored (in the reaction matrix).
 """
 from __future__ import annotations
 
@@ -34,21 +35,23 @@ from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
 from ..centre_laws import StageLaws
 from ..model import StageSpec, TransportModel
 from ..mesh import compat
-from ..mesh.heap import trim_heap
+from ..mesh.heap import release_dropped, trim_heap
 from .events import FieldEventsMixin
 from .fields import QuadratureFields, cellwise_function
 from .materials import cell_materials
+from .step_operator import SAME, lump
 from .observables import ObservablesMixin
 
-SAME = PETSc.Mat.Structure.SAME_NONZERO_PATTERN
+#: conventional diffusion: the stiffness matrix is stored added into the reaction matrix
+FOLD_STIFFNESS = True
 #: the StageLaws fields that enter the reaction operator Q and its load g
 REACTION_LAWS = ("paramagnetic_rate", "source_rate", "source_target", "uniform")
 
 
 @dataclass
 class StageOperators:
-    """The reaction matrix Q as its terms (relaxation and volume source in one matrix, a
-    surface source as a second), the load g and the Dirichlet rows (owned local indices,
+    """The reaction matrix Q as its terms (relaxation and volume source in one matrix, plus K
+    with conventional diffusion; a surface source as a second), the load g and the Dirichlet rows (owned local indices,
     PETSc global indices, values) of a stage."""
     Q: tuple[PETSc.Mat, ...]
     g: PETSc.Vec
@@ -58,19 +61,6 @@ class StageOperators:
     bc_values: np.ndarray
     #: True when any rank has Dirichlet rows (collective operations depend on it)
     has_bc: bool = False
-
-
-def lump(M: PETSc.Mat) -> PETSc.Mat:
-    """M row-sum lumped in place, its sparsity pattern kept (so AXPYs with the other operators
-    keep SAME_NONZERO_PATTERN). Keeps every row total, hence int n P; makes backward Euler
-    positivity preserving after a discontinuity (no consistent-mass undershoot)."""
-    ones, rowsum = M.createVecs()
-    ones.set(1.0)
-    M.mult(ones, rowsum)
-    M.zeroEntries()
-    M.setDiagonal(rowsum)
-    M.assemble()
-    return M
 
 
 class Discretization(ObservablesMixin, FieldEventsMixin):
@@ -101,23 +91,23 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         #: simulated time (s) seen by a forcing term
         self.time = fem.Constant(msh, 0.0)
         self.forcing = forcing(self.time, x) if forcing is not None else None
-
         self._setup_cell_data()
         self.qf = QuadratureFields(domain, q)
         trim_heap()  # the function spaces' dofmap building
         self._setup_fields()
         self._setup_forms()
-        self.M = self.assemble_matrix(self.forms["M"])
-        self.lumped_mass = lumped_mass
+        self.M, self.lumped_mass = self.assemble_matrix(self.forms["M"]), lumped_mass
         if lumped_mass:
             lump(self.M)
+        #: the stiffness matrix (None when it is held in the reaction matrix, or in mean mode)
         self.K: PETSc.Mat | None = None
+        self.stiffness_in_reaction = FOLD_STIFFNESS and self.model.diffusion.mode == "conventional"
         self.K_parts: dict[str, PETSc.Mat] = {}
         self._laws: StageLaws | None = None
         #: (Q, g) of relaxation plus volume source for the current laws
         self._reaction: tuple[PETSc.Mat, PETSc.Vec] | None = None
         self._observable_vectors()
-        trim_heap()
+        self.release_dropped()
 
     # --- assembly with or without the periodic constraint --------------------------------
 
@@ -127,13 +117,15 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         A = None if template is None else template.duplicate(copy=False)
         if self.mpc is not None:
             A = compat.assemble_matrix_mpc(a, self.mpc, A)
-        elif A is not None:
-            A = compat.assemble_matrix_into(A, a)
         else:
-            A = compat.assemble_matrix(a)
+            A = compat.assemble_matrix(a) if A is None else compat.assemble_matrix_into(A, a)
         if template is None:
             trim_heap()  # the sparsity pattern's freed heap
         return A
+
+    def release_dropped(self) -> None:
+        """Destroy the matrices and vectors dropped since the last call (collective)."""
+        release_dropped(self.M, compat.petsc_vector(self.P))
 
     def assemble_vector(self, L) -> PETSc.Vec:
         if self.mpc is not None:
@@ -175,9 +167,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         return qf.in_barrier
 
     def _setup_fields(self) -> None:
-        """Constants of the forms. The per-point laws (k, k P_src, R1_para, s, the visible
-        indicator) are not kept: each is put into a quadrature function only while the operator
-        it enters is assembled (`_assembled_with`): a run holds the mesh and the matrices."""
+        """Constants of the forms. No per-point law (k, k P_src, R1_para, s, the visible
+        indicator) is kept: each is a quadrature function only while its operator is assembled."""
         msh = self.domain.mesh
         self.P_src, self.kappa = fem.Constant(msh, 0.0), fem.Constant(msh, float(self.model.surface_rate))
         self.P0 = fem.Constant(msh, float(self.model.thermal_polarization))
@@ -242,22 +233,27 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             form = self._law_form(kind, law, material)
             out.append(self.assemble_matrix(form) if kind[0] in "KQ" else self.assemble_vector(form))
         del law, form
-        trim_heap()
+        self.release_dropped()
         return out[0] if isinstance(kinds, str) else tuple(out)
 
     # --- per stage -----------------------------------------------------------------------
 
     def update_laws(self, laws: StageLaws) -> bool:
         """Evaluate the stage laws at the quadrature points and re-assemble the operators that
-        changed (stiffness K; relaxation with volume source Q and g), then drop the per-point
-        arrays. Returns True when the stiffness matrix changed."""
-        qf = self.qf
-        old = self._laws
+        changed (stiffness K, or its material parts in mean mode; relaxation with volume source
+        Q and g), then drop the per-point arrays. Conventional diffusion only uses K + Q: K is
+        added into Q, not kept (a stage that changes either assembles both). Returns True when
+        the stiffness changed."""
+        qf, old, fold = self.qf, self._laws, self.stiffness_in_reaction
         self._laws = laws
-        stiffness_changed = self.K is None or old is None or old.suppression != laws.suppression
+        reaction_changed = old is None or any(getattr(old, a) != getattr(laws, a)
+                                              for a in REACTION_LAWS)
+        stiffness_changed = (old is None or old.suppression != laws.suppression
+                             or fold and reaction_changed)
         if stiffness_changed:
             self.K = None
             self.K_parts = {}
+            self._reaction = None if fold else self._reaction
             law, s = qf.blank("s")
             s[:] = 1.0
             if laws.suppression is not None:
@@ -269,18 +265,22 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                 s[:] = qf.harmonic_cellwise(s, r2)
             qf.commit(law, s)
             del s
-            self.K = self._assembled_with("K", law)
-            if self.model.diffusion.mode == "mean":
-                for name in self.domain.materials:
-                    ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
-                    self.K_parts[name] = self._assembled_with("K", law, ind)
+            for name in self.domain.materials if self.model.diffusion.mode == "mean" else ():
+                ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
+                self.K_parts[name] = self._assembled_with("K", law, ind)
+            if not self.K_parts:  # mean mode uses only the material parts
+                self.K = self._assembled_with("K", law)
             del law
-        if old is None or any(getattr(old, a) != getattr(laws, a) for a in REACTION_LAWS):
+        if reaction_changed or stiffness_changed and fold:
             _ = self.in_barrier  # made from the distances, which the reaction laws do not need
             qf.forget("nearest")
             self._reaction = None  # freed before the new one is assembled
             self._reaction = self._assemble_reaction(laws)
+        if fold and self.K is not None:
+            self._reaction[0].axpy(1.0, self.K, SAME)
+            self.K = None
         qf.release()
+        self.release_dropped()
         return stiffness_changed
 
     def _assemble_reaction(self, laws: StageLaws) -> tuple[PETSc.Mat, PETSc.Vec]:

@@ -10,12 +10,13 @@ solves, with c = a0 / dt,
     corrected, local:  F(P) = M (c P + h) + K Phi(P) + Q P - g = 0       (Newton)
                        J = c M + Q + K diag(f(P))
 
-Every step matrix is a sum of the assembled M, K and Q (relaxation with volume source), one of
-them diagonally scaled (spindiff.fem.step_operator): nothing is re-assembled when dt or P
-change. With hypre's preconditioner and at least MATRIX_FREE_MIN_DOFS dofs the sum is applied
-without being stored and assembled only when the preconditioner is rebuilt, into hypre's own
-format; otherwise it is formed in one stored matrix (each matrix costs as much memory as the
-mesh's sparsity). The algebraic multigrid preconditioner is rebuilt only when c has drifted
+Every step matrix is a sum of the assembled M, K and Q (relaxation with volume source; with
+conventional diffusion K is stored inside Q), one of them diagonally scaled
+(spindiff.fem.step_operator): nothing is re-assembled when dt or P change. With hypre's
+preconditioner and at least MATRIX_FREE_MIN_DOFS dofs the sum is applied without being stored
+and assembled only when the preconditioner is rebuilt, into hypre's own format; otherwise it
+is formed in one stored matrix (each matrix costs as much memory as the mesh's sparsity).
+The algebraic multigrid preconditioner is rebuilt only when c has drifted
 by more than `PC_REBUILD_RATIO` since it was built, or when the Krylov iteration count has
 doubled (the Krylov method then absorbs the mismatch). Dirichlet rows (fixed source, fixed
 outer polarization) are imposed symmetrically (as MatZeroRowsColumns does); periodic
@@ -119,25 +120,22 @@ class StepSystem:
         return {name: float(self.spec.f(p)) for name, p in means.items()}
 
     def _stiffness_parts(self, P: PETSc.Vec) -> list[tuple[float, PETSc.Mat]]:
-        """K_eff as (factor, matrix) terms for the linear modes: K, or sum_m f(<P>_m) K_m with
-        the material means of P (mean mode)."""
+        """K_eff as (factor, matrix) terms for the linear modes: K in the conventional mode
+        (none when K is held in the reaction matrix), sum_m f(<P>_m) K_m with the material
+        means of P in the mean mode."""
         if self.mode == "conventional":
-            return [(1.0, self.disc.K)]
+            return [] if self.disc.K is None else [(1.0, self.disc.K)]
         return [(fac, self.disc.K_parts[name]) for name, fac in self._mean_factors(P).items()]
 
     def apply_operator(self, P: PETSc.Vec, out: PETSc.Vec) -> None:
         """out = K Phi(P) + Q P (the spatial operator applied to P)."""
+        out.set(0.0)
         if self.mode == "local":
             self._kirchhoff(P)
             self.disc.K.mult(self._phi, out)
-        else:
-            (fac0, K0), *rest = self._stiffness_parts(P)
-            K0.mult(P, out)
-            if fac0 != 1.0:
-                out.scale(fac0)
-            for fac, K in rest:
-                K.mult(P, self._MP)
-                out.axpy(fac, self._MP)
+        for fac, K in self._stiffness_parts(P) if self.mode != "local" else ():
+            K.mult(P, self._MP)
+            out.axpy(fac, self._MP)
         for Q in self.ops.Q:
             Q.multAdd(P, out, out)
 

@@ -1,4 +1,4 @@
-"""Give freed heap memory back to the operating system.
+"""Give freed heap memory back to the operating system, and free dropped PETSc objects.
 
 Gmsh allocates a meshed model, and DOLFINx a mesh or a sparsity pattern, as millions of small
 heap objects; once they are freed glibc keeps the heap mapped (about 1 kB per second-order
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+from typing import Any
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,3 +28,19 @@ def trim_heap() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def release_dropped(*alive: Any) -> None:
+    """Destroy the PETSc objects whose last Python reference has gone, then trim the heap.
+
+    petsc4py (3.18 and later) does not destroy such an object: destruction is collective, so
+    it is put on the garbage list of its communicator until garbage_cleanup(comm) is called
+    on every rank. DOLFINx gives matrices and vectors communicators of their own, so the
+    lists are those of the communicators of `alive`: PETSc objects still in use that share
+    them (a matrix of the space, a vector of the space). Collective on their ranks."""
+    from petsc4py import PETSc
+    cleanup = getattr(PETSc, "garbage_cleanup", None)
+    if cleanup is not None:
+        for obj in alive:
+            cleanup(obj.getComm())
+    trim_heap()
