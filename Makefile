@@ -17,7 +17,7 @@ MPIRUN     := mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_id
 
 APT_PACKAGES := python3-dolfinx-real python3-dolfinx-mpc python3-gmsh python3-meshio \
                 python3-scipy python3-matplotlib python3-h5py python3-pandas python3-venv python3-pip \
-                openmpi-bin libopenmpi-dev
+                openmpi-bin libopenmpi-dev g++ pkg-config
 
 .PHONY: setup demo test test-quick lint test-serial test-mpi test-debian13 print-apt-packages bench clean
 
@@ -44,6 +44,9 @@ $(SETUP)/pip.stamp: $(SETUP)/venv.stamp pyproject.toml
 	@$(PY) -c "import dolfinx, dolfinx_mpc, gmsh, h5py, numpy; \
 	    want = open('$(SETUP)/constraints.txt').read().split('==')[1].strip(); \
 	    assert numpy.__version__ == want, f'venv numpy {numpy.__version__} != system numpy {want}'"
+	@# the one-process mesh builder (compiled once into ~/.cache/spindiff; create_mesh without it)
+	@$(PY) -c "from spindiff.mesh.serial_build import serial_mesh_builder as b; \
+	    print('serial mesh builder:', 'compiled' if b() else 'not available (create_mesh is used)')"
 	@touch $@
 
 # --overwrite: a second `make demo` replaces the results folder the first one made (and only
