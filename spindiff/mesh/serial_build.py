@@ -5,7 +5,9 @@ and then reorders the cells by a dual graph: about 330 bytes per cell for a mome
 a first-order run (6 tetrahedra per dof: 2 GB per million dofs). Its Python layer has no other
 way to make a mesh, so serial_mesh.cpp makes the topology and the geometry directly with
 DOLFINx's C++ functions (create_topology, create_geometry), as create_mesh does after
-distributing, in about 160 bytes per cell; the cells keep their input order.
+distributing, in about 160 bytes per cell; the cells are given in the order of a
+space-filling curve (spindiff.mesh.compat.morton_order) with their input indices, where
+create_mesh would reorder them by a dual graph.
 
 The helper is compiled once per source, DOLFINx build and Python into the user's cache folder
 ($XDG_CACHE_HOME or ~/.cache, then spindiff/) with the system's C++ compiler against the
@@ -39,8 +41,9 @@ def cache_folder() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def serial_mesh_builder() -> Callable | None:
-    """build(comm_fortran_handle, cells AdjacencyList_int64 (emptied), x (N, 3), degree) -> the
-    C++ mesh; or None where the helper cannot be compiled or loaded."""
+    """build(comm_fortran_handle, cells AdjacencyList_int64 (emptied), x (N, 3), original
+    (int64, each cell's input index), degree) -> the C++ mesh; or None where the helper cannot
+    be compiled or loaded."""
     try:
         return _load().build
     except Exception:  # noqa: BLE001 - any failure means: use create_mesh

@@ -4,8 +4,8 @@
 // On one process create_mesh still sends every cell through graph::build::distribute (a send
 // and a receive buffer of 7 integers per cell, the received lists reserved twice) and reorders
 // the cells by a dual graph: about 330 bytes per cell for a moment. Here the caller's cell list
-// is taken over (it is left empty), the cells keep their input order (original index = position)
-// and the topology and geometry are made directly, as create_mesh does after distributing:
+// is taken over (it is left empty), the cells keep the order they are given in (with the
+// caller's original index of each) and the topology and geometry are made directly, as create_mesh does after distributing:
 // about 160 bytes per cell at the peak.
 #include <dolfinx/fem/CoordinateElement.h>
 #include <dolfinx/graph/AdjacencyList.h>
@@ -28,9 +28,12 @@ using namespace dolfinx;
 namespace
 {
 /// Tetrahedra of Lagrange geometry `degree` (nodes per cell in DOLFINx order) with node
-/// coordinates x (num_nodes, 3); comm (a Fortran handle) must have one process.
+/// coordinates x (num_nodes, 3) and each cell's index in the caller's input (`original`);
+/// comm (a Fortran handle) must have one process.
 std::shared_ptr<mesh::Mesh> build(long comm_f, graph::AdjacencyList<std::int64_t>& cells,
-                                  const py::array_t<double, py::array::c_style>& x, int degree)
+                                  const py::array_t<double, py::array::c_style>& x,
+                                  const py::array_t<std::int64_t, py::array::c_style>& original_in,
+                                  int degree)
 {
   MPI_Comm comm = MPI_Comm_f2c(static_cast<MPI_Fint>(comm_f));
   int size = 0;
@@ -42,8 +45,9 @@ std::shared_ptr<mesh::Mesh> build(long comm_f, graph::AdjacencyList<std::int64_t
   const fem::ElementDofLayout layout = element.create_dof_layout();
   graph::AdjacencyList<std::int64_t> nodes(std::move(cells.array()),
                                            std::move(cells.offsets()));
-  std::vector<std::int64_t> original(nodes.num_nodes());
-  std::iota(original.begin(), original.end(), 0);
+  if (original_in.size() != nodes.num_nodes())
+    throw std::runtime_error("one original index per cell is needed");
+  std::vector<std::int64_t> original(original_in.data(), original_in.data() + original_in.size());
   mesh::Topology topology = [&]
   {
     if (degree == 1)
@@ -78,5 +82,6 @@ std::shared_ptr<mesh::Mesh> build(long comm_f, graph::AdjacencyList<std::int64_t
 
 PYBIND11_MODULE(spindiff_serial_mesh, m)
 {
-  m.def("build", &build, py::arg("comm_f"), py::arg("cells"), py::arg("x"), py::arg("degree"));
+  m.def("build", &build, py::arg("comm_f"), py::arg("cells"), py::arg("x"), py::arg("original"),
+        py::arg("degree"));
 }
