@@ -12,8 +12,9 @@ from test_mesh_refine import kuhn_cube
 
 def _cells_by_input_index(msh) -> np.ndarray:
     """The node coordinates of every cell, sorted within the cell, in input order."""
+    from spindiff.mesh import compat
     x = msh.geometry.x
-    dofmap = np.asarray(msh.geometry.dofmap.array).reshape(len(msh.topology.original_cell_index), -1)
+    dofmap = compat.geometry_dofmap(msh)
     coords = np.sort(np.round(x[dofmap], 12).view("f8,f8,f8").reshape(dofmap.shape), axis=1)
     out = np.empty_like(coords)
     out[np.asarray(msh.topology.original_cell_index)] = coords
