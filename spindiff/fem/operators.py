@@ -18,8 +18,8 @@ n D dP/dn are continuous. A surface source adds (n kappa u, v)_{w, barrier} to t
 (n kappa P_src, v)_{w, barrier} to g; a fixed source or a fixed outer polarization are Dirichlet
 rows. Periodic boxes: a dolfinx_mpc multi-point constraint (slave dofs on the upper faces).
 The stage laws (k, P_src, R1_para, s_e) are evaluated at quadrature points, their matrices
-re-assembled only when they change, and the per-point arrays then dropped. With conventional
-diffusion only K + Q is stored (in the reaction matrix).
+re-assembled only when they change, and the per-point arrays then dropped (conventional
+diffusion stores K + Q only).
 """
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ REACTION_LAWS = ("paramagnetic_rate", "source_rate", "source_target", "uniform")
 @dataclass
 class StageOperators:
     """The reaction matrix Q as its terms (relaxation and volume source in one matrix, plus K
-    with conventional diffusion; a surface source as a second), the load g and the Dirichlet rows (owned local indices,
-    PETSc global indices, values) of a stage."""
+    with conventional diffusion; a surface source as a second), the load g and the Dirichlet
+    rows (owned local indices, PETSc global indices, values) of a stage."""
     Q: tuple[PETSc.Mat, ...]
     g: PETSc.Vec
     name: str
@@ -239,11 +239,10 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     # --- per stage -----------------------------------------------------------------------
 
     def update_laws(self, laws: StageLaws) -> bool:
-        """Evaluate the stage laws at the quadrature points and re-assemble the operators that
-        changed (stiffness K, or its material parts in mean mode; relaxation with volume source
-        Q and g), then drop the per-point arrays. Conventional diffusion only uses K + Q: K is
-        added into Q, not kept (a stage that changes either assembles both). Returns True when
-        the stiffness changed."""
+        """Evaluate the stage laws at the quadrature points, re-assemble the operators that
+        changed (K, or its material parts in mean mode; Q and g), drop the per-point arrays.
+        Conventional diffusion only uses K + Q: K is added into Q, not kept (a stage that
+        changes either assembles both). Returns True when the stiffness changed."""
         qf, old, fold = self.qf, self._laws, self.stiffness_in_reaction
         self._laws = laws
         reaction_changed = old is None or any(getattr(old, a) != getattr(laws, a)
@@ -253,7 +252,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         if stiffness_changed:
             self.K = None
             self.K_parts = {}
-            self._reaction = None if fold else self._reaction
+            self._reaction = None if fold else self._reaction  # K goes into a new one below
             law, s = qf.blank("s")
             s[:] = 1.0
             if laws.suppression is not None:
@@ -265,10 +264,11 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                 s[:] = qf.harmonic_cellwise(s, r2)
             qf.commit(law, s)
             del s
-            for name in self.domain.materials if self.model.diffusion.mode == "mean" else ():
-                ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
-                self.K_parts[name] = self._assembled_with("K", law, ind)
-            if not self.K_parts:  # mean mode uses only the material parts
+            if self.model.diffusion.mode == "mean":  # only the material parts are used
+                for name in self.domain.materials:
+                    ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
+                    self.K_parts[name] = self._assembled_with("K", law, ind)
+            else:
                 self.K = self._assembled_with("K", law)
             del law
         if reaction_changed or stiffness_changed and fold:

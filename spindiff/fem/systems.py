@@ -129,13 +129,14 @@ class StepSystem:
 
     def apply_operator(self, P: PETSc.Vec, out: PETSc.Vec) -> None:
         """out = K Phi(P) + Q P (the spatial operator applied to P)."""
-        out.set(0.0)
         if self.mode == "local":
             self._kirchhoff(P)
             self.disc.K.mult(self._phi, out)
-        for fac, K in self._stiffness_parts(P) if self.mode != "local" else ():
-            K.mult(P, self._MP)
-            out.axpy(fac, self._MP)
+        else:
+            out.set(0.0)
+            for fac, K in self._stiffness_parts(P):
+                K.mult(P, self._MP)
+                out.axpy(fac, self._MP)
         for Q in self.ops.Q:
             Q.multAdd(P, out, out)
 
