@@ -124,15 +124,20 @@ TWO_STAGES = {"protocol.stages": [{"name": "buildup", "duration": "0.05 s"},
 def test_conventional_stiffness_is_held_in_the_reaction_matrix(which, monkeypatch):
     """With conventional diffusion K is added into the reaction matrix and not kept. At each
     stage (the second turns the source off, so both are assembled again) that matrix equals
-    K + Q of the discretization that keeps them apart, to rounding."""
+    K + Q of the discretization that keeps them apart, to rounding. Q is assembled into K's
+    matrix: a stage change makes one new matrix, never a third beside M."""
     from spindiff.fem import operators
     folded = _discretization(which, TWO_STAGES)
     monkeypatch.setattr(operators, "FOLD_STIFFNESS", False)
     apart = _discretization(which, TWO_STAGES)
     assert folded.stiffness_in_reaction and not apart.stiffness_in_reaction
     first = folded._reaction[0].copy()
+    new, assemble = [], folded.assemble_matrix
+    folded.assemble_matrix = lambda a, into=None: (new.append(into is None), assemble(a, into))[1]
     for stage, changed in zip(folded.model.stages, (False, True)):
+        new.clear()
         assert folded.update_laws(folded.model.laws(stage)) == changed
+        assert new == ([True, False] if changed else [])  # K, then Q added into it
         assert apart.update_laws(apart.model.laws(stage)) is False
         assert folded.K is None and apart.K is not None
         ref = apart.K.copy()
@@ -206,7 +211,7 @@ def test_jacobian_formed_in_place(which, monkeypatch):
 def test_blocked_law_and_harmonic_means_equal_the_direct_formulas():
     """A law evaluated in blocks of points (QuadratureFields.evaluate) and the cells' harmonic
     means computed with one temporary are bit for bit the direct numpy expressions, with and
-    without a weight; the distances are dropped before the reaction laws are put on the points."""
+    without a weight; the distances are dropped before K and the reaction are assembled."""
     disc = _discretization("sphere")
     qf = disc.qf
     qf.CHUNK_CELLS = 7  # many blocks, the last one short
@@ -225,10 +230,15 @@ def test_blocked_law_and_harmonic_means_equal_the_direct_formulas():
         assert np.array_equal(qf.harmonic_cellwise(values, weight), direct)
     box = _discretization("box")  # barriers kept by distance: the stiffness law needs them
     held, assemble = [], box._assemble_reaction
-    box._assemble_reaction = lambda laws: (held.append(sorted(box.qf._cache)), assemble(laws))[1]
+    box._assemble_reaction = lambda laws, **kw: (held.append(sorted(box.qf._cache)),
+                                                 assemble(laws, **kw))[1]
+    at_assembly, assemble_matrix = [], box.assemble_matrix
+    box.assemble_matrix = lambda a, into=None: (at_assembly.append("nearest" in box.qf._cache),
+                                                assemble_matrix(a, into))[1]
     box._laws = None
     box.update_laws(box.model.laws(box.model.stages[0]))
     assert held == [["cell_tag", "in_barrier", "kept"]]
+    assert at_assembly == [False, False]  # K and Q: the distances are dropped before either
 
 
 @pytest.mark.mpi

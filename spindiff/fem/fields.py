@@ -195,28 +195,42 @@ class QuadratureFields:
             f.x.array[self._dofs] = values
 
     def centre_sum(self, law: Callable[[np.ndarray], np.ndarray], cellwise: bool = False,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, add: bool = False,
+                   barrier: np.ndarray | None = None) -> np.ndarray:
         """`centre_sums` of one law."""
-        return self.centre_sums([law], cellwise, [out])[0]
+        return self.centre_sums([law], cellwise, [out], add, barrier)[0]
 
     def centre_sums(self, laws: Sequence[Callable[[np.ndarray], np.ndarray]],
-                    cellwise: bool = False, out: Sequence[np.ndarray | None] | None = None
-                    ) -> list[np.ndarray]:
+                    cellwise: bool = False, out: Sequence[np.ndarray | None] | None = None,
+                    add: bool = False, barrier: np.ndarray | None = None) -> list[np.ndarray]:
         """Sums over centres of each law(r) at every point (spindiff.mesh.neighbours: nearby
         centres at every point, farther ones at the cell midpoint, periodic images included,
         the continuum tail beyond the cut-off in a periodic box), all from one neighbour
         search; zero inside kept barriers. With `cellwise`, r is the distance of the cell
         midpoint (one value per cell). Cost per point independent of the number of centres.
-        `out`: arrays (per point) to write the sums into, None for a new one."""
+        `out`: arrays (per point) to write the sums into, None for a new one; `add`: the sums
+        are added to what they hold; `barrier`: the points where nothing is summed (default:
+        the points of the cells tagged as kept barriers)."""
         laws = list(laws)
-        vals = [np.empty(self.size) if o is None else o for o in (out or [None] * len(laws))]
+        vals = [np.zeros(self.size) if o is None else o for o in (out or [None] * len(laws))]
+        barrier = self.in_barrier if barrier is None else barrier
+
+        def put(v: np.ndarray, sl: slice, part: np.ndarray) -> None:
+            part = np.array(np.broadcast_to(part, v[sl].shape))
+            part[barrier[sl]] = 0.0
+            if add:
+                v[sl] += part
+            else:
+                v[sl] = part
+
         if len(self.domain.centres) == 0:
             for v in vals:
-                v[:] = 0.0
+                put(v, slice(None), 0.0)
         elif self.domain.radial:
             r = self.domain.nearest_distance(self.midpoints() if cellwise else self.points)
             for v, law in zip(vals, laws):
-                v[:] = np.repeat(np.broadcast_to(law(r), r.shape), self.npts) if cellwise else law(r)
+                put(v, slice(None), np.repeat(np.broadcast_to(law(r), r.shape), self.npts)
+                    if cellwise else law(r))
         else:
             neighbours = self.domain.neighbours
             for sl, xyz in self.point_chunks():
@@ -224,9 +238,7 @@ class QuadratureFields:
                 mids = self.midpoints(c0, c1)
                 pts = mids[:, None, :] if cellwise else xyz.reshape(c1 - c0, self.npts, 3)
                 for v, part in zip(vals, neighbours.cell_sums(laws, pts, mids)):
-                    v[sl] = np.broadcast_to(part, (c1 - c0, self.npts)).reshape(-1)
-        for v in vals:
-            v[self.in_barrier] = 0.0
+                    put(v, sl, np.broadcast_to(part, (c1 - c0, self.npts)).reshape(-1))
         return vals
 
 

@@ -80,6 +80,22 @@ def hypre_preconditioned(ksp: PETSc.KSP) -> bool:
     return ksp.getType() != "preonly" and ksp.getPC().getType() == "hypre"
 
 
+def drop_preconditioner(ksp: PETSc.KSP) -> None:
+    """Free the preconditioner's matrix and, for hypre, its whole hierarchy: PCReset keeps
+    hypre's solver, which frees its old levels only inside the next set-up, after the next
+    matrix has been made beside them. The hypre solver is made afresh with the same options
+    (they stay in PETSc's options database under the solver's prefix)."""
+    pc = ksp.getPC()
+    pc.reset()  # the operators' references
+    if not hypre_preconditioned(ksp):
+        return
+    hypre_type = pc.getHYPREType()
+    pc.setType("none")  # destroys hypre's solver
+    pc.setType("hypre")
+    pc.setHYPREType(hypre_type)
+    pc.setFromOptions()
+
+
 def converged(ksp: PETSc.KSP) -> bool:
     return ksp.getConvergedReason() > 0
 

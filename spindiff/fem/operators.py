@@ -39,7 +39,7 @@ from ..mesh.heap import release_dropped, trim_heap
 from .events import FieldEventsMixin
 from .fields import QuadratureFields, cellwise_function
 from .materials import cell_materials
-from .step_operator import SAME, lump
+from .step_operator import lump
 from .observables import ObservablesMixin
 
 #: conventional diffusion: the stiffness matrix is stored added into the reaction matrix
@@ -111,14 +111,16 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
 
     # --- assembly with or without the periodic constraint --------------------------------
 
-    def assemble_matrix(self, a) -> PETSc.Mat:
-        """The matrix of `a`, after M in M's sparsity (a new pattern costs ~4 matrices)."""
+    def assemble_matrix(self, a, into: PETSc.Mat | None = None) -> PETSc.Mat:
+        """The matrix of `a`, after M in M's sparsity (a new pattern costs ~4 matrices);
+        `into`: added to that matrix (of M's pattern) instead."""
         template = getattr(self, "M", None)
-        A = None if template is None else template.duplicate(copy=False)
+        add = into is not None
+        A = into if add else None if template is None else template.duplicate(copy=False)
         if self.mpc is not None:
-            A = compat.assemble_matrix_mpc(a, self.mpc, A)
+            A = compat.assemble_matrix_mpc(a, self.mpc, A, add=add)
         else:
-            A = compat.assemble_matrix(a) if A is None else compat.assemble_matrix_into(A, a)
+            A = compat.assemble_matrix(a) if A is None else compat.assemble_matrix_into(A, a, add)
         if template is None:
             trim_heap()  # the sparsity pattern's freed heap
         return A
@@ -221,17 +223,17 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         return compat.form(integrand * w * dx)
 
     def _assembled_with(self, kinds: str | tuple[str, ...], law: fem.Function | np.ndarray,
-                        material: fem.Function | None = None):
+                        material: fem.Function | None = None, into: PETSc.Mat | None = None):
         """Assemble the operators `kinds` (one name, or several sharing the law) with the law
         given as a quadrature function (`qf.blank`, filled in place) or per quadrature point;
-        the quadrature function lives only for the assembly."""
+        the quadrature function lives only for the assembly. `into`: a matrix is added to it."""
         names = (kinds,) if isinstance(kinds, str) else kinds
         if not isinstance(law, fem.Function):
             law = self.qf.function(law, names[0])
         out = []
         for kind in names:
             form = self._law_form(kind, law, material)
-            out.append(self.assemble_matrix(form) if kind[0] in "KQ" else self.assemble_vector(form))
+            out.append(self.assemble_matrix(form, into) if kind[0] in "KQ" else self.assemble_vector(form))
         del law, form
         self.release_dropped()
         return out[0] if isinstance(kinds, str) else tuple(out)
@@ -241,17 +243,15 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     def update_laws(self, laws: StageLaws) -> bool:
         """Evaluate the stage laws at the quadrature points, re-assemble the operators that
         changed (K, or its material parts in mean mode; Q and g), drop the per-point arrays.
-        Conventional diffusion only uses K + Q: K is added into Q, not kept (a stage that
-        changes either assembles both). Returns True when the stiffness changed."""
+        Conventional diffusion only uses K + Q: Q is assembled into K's matrix, so K is not
+        kept and no third matrix exists beside M (a stage that changes either law assembles
+        both). Returns True when the stiffness changed."""
         qf, old, fold = self.qf, self._laws, self.stiffness_in_reaction
         self._laws = laws
-        reaction_changed = old is None or any(getattr(old, a) != getattr(laws, a)
-                                              for a in REACTION_LAWS)
-        stiffness_changed = (old is None or old.suppression != laws.suppression
-                             or fold and reaction_changed)
+        reaction_changed = old is None or any(getattr(old, a) != getattr(laws, a) for a in REACTION_LAWS)
+        stiffness_changed = old is None or old.suppression != laws.suppression or fold and reaction_changed
         if stiffness_changed:
-            self.K = None
-            self.K_parts = {}
+            self.K, self.K_parts = None, {}
             self._reaction = None if fold else self._reaction  # K goes into a new one below
             law, s = qf.blank("s")
             s[:] = 1.0
@@ -264,6 +264,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                 s[:] = qf.harmonic_cellwise(s, r2)
             qf.commit(law, s)
             del s
+            _ = self.in_barrier  # made from the distances, which the assemblies do not need
+            qf.forget("nearest")
             if self.model.diffusion.mode == "mean":  # only the material parts are used
                 for name in self.domain.materials:
                     ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
@@ -275,43 +277,40 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             _ = self.in_barrier  # made from the distances, which the reaction laws do not need
             qf.forget("nearest")
             self._reaction = None  # freed before the new one is assembled
-            self._reaction = self._assemble_reaction(laws)
-        if fold and self.K is not None:
-            self._reaction[0].axpy(1.0, self.K, SAME)
-            self.K = None
+            self._reaction = self._assemble_reaction(laws, into=self.K if fold else None)
+            self.K = None if fold else self.K
         qf.release()
         self.release_dropped()
         return stiffness_changed
 
-    def _assemble_reaction(self, laws: StageLaws) -> tuple[PETSc.Mat, PETSc.Vec]:
-        """Q = n (R1 + k) u v and g = n R1 P0 v + n k P_src v: relaxation and volume source
-        in one matrix (one matrix less during the time steps; a stage that changes either
-        law evaluates both again)."""
-        qf = self.qf
-        source = laws.source_rate is not None or bool(laws.uniform)
-        if source:
-            law_k, k = qf.blank("k")
-            k, kp = self._source_values(laws, k)
-            qf.commit(law_k, k)
-            one = isinstance(kp, float)  # one target: the load from the same law
-            self.k_target.value = kp if one else 1.0
-            g_k = self._assembled_with("g_k", law_k if one else kp)
-            del law_k, kp
-        law, r1 = qf.blank("R1")
-        qf.centre_sum(laws.paramagnetic_rate, out=r1)
-        r1[self.in_barrier] = 0.0
+    def _assemble_reaction(self, laws: StageLaws, into: PETSc.Mat | None = None) -> tuple[PETSc.Mat, PETSc.Vec]:
+        """Q = n (R1 + k) u v and g = n R1 P0 v + n k P_src v, with g assembled as
+        n (R1 + k) P0 v + n k (P_src - P0) v, so that one per-point array holds first k, then
+        R1 + k (a stage that changes either law evaluates both); `into`: Q added to it."""
+        qf, P0 = self.qf, float(self.model.thermal_polarization)
+        law, rate = qf.blank("R1")
+        g = None
+        if laws.source_rate is not None or laws.uniform:
+            rate, kp = self._source_values(laws, rate)
+            if isinstance(kp, float):  # one target: the load from the same law
+                self.k_target.value = kp - P0
+                qf.commit(law, rate)
+                g = self._assembled_with("g_k", law)
+            else:
+                self.k_target.value = 1.0
+                kp -= P0 * rate
+                g = self._assembled_with("g_k", kp)
+            del kp
+        qf.centre_sum(laws.paramagnetic_rate, out=rate, add=True, barrier=self.in_barrier)
         for mat, _, _, ru in laws.uniform:
-            r1[self._points_in(mat)] += ru
-        qf.commit(law, r1)
-        g = self._assembled_with("g_R", law)
-        if source:
-            r1 += k
-            del k
-            qf.commit(law, r1)
-            g.axpy(1.0, g_k)
-        del r1
-        Q = self._assembled_with("Q_R", law)
-        return Q, g
+            rate[self._points_in(mat)] += ru
+        qf.commit(law, rate)
+        del rate
+        g_R = self._assembled_with("g_R", law)
+        if g is not None:
+            g_R.axpy(1.0, g)
+        del g
+        return self._assembled_with("Q_R", law, into=into), g_R
 
     def _source_values(self, laws: StageLaws, k: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray | float]:

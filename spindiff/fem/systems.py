@@ -35,8 +35,8 @@ from ..model import StageSpec
 from . import linear_solver
 from ..mesh import compat
 from ..mesh.heap import trim_heap
-from .operators import SAME, Discretization, StageOperators
-from .step_operator import StepOperator, Term
+from .operators import Discretization, StageOperators
+from .step_operator import SAME, StepOperator, Term
 
 PC_REBUILD_RATIO = 3.0
 #: from this many dofs on, a hypre-preconditioned step matrix is not stored (StepOperator);
@@ -181,9 +181,9 @@ class StepSystem:
         return ok
 
     def _release_pc(self) -> None:
-        """Make the preconditioner drop its matrix before the next one is made (the hypre
-        solver frees its old hierarchy itself, inside the next set-up)."""
-        self.ksp.getPC().reset()
+        """Make the preconditioner drop its matrix and hierarchy before the next matrix is
+        made."""
+        linear_solver.drop_preconditioner(self.ksp)
 
     def _krylov(self, c: float, rhs: PETSc.Vec, x: PETSc.Vec, rtol: float | None = None) -> bool:
         """Solve with the step operator `self.op`; the preconditioner is rebuilt when c has

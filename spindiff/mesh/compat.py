@@ -224,8 +224,10 @@ def assemble_vector_into(b: PETSc.Vec, L: Any) -> PETSc.Vec:
     return b
 
 
-def assemble_matrix_into(A: PETSc.Mat, a: Any) -> PETSc.Mat:
-    A.zeroEntries()
+def assemble_matrix_into(A: PETSc.Mat, a: Any, add: bool = False) -> PETSc.Mat:
+    """The matrix of `a` in A's pattern; with `add`, added to what A holds."""
+    if not add:
+        A.zeroEntries()
     fem.petsc.assemble_matrix(A, a)
     A.assemble()
     return A
@@ -281,13 +283,19 @@ def constrained_space(mpc) -> fem.FunctionSpace:
     return mpc.function_space
 
 
-def assemble_matrix_mpc(a: Any, mpc, A: PETSc.Mat | None = None) -> PETSc.Mat:
+def assemble_matrix_mpc(a: Any, mpc, A: PETSc.Mat | None = None, add: bool = False) -> PETSc.Mat:
     """The constrained matrix of `a`, into A (zeroed first; its pattern must hold the form's)
-    when given."""
+    when given. With `add`, added to what A holds, the slave rows' 1 on the diagonal included
+    (so A then equals the sum of the two matrices assembled apart); dolfinx_mpc's Python
+    assembler always zeroes A, its C++ one adds."""
     import dolfinx_mpc
-    if A is not None:
-        A.zeroEntries()
-    A = dolfinx_mpc.assemble_matrix(a, mpc, bcs=[], A=A)
+    if not add:
+        if A is not None:
+            A.zeroEntries()
+        A = dolfinx_mpc.assemble_matrix(a, mpc, bcs=[], A=A)
+    else:
+        cpp_mpc = getattr(mpc, "_cpp_object", mpc)
+        dolfinx_mpc.cpp.mpc.assemble_matrix(A, getattr(a, "_cpp_object", a), cpp_mpc, cpp_mpc, [], 1.0)
     A.assemble()
     return A
 
