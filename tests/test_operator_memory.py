@@ -180,15 +180,15 @@ def test_jacobian_formed_in_place(which, monkeypatch):
     disc = _discretization(which, {"diffusion.model": "corrected"})
     system = StepSystem(disc)
     system.set_stage(disc.model.stages[0])
-    P = system._f.duplicate()
+    P = system.vec.f.duplicate()
     rng = np.random.default_rng(1)
     P.array[:] = rng.uniform(-0.9, 0.9, P.array.size)
     system._kirchhoff(P)
-    assert system._f.array.min() > 1.0  # the corrected factor 1 / sqrt(1 - P^2) is not trivial
+    assert system.vec.f.array.min() > 1.0  # the corrected factor 1 / sqrt(1 - P^2) is not trivial
     c = 123.0
     system._form_jacobian(c)
     ref = disc.K.copy()
-    ref.diagonalScale(R=system._f)
+    ref.diagonalScale(R=system.vec.f)
     for Q in system.ops.Q:
         ref.axpy(1.0, Q)
     ref.axpy(c, disc.M)
@@ -363,3 +363,24 @@ def test_dropped_petsc_objects_are_destroyed():
     gc.collect()
     release_dropped(M, compat.petsc_vector(P))
     assert rss_mb() - before < 0.2 * size
+
+
+@pytest.mark.mpi
+def test_time_loop_holds_only_the_vectors_it_uses():
+    """A conventional run without Dirichlet rows makes one work vector of the step system (the
+    load; the Newton iteration's are made only by a corrected run), and the time history frees
+    the derivative at its start once it holds three states."""
+    from spindiff.simulation import Simulation
+    sim = Simulation(make_case(SPHERE))
+    sim.advance_to(0.02)
+    assert sim.stepper.stats.accepted >= 3
+    assert sorted(k for k in vars(sim.system.vec) if not k.startswith("_")) == ["work"]
+    assert len(sim.stepper._hist.states) == 3 and sim.stepper._hist.dP0 is None
+    sim.close()
+
+
+def test_periodic_forms_live_on_the_constrained_space():
+    """With a periodic constraint the forms, P and the dof coordinates all use the constraint's
+    space (the unconstrained space's dofmap, with the same cell dofs, is not kept beside it)."""
+    box = _discretization("box")
+    assert box.mpc is not None and box.V0 is box.V and box.P.function_space is box.V

@@ -78,7 +78,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self.V0 = compat.lagrange_space(msh, element_degree)
         self.mpc = (compat.periodic_constraint(self.V0, domain.box_lower, domain.period)
                     if domain.periodic else None)
-        self.V = compat.constrained_space(self.mpc) if self.mpc is not None else self.V0
+        #: forms on the constrained space (same cell dofs, extra ghosts): one dofmap, not two
+        self.V = self.V0 = compat.constrained_space(self.mpc) if self.mpc is not None else self.V0
         self.P = fem.Function(self.V, name="P")
         self.ndofs = compat.num_dofs_global(self.V0)
         self.n_owned = compat.owned_size(self.V0)

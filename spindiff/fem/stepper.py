@@ -90,7 +90,6 @@ class AdaptiveBDF2:
         self.dt = dt_initial
         self.stats = StepStats()
         self._hist = _History()
-        self._pool = [P.duplicate() for _ in range(6)]
         self._new, self._pred, self._err, self._tmp, self._weights, self._dP = (
             P.duplicate() for _ in range(6))
         self._startup = False
@@ -292,11 +291,16 @@ class AdaptiveBDF2:
         h = self._hist
         self.t = t_new
         self._new.copy(self.P)
-        h.times.append(self.t)
-        h.states.append(self._take_copy(self._new))
-        if len(h.states) > 3:
-            self._give(h.states.pop(0))
+        if len(h.states) == 3:  # the oldest state's vector takes the new one
             h.times.pop(0)
+            h.states.append(h.states.pop(0))
+            self._new.copy(h.states[-1])
+        else:
+            h.states.append(self._take_copy(self._new))
+        h.times.append(self.t)
+        if len(h.states) == 3 and h.dP0 is not None:  # only the first two steps use it
+            self._give(h.dP0)
+            h.dP0 = None
         if self._since_restart == 0:
             self.first_step_dt = dt
         self._since_restart += 1
@@ -310,12 +314,15 @@ class AdaptiveBDF2:
             self.on_step(self.t, dt)
 
     def _take(self) -> PETSc.Vec:
-        return self._pool.pop() if self._pool else self.P.duplicate()
+        """A new vector of P's layout for the history (freed by `_give`: a history holds at
+        most three states and, at its start, the derivative there)."""
+        return self.P.duplicate()
 
     def _take_copy(self, v: PETSc.Vec) -> PETSc.Vec:
         out = self._take()
         v.copy(out)
         return out
 
-    def _give(self, v: PETSc.Vec) -> None:
-        self._pool.append(v)
+    @staticmethod
+    def _give(v: PETSc.Vec) -> None:
+        v.destroy()

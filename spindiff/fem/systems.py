@@ -47,6 +47,21 @@ CHORD_RATE = 0.3
 CHORD_KSP_RTOL = 1e-2
 
 
+class WorkVectors:
+    """Work vectors of P's layout, each made on first use: a linear run without Dirichlet rows
+    uses one (the load), the Newton iteration six (about 8 bytes per dof each)."""
+
+    def __init__(self, base: PETSc.Vec):
+        self._base = base
+
+    def __getattr__(self, name: str) -> PETSc.Vec:  # only for a vector not made yet
+        if name.startswith("_"):
+            raise AttributeError(name)
+        v = self._base.duplicate()
+        setattr(self, name, v)
+        return v
+
+
 class StepSystem:
     """Step solver for the transport equation with conventional or corrected diffusion."""
 
@@ -69,14 +84,7 @@ class StepSystem:
         self.ops: StageOperators | None = None
         self._pc_c: float | None = None
         self._pc_its: int | None = None
-        base = compat.petsc_vector(disc.P)
-        self._work = base.duplicate()
-        self._MP = base.duplicate()
-        self._xbc = base.duplicate()
-        self._F = base.duplicate()
-        self._delta = base.duplicate()
-        self._f = base.duplicate()
-        self._phi = base.duplicate()
+        self.vec = WorkVectors(compat.petsc_vector(disc.P))
         self.ksp_rtol = ksp_rtol
         self.newton_ksp_rtol = max(newton_ksp_rtol, ksp_rtol)
         self.newton_tol = newton_tol
@@ -93,9 +101,9 @@ class StepSystem:
         self.ops = None  # the last stage's reaction matrix is freed before the next is made
         self.ops = disc.stage_operators(stage)
         self._pc_c = None
-        self._xbc.set(0.0)
-        self._xbc.array[self.ops.bc_local] = self.ops.bc_values
         if self.ops.has_bc:
+            self.vec.xbc.set(0.0)
+            self.vec.xbc.array[self.ops.bc_local] = self.ops.bc_values
             if self.M_bc is None:
                 self.M_bc = disc.M.copy()
             else:
@@ -131,20 +139,20 @@ class StepSystem:
         """out = K Phi(P) + Q P (the spatial operator applied to P)."""
         if self.mode == "local":
             self._kirchhoff(P)
-            self.disc.K.mult(self._phi, out)
+            self.disc.K.mult(self.vec.phi, out)
         else:
             out.set(0.0)
             for fac, K in self._stiffness_parts(P):
-                K.mult(P, self._MP)
-                out.axpy(fac, self._MP)
+                K.mult(P, self.vec.MP)
+                out.axpy(fac, self.vec.MP)
         for Q in self.ops.Q:
             Q.multAdd(P, out, out)
 
     def _kirchhoff(self, P: PETSc.Vec) -> None:
-        """Nodal Phi(P) and f(P) into self._phi, self._f."""
+        """Nodal Phi(P) and f(P) into self.vec.phi, self.vec.f."""
         p = P.array_r
-        self._phi.array[:] = self.spec.kirchhoff(p)
-        self._f.array[:] = self.spec.f(p)
+        self.vec.phi.array[:] = self.spec.kirchhoff(p)
+        self.vec.f.array[:] = self.spec.f(p)
 
     # --- solves --------------------------------------------------------------------------
 
@@ -158,7 +166,7 @@ class StepSystem:
         return self._linear_solve(parts, c, rhs, guess, out)
 
     def _rhs(self, hist: PETSc.Vec, t: float | None) -> PETSc.Vec:
-        rhs = self._work
+        rhs = self.vec.work
         self.disc.M.mult(hist, rhs)
         rhs.aypx(-1.0, self.ops.g)
         if self.disc.forcing is not None:
@@ -173,7 +181,8 @@ class StepSystem:
         terms += [(fac, K, None) for fac, K in parts]
         if c != 0.0:
             terms.append((c, disc.M, None))
-        self.op.set(terms, ops.bc_global, ops.bc_local, ops.has_bc, rhs, self._xbc)
+        self.op.set(terms, ops.bc_global, ops.bc_local, ops.has_bc, rhs,
+                    self.vec.xbc if ops.has_bc else None)
         if guess is not out:
             guess.copy(out)
         ok = self._krylov(c, rhs, out)
@@ -236,7 +245,7 @@ class StepSystem:
         self.apply_dirichlet(out)
         disc.constrain(out)
         base = self._rhs(hist, t)  # g - M h (+ forcing)
-        F, delta = self._F, self._delta
+        F, delta = self.vec.F, self.vec.delta
         colsum = self._column_sums(c) if not ops.has_bc else None
         previous = math.inf
         fresh = False
@@ -244,8 +253,8 @@ class StepSystem:
             # F = -(c M P + K Phi(P) + Q P - (g - M h))
             self.apply_operator(out, F)
             if c != 0.0:
-                disc.M.mult(out, self._MP)
-                F.axpy(c, self._MP)
+                disc.M.mult(out, self.vec.MP)
+                F.axpy(c, self.vec.MP)
             F.axpy(-1.0, base)
             F.array[ops.bc_local] = 0.0
             disc.homogenize(F)
@@ -299,14 +308,14 @@ class StepSystem:
         """1^T J = c 1^T M + 1^T Q for every Jacobian (1^T K = 0 whatever f is), slaves zeroed."""
         s = self._colsum if hasattr(self, "_colsum") else None
         if s is None:
-            self._colsum = s = self._F.duplicate()
-            self._ones = self._F.duplicate()
+            self._colsum = s = self.vec.F.duplicate()
+            self._ones = self.vec.F.duplicate()
             self._ones.set(1.0)
         self.ops.Q[0].mult(self._ones, s)
         for Q in self.ops.Q[1:]:
             Q.multAdd(self._ones, s, s)
-        self.disc.M.mult(self._ones, self._MP)
-        s.axpy(c, self._MP)
+        self.disc.M.mult(self._ones, self.vec.MP)
+        s.axpy(c, self.vec.MP)
         self.disc.homogenize(s)
         return s
 
@@ -323,7 +332,7 @@ class StepSystem:
         """The step operator becomes J = K diag(f(P)) + Q + c M with f at the last P given to
         apply_operator (K diag(f) first: no copy of K is kept)."""
         disc, ops = self.disc, self.ops
-        terms: list[Term] = [(1.0, disc.K, self._f)] + [(1.0, Q, None) for Q in ops.Q]
+        terms: list[Term] = [(1.0, disc.K, self.vec.f)] + [(1.0, Q, None) for Q in ops.Q]
         if c != 0.0:
             terms.append((c, disc.M, None))
         self.op.set(terms, ops.bc_global, ops.bc_local, ops.has_bc)
@@ -367,7 +376,7 @@ class StepSystem:
 
     def time_derivative(self, P: PETSc.Vec, out: PETSc.Vec, t: float | None = None) -> None:
         """dP/dt = M^-1 (g - K Phi(P) - Q P), zero on Dirichlet rows."""
-        rhs = self._work
+        rhs = self.vec.work
         self.apply_operator(P, rhs)
         rhs.aypx(-1.0, self.ops.g)
         if self.disc.forcing is not None:
