@@ -133,7 +133,8 @@ def test_conventional_stiffness_is_held_in_the_reaction_matrix(which, monkeypatc
     assert folded.stiffness_in_reaction and not apart.stiffness_in_reaction
     first = folded._reaction[0].copy()
     new, assemble = [], folded.assemble_matrix
-    folded.assemble_matrix = lambda a, into=None: (new.append(into is None), assemble(a, into))[1]
+    folded.assemble_matrix = lambda a, into=None, coeffs=None: (new.append(into is None),
+                                                               assemble(a, into, coeffs))[1]
     for stage, changed in zip(folded.model.stages, (False, True)):
         new.clear()
         assert folded.update_laws(folded.model.laws(stage)) == changed
@@ -233,8 +234,8 @@ def test_blocked_law_and_harmonic_means_equal_the_direct_formulas():
     box._assemble_reaction = lambda laws, **kw: (held.append(sorted(box.qf._cache)),
                                                  assemble(laws, **kw))[1]
     at_assembly, assemble_matrix = [], box.assemble_matrix
-    box.assemble_matrix = lambda a, into=None: (at_assembly.append("nearest" in box.qf._cache),
-                                                assemble_matrix(a, into))[1]
+    box.assemble_matrix = lambda a, into=None, coeffs=None: (
+        at_assembly.append("nearest" in box.qf._cache), assemble_matrix(a, into, coeffs))[1]
     box._laws = None
     box.update_laws(box.model.laws(box.model.stages[0]))
     assert held == [["cell_tag", "in_barrier", "kept"]]
@@ -384,3 +385,30 @@ def test_periodic_forms_live_on_the_constrained_space():
     space (the unconstrained space's dofmap, with the same cell dofs, is not kept beside it)."""
     box = _discretization("box")
     assert box.mpc is not None and box.V0 is box.V and box.P.function_space is box.V
+
+
+@pytest.mark.mpi
+def test_law_handed_to_the_assembler_as_its_packed_coefficients():
+    """A quadrature law's own values, cells by points (ghost cells included), are what DOLFINx
+    would pack for a form with that law as its only coefficient: the matrices and vectors
+    assembled from them without DOLFINx's copy equal those it packs itself, bit for bit; a
+    form with a second coefficient is left to DOLFINx."""
+    from spindiff.mesh import compat
+    disc = _discretization("sphere")
+    law, values = disc.qf.blank("s")
+    values[:] = 1.0 + np.arange(values.size) % 7
+    for kind in ("K", "Q_R", "g_R"):
+        form = disc._law_form(kind, law)
+        packed = compat.packed_law(form, disc.qf.packed(law))
+        assert packed is not None
+        if kind == "g_R":
+            a, b = compat.assemble_vector(form, packed), compat.assemble_vector(form)
+            assert np.array_equal(a.array_r, b.array_r)
+            continue
+        a = compat.assemble_matrix_into(disc.M.duplicate(), form, coeffs=packed)
+        b = compat.assemble_matrix_into(disc.M.duplicate(), form)
+        a.axpy(-1.0, b)
+        assert _max_abs(a) == 0.0
+    from spindiff.fem.fields import cellwise_function
+    ind = cellwise_function(disc.cell_space, np.ones(compat.num_cells_local(disc.domain.mesh)))
+    assert compat.packed_law(disc._law_form("K", law, ind), disc.qf.packed(law)) is None

@@ -182,6 +182,11 @@ class QuadratureFields:
         f = fem.Function(self.space, name=name)
         return f, (f.x.array[: self.size] if self._dofs is None else np.zeros(self.size))
 
+    def packed(self, f: fem.Function) -> np.ndarray | None:
+        """A quadrature function's values as (cells, points), cell-major, without a copy (the
+        layout of DOLFINx's packed coefficients); None when its dofs are in another order."""
+        return None if self._dofs is not None else f.x.array[: self.size].reshape(self.ncells, self.npts)
+
     def commit(self, f: fem.Function, values: np.ndarray) -> None:
         """Put values filled after `blank` into f (nothing to do when they are f's own)."""
         if self._dofs is not None:

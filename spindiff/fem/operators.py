@@ -112,16 +112,16 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
 
     # --- assembly with or without the periodic constraint --------------------------------
 
-    def assemble_matrix(self, a, into: PETSc.Mat | None = None) -> PETSc.Mat:
-        """The matrix of `a`, after M in M's sparsity (a new pattern costs ~4 matrices);
-        `into`: added to that matrix (of M's pattern) instead."""
+    def assemble_matrix(self, a, into: PETSc.Mat | None = None, coeffs: dict | None = None) -> PETSc.Mat:
+        """The matrix of `a`, after M in M's sparsity (a new pattern costs ~4 matrices); `into`:
+        added to that matrix (of M's pattern) instead; `coeffs`: packed (compat.packed_law)."""
         template = getattr(self, "M", None)
         add = into is not None
         A = into if add else None if template is None else template.duplicate(copy=False)
         if self.mpc is not None:
             A = compat.assemble_matrix_mpc(a, self.mpc, A, add=add)
         else:
-            A = compat.assemble_matrix(a) if A is None else compat.assemble_matrix_into(A, a, add)
+            A = compat.assemble_matrix(a) if A is None else compat.assemble_matrix_into(A, a, add, coeffs)
         if template is None:
             trim_heap()  # the sparsity pattern's freed heap
         return A
@@ -130,10 +130,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         """Destroy the matrices and vectors dropped since the last call (collective)."""
         release_dropped(self.M, compat.petsc_vector(self.P))
 
-    def assemble_vector(self, L) -> PETSc.Vec:
-        if self.mpc is not None:
-            return compat.assemble_vector_mpc(L, self.mpc)
-        return compat.assemble_vector(L)
+    def assemble_vector(self, L, coeffs: dict | None = None) -> PETSc.Vec:
+        return compat.assemble_vector_mpc(L, self.mpc) if self.mpc is not None else compat.assemble_vector(L, coeffs)
 
     def constrain(self, v: PETSc.Vec) -> None:
         """Make a (ghosted) vector satisfy the periodic constraint: slaves = masters."""
@@ -234,7 +232,9 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         out = []
         for kind in names:
             form = self._law_form(kind, law, material)
-            out.append(self.assemble_matrix(form, into) if kind[0] in "KQ" else self.assemble_vector(form))
+            packed = None if self.mpc is not None else compat.packed_law(form, self.qf.packed(law))
+            out.append(self.assemble_matrix(form, into, packed) if kind[0] in "KQ"
+                       else self.assemble_vector(form, packed))
         del law, form
         self.release_dropped()
         return out[0] if isinstance(kinds, str) else tuple(out)

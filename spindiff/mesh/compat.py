@@ -210,8 +210,8 @@ def assemble_matrix(a: Any, bcs: Sequence[Any] = ()) -> PETSc.Mat:
     return A
 
 
-def assemble_vector(L: Any) -> PETSc.Vec:
-    b = fem.petsc.assemble_vector(L)
+def assemble_vector(L: Any, coeffs: dict | None = None) -> PETSc.Vec:
+    b = fem.petsc.assemble_vector(L, coeffs=coeffs)
     b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
     return b
 
@@ -224,13 +224,29 @@ def assemble_vector_into(b: PETSc.Vec, L: Any) -> PETSc.Vec:
     return b
 
 
-def assemble_matrix_into(A: PETSc.Mat, a: Any, add: bool = False) -> PETSc.Mat:
-    """The matrix of `a` in A's pattern; with `add`, added to what A holds."""
+def assemble_matrix_into(A: PETSc.Mat, a: Any, add: bool = False, coeffs: dict | None = None) -> PETSc.Mat:
+    """The matrix of `a` in A's pattern; with `add`, added to what A holds; `coeffs`: the
+    form's packed coefficients (`packed_law`), else DOLFINx packs them."""
     if not add:
         A.zeroEntries()
-    fem.petsc.assemble_matrix(A, a)
+    fem.petsc.assemble_matrix(A, a, coeffs=coeffs)
     A.assemble()
     return A
+
+
+def packed_law(form: Any, values: np.ndarray | None) -> dict | None:
+    """The packed coefficients of a form whose only coefficient is a quadrature function, given
+    its values per cell (cells with ghosts, points), cell-major: DOLFINx's own packing would
+    copy them for each assembly (8 bytes per point). None for any other form, or where the
+    form does not expose its coefficients (DOLFINx >= 0.6's Python forms): DOLFINx packs."""
+    from dolfinx.cpp.fem import IntegralType
+    coefficients = getattr(form, "coefficients", None)
+    if (values is None or not isinstance(coefficients, list) or len(coefficients) != 1
+            or set(getattr(form, "integral_types", ())) != {IntegralType.cell}
+            or list(form.integral_ids(IntegralType.cell)) != [-1]
+            or values.shape[0] != num_cells_local(form.mesh)):
+        return None
+    return {(IntegralType.cell, -1): values}
 
 
 def assemble_scalar(M: Any, comm: MPI.Comm) -> float:
