@@ -244,9 +244,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
     def update_laws(self, laws: StageLaws) -> bool:
         """Evaluate the stage laws at the quadrature points, re-assemble the operators that
         changed (K, or its material parts in mean mode; Q and g), drop the per-point arrays.
-        Conventional diffusion only uses K + Q: Q is assembled into K's matrix, so K is not
-        kept and no third matrix exists beside M (a stage that changes either law assembles
-        both). Returns True when the stiffness changed."""
+        Conventional diffusion uses only K + Q: Q is assembled into K's matrix (no third matrix
+        beside M; a stage that changes either law assembles both). True if K changed."""
         qf, old, fold = self.qf, self._laws, self.stiffness_in_reaction
         self._laws = laws
         reaction_changed = old is None or any(getattr(old, a) != getattr(laws, a) for a in REACTION_LAWS)
@@ -265,8 +264,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                 s[:] = qf.harmonic_cellwise(s, r2)
             qf.commit(law, s)
             del s
-            _ = self.in_barrier  # made from the distances, which the assemblies do not need
-            qf.forget("nearest")
+            self._drop_distances()
             if self.model.diffusion.mode == "mean":  # only the material parts are used
                 for name in self.domain.materials:
                     ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
@@ -275,14 +273,19 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                 self.K = self._assembled_with("K", law)
             del law
         if reaction_changed or stiffness_changed and fold:
-            _ = self.in_barrier  # made from the distances, which the reaction laws do not need
-            qf.forget("nearest")
+            self._drop_distances()
             self._reaction = None  # freed before the new one is assembled
             self._reaction = self._assemble_reaction(laws, into=self.K if fold else None)
             self.K = None if fold else self.K
         qf.release()
         self.release_dropped()
         return stiffness_changed
+
+    def _drop_distances(self) -> None:
+        """Keep the kept-barrier mask (made from the nearest-centre distances), drop the
+        distances (8 bytes per point): no assembly needs them."""
+        _ = self.in_barrier
+        self.qf.forget("nearest")
 
     def _assemble_reaction(self, laws: StageLaws, into: PETSc.Mat | None = None) -> tuple[PETSc.Mat, PETSc.Vec]:
         """Q = n (R1 + k) u v and g = n R1 P0 v + n k P_src v, with g assembled as
@@ -331,15 +334,11 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             step = getattr(laws.source_rate, "radius", None)
             cellwise = step is not None and self.domain.conforms_to(step)
             if callable(tgt):
-                k, kp = qf.centre_sums([laws.source_rate,
-                                        lambda r: laws.source_rate(r) * tgt(r)], cellwise,
-                                       [k, None])
+                k, kp = qf.centre_sums([laws.source_rate, lambda r: laws.source_rate(r) * tgt(r)],
+                                       cellwise, [k, None], barrier=self.in_barrier)
             else:
-                qf.centre_sum(laws.source_rate, cellwise, k)
+                qf.centre_sum(laws.source_rate, cellwise, k, barrier=self.in_barrier)
                 kp = None if one else k * float(tgt)
-            k[self.in_barrier] = 0.0
-            if kp is not None:
-                kp[self.in_barrier] = 0.0
         for mat, ku, pu, _ in laws.uniform:
             sel = self._points_in(mat)
             k[sel] += ku
