@@ -148,11 +148,12 @@ def _particle_layered(case: Case, comm, model) -> Domain:
     surface."""
     from .geometry.particle_layers import CORE_FRACTION, band_offsets, build_particle_layered
     from .geometry.particle_radial import Region, reduction_nodes
+    from .physics.shapes import shape
     m, g = case.mesh, case.geometry
     sides = np.asarray(case.box_sides)
     a = float(g.particle_size)
     layers = boundary_layers(case, model)
-    half = 0.5 * {"sphere": sides.min(), "cylinder": sides[:2].min(), "slab": sides[2]}[g.shape]
+    half = shape(g.shape).half_room(sides)
     regions = [Region(g.particle_material, 0.0, a, layers[g.particle_material]),
                Region(g.matrix_material, a, half, layers[g.matrix_material])]
     nodes = reduction_nodes(regions, m.radial_cells)

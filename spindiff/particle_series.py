@@ -30,8 +30,8 @@ from mpi4py import MPI
 from .case.schema import Case
 from .errors import CaseError
 from .io.results import dumps_json
+from .physics.shapes import shape as shape_of
 
-ALPHA = {"sphere": math.pi, "cylinder": 2.404825557695773, "slab": math.pi / 2}
 DEFAULT_SIZES = tuple(float(x) for x in np.geomspace(10.0, 10_000.0, 13))
 #: runs last at least this many diffusion times T_D of the particle
 SPAN = 6.0
@@ -61,7 +61,7 @@ def sizes_of(case: Case, given: Sequence[str] | None = None) -> list[float]:
 def diffusion_time(case: Case, size: float) -> float:
     """T_D = R_p^2 / (alpha^2 D_p) (s) of the case's particle at size R_p (nm)."""
     g = case.geometry
-    return size**2 / (ALPHA[g.shape] ** 2 * case.materials[g.particle_material].D0)
+    return size**2 / (shape_of(g.shape).alpha ** 2 * case.materials[g.particle_material].D0)
 
 
 def surface_limited_mean(shape: str, size: float, D: float, T1: float,
@@ -69,17 +69,15 @@ def surface_limited_mean(shape: str, size: float, D: float, T1: float,
     """Mean P(t) / P_s of a particle whose surface is held at P_s from t = 0 (P = 0 inside,
     internal D, T1; Crank's series with first-order decay, tests/README.md), normalised to its
     plateau: the diffusion-limited buildup of a large particle in a fast matrix."""
-    from scipy.special import i0e, i1e, jn_zeros
-    p = {"slab": 0, "cylinder": 1, "sphere": 2}[shape]
-    k = {"sphere": np.arange(1, nterms + 1) * math.pi, "slab": (np.arange(nterms) + 0.5) * math.pi,
-         "cylinder": jn_zeros(0, nterms)}[shape] / size
+    form = shape_of(shape)
+    p = form.power
+    k = form.eigenvalues(nterms) / size
     inv_L2 = 0.0 if not math.isfinite(T1) else 1.0 / (D * T1)
     a = size * math.sqrt(inv_L2)   # R / L, L = sqrt(D T1)
     if a < 1e-6:
         ss = 1.0
     else:
-        ss = {"sphere": 3 * (a / math.tanh(a) - 1) / a**2, "slab": math.tanh(a) / a,
-              "cylinder": 2 * i1e(a) / (a * i0e(a))}[shape]
+        ss = form.steady_mean(a)
     w = 1.0 / (k**2 + inv_L2)
     lam = D * k**2 + inv_L2 * D
     return 1.0 - (2 * (p + 1) / size**2) * (np.exp(-np.outer(np.asarray(t, dtype=float), lam))
@@ -199,7 +197,7 @@ def run_series(case: Case, sizes: Sequence[float], out_dir: str | Path | None = 
             "particle": case.geometry.particle_material, "matrix": case.geometry.matrix_material,
             "case_duration_s": t_case,
             "law": "T_D = R_p^2 / (alpha^2 D_p), alpha = "
-                   f"{ALPHA[case.geometry.shape]:.6g}", "ranks": comm.size}
+                   f"{shape_of(case.geometry.shape).alpha:.6g}", "ranks": comm.size}
     if out_dir is not None:
         identity = {**case_identity(case), "sizes_nm": list(sizes), "mesh.model": mesh_model}
         with output_folder(out_dir, comm, "particle-series", identity, overwrite) as folder:
@@ -245,8 +243,7 @@ def plot(info: dict, path: Path, title: str = "") -> None:
     a1.loglog(R, TD, "--", color="0.55", lw=1.0, label=r"$T_D = R_p^2/(\alpha^2 D_p)$")
     a1.loglog(R, lim, "-.", color="0.25", lw=1.2,
               label="diffusion-limited: fit of Crank's series\n(surface held at the plateau)")
-    xlabel = ("particle half-thickness" if info["shape"] == "slab" else "particle radius") + \
-        r" $R_p$ (nm)"
+    xlabel = f"particle {shape_of(info['shape']).size_word}" + r" $R_p$ (nm)"
     a1.set_xlabel(xlabel)
     a1.set_ylabel(r"buildup time $T_B$ (s)")
     a1.set_ylim(0.3 * np.nanmin([np.nanmin(TD), *(r["T_B_matrix_s"] or np.nan for r in rows)]),

@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..errors import CaseError
+from ..physics.shapes import shape
 from .geometry_kinds import BOXES
 
 if TYPE_CHECKING:
@@ -61,9 +62,7 @@ def estimated_cells(case: Case) -> tuple[float, float]:
         radii = [b or (min(sides) / 20 if sides else 0.0)] + radii[2:]
     bulk = 6.0 * volume / m.size_bulk ** 3
     if g.kind == "particle" and g.particle_size is not None and case.box_sides:
-        a, (lx, ly, lz) = g.particle_size, case.box_sides
-        inner = {"sphere": 4.0 / 3.0 * math.pi * a ** 3, "cylinder": math.pi * a * a * lz,
-                 "slab": 2.0 * a * lx * ly}[g.shape]
+        inner = shape(g.shape).volume(g.particle_size, case.box_sides)
         bulk += 6.0 * min(inner, volume) / (m.size_particle or m.size_bulk) ** 3
     shells = sum(4.0 * math.pi * r * r for r in set(radii) if r > 0)
     refined = 2.0 * centres * shells / m.size_barrier ** 2

@@ -22,6 +22,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from .. import units
 from ..errors import CaseError
+from ..physics.shapes import SHAPES
 from . import rules
 from .dotted import apply_changes
 from .messages import first_error
@@ -104,7 +105,21 @@ def _field(value: Any) -> float:
         raise ValueError(str(exc)) from None
 
 
+def _registered(names: dict) -> AfterValidator:
+    """A name that must be a key of the registry `names` at validation time (shapes and
+    source laws: spindiff.physics.shapes.SHAPES, spindiff.sources.SOURCE_LAWS)."""
+    def check(value: str) -> str:
+        if value not in names:
+            known = [f"'{n}'" for n in names]
+            raise ValueError(f"Input should be {', '.join(known[:-1])} or {known[-1]}"
+                             if len(known) > 1 else f"Input should be {known[0]}")
+        return value
+    return AfterValidator(check)
+
+
 Nucleus = Annotated[str, BeforeValidator(_nucleus)]
+#: a particle shape of spindiff.physics.shapes (built in: sphere, cylinder, slab)
+ShapeName = Annotated[str, _registered(SHAPES)]
 FieldOrFrequency = Annotated[float, BeforeValidator(_field), AfterValidator(_positive)]
 #: seeds of the random placements: numpy accepts 0 ... 2^32 - 1 everywhere
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
@@ -157,7 +172,7 @@ class Geometry(Section):
     side: Optional[Length] = None
     sides: Optional[list[Length]] = Field(default=None, min_length=3, max_length=3)
     periodic: bool = True
-    shape: Literal["sphere", "cylinder", "slab"] = "sphere"
+    shape: ShapeName = "sphere"
     particle_size: Optional[Length] = None
     particle_material: Optional[str] = None
     matrix_material: Optional[str] = None

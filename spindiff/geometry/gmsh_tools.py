@@ -1,8 +1,9 @@
 """The one place that drives Gmsh: a quiet, single-threaded session (so meshes are the same on
 every run and rank count), meshing on rank 0 with its errors broadcast to every rank and the
 mesh distributed by DOLFINx (`run_gmsh`), and the helpers every builder shares (box faces,
-periodic faces, refinement fields, 3D generation and curving). Gmsh version differences live in
-`curved.py` (thread options, the repair of curved cells).
+periodic faces, refinement fields, 3D generation and curving) and the Gmsh adapters of the particle
+shapes (`GMSH_SHAPES`). Gmsh version differences live in `curved.py` (thread options, the repair
+of curved cells).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import contextlib
 import inspect
 import itertools
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -278,3 +280,47 @@ def generate(gmsh, fields: Sequence[int], size_max: float, order: int) -> None:
         if bad:
             raise RuntimeError(f"{bad} curved (order {order}) cells stay inverted; use a "
                                f"smaller element size near curved surfaces or order 1")
+
+
+# --- particle shapes ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GmshShape:
+    """How Gmsh builds a particle shape (spindiff.physics.shapes).
+
+    add(occ, centre, box, r): the OpenCASCADE volume of the particle of size r (nm) centred at
+    `centre` in the box [0, box] (nm); returns its volume tag. distance: a Gmsh MathEval
+    expression in x, y, z of the distance from the centre, axis or mid-plane, with {0}, {1},
+    {2} standing for the centre's coordinates (for analytic size fields)."""
+    add: Callable[[Any, np.ndarray, np.ndarray, float], int]
+    distance: str
+
+
+#: the Gmsh adapters of the particle shapes, by shape name; `register_gmsh_shape` adds one
+GMSH_SHAPES: dict[str, GmshShape] = {
+    "sphere": GmshShape(lambda occ, c, L, r: occ.addSphere(*c, r),
+                        "Sqrt((x-{0})^2+(y-{1})^2+(z-{2})^2)"),
+    "cylinder": GmshShape(lambda occ, c, L, r: occ.addCylinder(c[0], c[1], 0, 0, 0, L[2], r),
+                          "Sqrt((x-{0})^2+(y-{1})^2)"),
+    "slab": GmshShape(lambda occ, c, L, r: occ.addBox(0, 0, c[2] - r, L[0], L[1], 2 * r),
+                      "Fabs(z-{2})"),
+}
+
+
+def register_gmsh_shape(name: str, adapter: GmshShape) -> None:
+    """Let Gmsh build the particle shape `name` (see GmshShape)."""
+    GMSH_SHAPES[name] = adapter
+
+
+def gmsh_shape(name: str) -> GmshShape:
+    """The Gmsh adapter of a shape; RuntimeError when the shape has none (no 3D mesh)."""
+    try:
+        return GMSH_SHAPES[name]
+    except KeyError:
+        raise RuntimeError(f"particle shape {name!r} has no Gmsh adapter "
+                           "(spindiff.geometry.gmsh_tools.register_gmsh_shape)") from None
+
+
+def shape_distance(name: str, centre: Sequence[float]) -> str:
+    """The MathEval distance expression of a shape about `centre` (nm, full precision)."""
+    return gmsh_shape(name).distance.format(*(f"{float(v):.17g}" for v in centre))

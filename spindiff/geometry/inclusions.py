@@ -22,48 +22,42 @@ from mpi4py import MPI
 
 from ..errors import CaseError
 from ..mesh.domain import FACET_OUTER, Domain
+from ..physics import shapes
+from ..physics.shapes import ParticleShape
 from .box import HOLE_GAP, _check_sizes, _fmt, nearly_tangent, periodic_images
 from .centres import box_lengths_array, check_centres, random_centres
 from .gmsh_tools import (GRADING, REFINE_INNER, REFINE_OUTER, box_face_surfaces,
-                         centre_refinement, check_periodic_mesh, generate, run_gmsh,
-                         set_periodic_faces, volume_size)
+                         centre_refinement, check_periodic_mesh, generate, gmsh_shape, run_gmsh,
+                         set_periodic_faces, shape_distance, volume_size)
 
 MATRIX_TAG = 21
 PARTICLE_TAG = 22
 LAYER_TAG0 = 21
-SHAPES = ("sphere", "cylinder", "slab")
 #: growth of the element size with the distance from a refined interface (dh / dd)
 INTERFACE_GROWTH = 0.3
 
 
-def particle_volume(shape: str, particle_size: float, box_lengths: Sequence[float]) -> float:
-    """Exact volume (nm^3) of the particle: a sphere of radius a, a cylinder of radius a along
-    z through the whole box, or a slab of half-thickness a normal to z across the whole box."""
-    a = float(particle_size)
-    L = box_lengths_array(box_lengths)
-    if shape == "sphere":
-        return 4.0 / 3.0 * np.pi * a**3
-    if shape == "cylinder":
-        return np.pi * a**2 * L[2]
-    if shape == "slab":
-        return 2.0 * a * L[0] * L[1]
-    raise CaseError("geometry.shape", shape, f"one of {', '.join(SHAPES)}")
+def particle_volume(shape: str | ParticleShape, particle_size: float,
+                    box_lengths: Sequence[float]) -> float:
+    """Exact volume (nm^3) of the particle (spindiff.physics.shapes): a sphere of radius a, a
+    cylinder of radius a along z through the whole box, or a slab of half-thickness a normal
+    to z across the whole box."""
+    return _shape(shape).volume(float(particle_size), box_lengths_array(box_lengths))
 
 
-def particle_signed_distance(shape: str, particle_size: float, box_lengths: Sequence[float],
-                             points: np.ndarray) -> np.ndarray:
+def particle_signed_distance(shape: str | ParticleShape, particle_size: float,
+                             box_lengths: Sequence[float], points: np.ndarray) -> np.ndarray:
     """Signed distance (nm) from points (m, 3) to the surface of the particle centred in the
     box: negative inside. Useful as `random_centres(..., exclude=lambda p: d(p) < b)` to keep
     centres and their barrier balls in the matrix."""
-    L = box_lengths_array(box_lengths)
-    d = np.asarray(points, dtype=float).reshape(-1, 3) - 0.5 * L
-    if shape == "sphere":
-        return np.linalg.norm(d, axis=1) - particle_size
-    if shape == "cylinder":
-        return np.linalg.norm(d[:, :2], axis=1) - particle_size
-    if shape == "slab":
-        return np.abs(d[:, 2]) - particle_size
-    raise CaseError("geometry.shape", shape, f"one of {', '.join(SHAPES)}")
+    return _shape(shape).signed_distance(particle_size, box_lengths_array(box_lengths), points)
+
+
+def _shape(name: str | ParticleShape) -> ParticleShape:
+    try:
+        return shapes.shape(name)
+    except ValueError:
+        raise CaseError("geometry.shape", name, f"one of {', '.join(shapes.SHAPES)}") from None
 
 
 def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
@@ -75,9 +69,10 @@ def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
                              size_interface: Optional[float] = None) -> Domain:
     """A particle of material `particle` centred in a box of material `matrix` (nm).
 
-    shape: "sphere" (radius = particle_size), "cylinder" (radius = particle_size, axis along z
-    through the whole box: an endless fibre when periodic) or "slab" (half-thickness =
-    particle_size, normal to z, across the whole box: a film). size_particle, size_matrix:
+    shape: a particle shape or its name (spindiff.physics.shapes): "sphere" (radius =
+    particle_size), "cylinder" (radius = particle_size, axis along z through the whole box: an
+    endless fibre when periodic) or "slab" (half-thickness = particle_size, normal to z, across
+    the whole box: a film). size_particle, size_matrix:
     element sizes (nm) inside each material (the interface gets the smaller).
     centres: optional (N, 3) centre positions in the matrix; they are resolved like in a box
     (size_barrier, default b / 3, within 1.5 b growing to size_matrix), their barrier balls of
@@ -88,24 +83,19 @@ def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
     """
     L = box_lengths_array(box_lengths)
     a = float(particle_size)
-    if shape not in SHAPES:
-        raise CaseError("geometry.shape", shape, f"one of {', '.join(SHAPES)}")
+    form = _shape(shape)
     _check_sizes(size_particle, size_matrix, order)
-    half = {"sphere": 0.5 * L.min(), "cylinder": 0.5 * L[:2].min(), "slab": 0.5 * L[2]}[shape]
-    if not 0 < a < half * (1 - HOLE_GAP):
-        raise CaseError("geometry.particle_size", a,
-                        f"a {shape} needs 0 < size < {half * (1 - HOLE_GAP):.4g} nm in a box "
-                        f"{_fmt(L)} nm (it must not touch the faces it does not cross)")
+    check_particle_fits(form, a, L)
     if matrix == particle:
         raise CaseError("geometry.particle", particle, "must differ from the matrix material name")
     c, b, hb, refine = _resolved_centres(centres, barrier_radius, size_barrier, size_matrix, L,
                                          periodic)
     if len(c):
-        dist = particle_signed_distance(shape, a, L, c)
+        dist = form.signed_distance(a, L, c)
         if np.any(dist < b):
             i = int(np.argmin(dist))
             raise CaseError("centres.positions", c[i].round(4).tolist(),
-                            f"centre {i} is {dist[i]:.4g} nm from the {shape} surface; centres "
+                            f"centre {i} is {dist[i]:.4g} nm from the {form.name} surface; centres "
                             f"and their barrier balls (b = {b:g} nm) must lie in the matrix")
     mid = 0.5 * L
 
@@ -113,12 +103,7 @@ def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
         occ = gmsh.model.occ
         gmsh.model.add("particle_in_matrix")
         box = occ.addBox(0, 0, 0, *L)
-        if shape == "sphere":
-            part = occ.addSphere(*mid, a)
-        elif shape == "cylinder":
-            part = occ.addCylinder(mid[0], mid[1], 0, 0, 0, L[2], a)
-        else:
-            part = occ.addBox(0, 0, mid[2] - a, L[0], L[1], 2 * a)
+        part = gmsh_shape(form.name).add(occ, mid, L, a)
         _, out_map = occ.fragment([(3, box)], [(3, part)])
         part_vols = sorted({t for _, t in out_map[1]})
         matrix_vols = sorted({t for _, t in out_map[0]} - set(part_vols))
@@ -132,7 +117,7 @@ def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
         if pts:
             fields.append(centre_refinement(gmsh, pts, b, hb, size_matrix))
         if size_interface is not None:
-            fields.append(interface_refinement(gmsh, shape, mid, a, size_interface,
+            fields.append(interface_refinement(gmsh, form.name, mid, a, size_interface,
                                                max(size_matrix, size_particle)))
         generate(gmsh, fields, max(size_matrix, size_particle), order)
         check_periodic_mesh(gmsh, pairs, float(L.max()))
@@ -140,10 +125,9 @@ def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
 
     # exact OpenCASCADE bounding boxes: the STL ones triangulate the sphere at an absolute
     # deflection, which took 19 s (250 nm) to minutes and gigabytes (5 um) per synchronize
-    msh, ct, ft, _ = run_gmsh(comm, build, f"{shape} particle in a matrix", stl_bounds=False)
-    vp = particle_volume(shape, a, L)
-    what = {"sphere": f"sphere r={a:.4g}", "cylinder": f"cylinder r={a:.4g} along z",
-            "slab": f"slab half-thickness {a:.4g} normal to z"}[shape]
+    msh, ct, ft, _ = run_gmsh(comm, build, f"{form.name} particle in a matrix", stl_bounds=False)
+    vp = form.volume(a, L)
+    what = form.what(a)
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False, centres=c,
                   materials={matrix: [MATRIX_TAG], particle: [PARTICLE_TAG]},
                   barrier_by_distance=bool(len(c)), period=L.copy() if periodic else None,
@@ -154,14 +138,23 @@ def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
                               f"{len(c)} centres, order {order}")
 
 
+def check_particle_fits(form: ParticleShape, a: float, L: np.ndarray) -> float:
+    """Refuse a particle that does not fit in the box (CaseError naming geometry.particle_size);
+    returns the room the shape has, half the box across its bounded axes (nm)."""
+    half = form.half_room(L)
+    if not 0 < a < half * (1 - HOLE_GAP):
+        raise CaseError("geometry.particle_size", a,
+                        f"a {form.name} needs 0 < size < {half * (1 - HOLE_GAP):.4g} nm in a box "
+                        f"{_fmt(L)} nm (it must not touch the faces it does not cross)")
+    return half
+
+
 def interface_refinement(gmsh, shape: str, centre: np.ndarray, a: float, size: float,
                          size_max: float) -> int:
     """Gmsh field: `size` (nm) on the particle surface, growing as size + INTERFACE_GROWTH d
     with the distance d from it (exact for the centred sphere, cylinder or slab), capped at
     size_max. An analytic MathEval field: Gmsh 4.8's Distance field made this take 20 s."""
-    cx, cy, cz = (f"{float(v):.17g}" for v in centre)
-    r = {"sphere": f"Sqrt((x-{cx})^2+(y-{cy})^2+(z-{cz})^2)",
-         "cylinder": f"Sqrt((x-{cx})^2+(y-{cy})^2)", "slab": f"Fabs(z-{cz})"}[shape]
+    r = shape_distance(shape, centre)
     field = gmsh.model.mesh.field
     f = field.add("MathEval")
     field.setString(f, "F", f"Min({float(size_max):.17g}, {float(size):.17g} + "

@@ -31,12 +31,12 @@ from typing import Sequence
 import numpy as np
 from mpi4py import MPI
 
-from ..errors import CaseError
 from ..mesh.domain import Domain
 from .centres import box_lengths_array
-from .gmsh_tools import generate, restricted_size, run_gmsh
-from .inclusions import (INTERFACE_GROWTH, MATRIX_TAG, PARTICLE_TAG, SHAPES, _outer_faces,
-                         particle_volume)
+from ..physics.shapes import ParticleShape
+from .gmsh_tools import generate, gmsh_shape, restricted_size, run_gmsh, shape_distance
+from .inclusions import (INTERFACE_GROWTH, MATRIX_TAG, PARTICLE_TAG, _outer_faces, _shape,
+                         check_particle_fits)
 from .box import HOLE_GAP, _check_sizes, _fmt
 
 #: the band keeps at least this fraction of the particle (radius, half-thickness) as Gmsh core
@@ -88,14 +88,9 @@ def build_particle_layered(comm: MPI.Comm, shape: str, particle_size: float,
     periodic: only describes the sample (the box is solved closed, see the module)."""
     L = box_lengths_array(box_lengths)
     a = float(particle_size)
-    if shape not in SHAPES:
-        raise CaseError("geometry.shape", shape, f"one of {', '.join(SHAPES)}")
+    form = _shape(shape)
     _check_sizes(min(size_particle, size_interface), size_matrix, order)
-    half = {"sphere": 0.5 * L.min(), "cylinder": 0.5 * L[:2].min(), "slab": 0.5 * L[2]}[shape]
-    if not 0 < a < half * (1 - HOLE_GAP):
-        raise CaseError("geometry.particle_size", a,
-                        f"a {shape} needs 0 < size < {half * (1 - HOLE_GAP):.4g} nm in a box "
-                        f"{_fmt(L)} nm (it must not touch the faces it does not cross)")
+    half = check_particle_fits(form, a, L)
     off = np.unique(np.asarray(offsets, dtype=float))
     if off[0] >= 0 or off[-1] <= 0 or not np.any(off == 0.0):
         raise ValueError("offsets need negative and positive values and 0")
@@ -109,37 +104,34 @@ def build_particle_layered(comm: MPI.Comm, shape: str, particle_size: float,
         occ = gmsh.model.occ
         gmsh.model.add("particle_layers")
         box = occ.addBox(0, 0, 0, *L)
-        inner, outer = (_shape(occ, shape, mid, L, r) for r in (r_in, r_out))
+        inner, outer = (gmsh_shape(form.name).add(occ, mid, L, r) for r in (r_in, r_out))
         _, om = occ.fragment([(3, box)], [(3, inner), (3, outer)])
         core = {t for _, t in om[1]}
         band = {t for _, t in om[2]} - core
         rest = {t for _, t in om[0]} - core - band
-        bands = _band_surfaces(gmsh, shape, mid, core, band, rest)
+        bands = _band_surfaces(gmsh, form, mid, core, band, rest)
         occ.remove([(3, v) for v in sorted(band)], recursive=True)
         occ.synchronize()
         _outer_faces(gmsh, L, periodic_axes=())
         for b in bands:
             gmsh.model.mesh.setPeriodic(2, [b.s_out], [b.s_in],
-                                        _transform(shape, mid, r_in, r_out, b.sign))
-        rho = {"sphere": "Sqrt((x-{0})^2+(y-{1})^2+(z-{2})^2)", "cylinder":
-               "Sqrt((x-{0})^2+(y-{1})^2)", "slab": "Fabs(z-{2})"}[shape]
-        rho = rho.format(*(f"{float(v):.17g}" for v in mid))
+                                        form.layer_map(mid, r_in, r_out, b.sign))
+        rho = shape_distance(form.name, mid)
         g = f"{INTERFACE_GROWTH:.17g}"
         fields = [restricted_size(gmsh, sorted(core), f"Min({size_particle:.17g}, "
                               f"{size_interface:.17g} + {g} * Fabs({r_in:.17g} - {rho}))"),
                   restricted_size(gmsh, sorted(rest), f"Min({size_matrix:.17g}, "
                               f"{size_interface:.17g} + {g} * Fabs({rho} - {r_out:.17g}))")]
         generate(gmsh, fields, max(size_matrix, size_particle), order)
-        filled = [_fill_band(gmsh, shape, mid, radii, a, b, order) for b in bands]
+        filled = [_fill_band(gmsh, form, mid, radii, a, b, order) for b in bands]
         gmsh.model.addPhysicalGroup(3, sorted(core) + [f[0] for f in filled], PARTICLE_TAG)
         gmsh.model.addPhysicalGroup(3, sorted(rest) + [f[1] for f in filled], MATRIX_TAG)
         return {"band_cells": sum(f[2] for f in filled)}
 
-    msh, ct, ft, info = run_gmsh(comm, build, f"{shape} particle with interface layers",
+    msh, ct, ft, info = run_gmsh(comm, build, f"{form.name} particle with interface layers",
                                  stl_bounds=False)
-    vp = particle_volume(shape, a, L)
-    what = {"sphere": f"sphere r={a:.4g}", "cylinder": f"cylinder r={a:.4g} along z",
-            "slab": f"slab half-thickness {a:.4g} normal to z"}[shape]
+    vp = form.volume(a, L)
+    what = form.what(a)
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False, centres=np.empty((0, 3)),
                   materials={matrix: [MATRIX_TAG], particle: [PARTICLE_TAG]},
                   period=None, box_lower=np.zeros(3),
@@ -156,17 +148,10 @@ def build_particle_layered(comm: MPI.Comm, shape: str, particle_size: float,
 
 # --- geometry ---------------------------------------------------------------------------------
 
-def _shape(occ, shape: str, mid: np.ndarray, L: np.ndarray, r: float) -> int:
-    if shape == "sphere":
-        return occ.addSphere(*mid, r)
-    if shape == "cylinder":
-        return occ.addCylinder(mid[0], mid[1], 0, 0, 0, L[2], r)
-    return occ.addBox(0, 0, mid[2] - r, L[0], L[1], 2 * r)
-
-
-def _band_surfaces(gmsh, shape: str, mid: np.ndarray, core: set, band: set,
+def _band_surfaces(gmsh, form: ParticleShape, mid: np.ndarray, core: set, band: set,
                    rest: set) -> list[_Band]:
-    """The inner and outer surface of each band (one, or two for a slab: above and below)."""
+    """The inner and outer surface of each band (one, or two for a slab: above and below the
+    mid-plane, `form.band_sides`)."""
     occ = gmsh.model.occ
 
     def faces(vols) -> set:
@@ -174,46 +159,20 @@ def _band_surfaces(gmsh, shape: str, mid: np.ndarray, core: set, band: set,
                                                           combined=False, oriented=False)}
     occ.synchronize()
     s_in, s_out = faces(core) & faces(band), faces(band) & faces(rest)
-    side = lambda s: 1.0 if occ.getCenterOfMass(2, s)[2] >= mid[2] else -1.0  # noqa: E731
-    if shape != "slab":
+    if len(form.band_sides) == 1:
         if len(s_in) != 1 or len(s_out) != 1:
             raise RuntimeError(f"unexpected band surfaces {sorted(s_in)}, {sorted(s_out)}")
         return [_Band(s_in.pop(), s_out.pop())]
+    axis = form.axes[0]
+    side = lambda s: 1.0 if occ.getCenterOfMass(2, s)[axis] >= mid[axis] else -1.0  # noqa: E731
     bands = []
-    for sign in (1.0, -1.0):
+    for sign in form.band_sides:
         i = [s for s in s_in if side(s) == sign]
         o = [s for s in s_out if side(s) == sign]
         if len(i) != 1 or len(o) != 1:
             raise RuntimeError(f"unexpected slab band surfaces {i}, {o}")
         bands.append(_Band(i[0], o[0], sign))
     return bands
-
-
-def _transform(shape: str, mid: np.ndarray, r_in: float, r_out: float, sign: float) -> list:
-    """4x4 affine map (row-major, Gmsh) from the band's inner surface onto its outer one."""
-    T = np.eye(4)
-    if shape == "slab":
-        T[2, 3] = sign * (r_out - r_in)
-    else:
-        k = r_out / r_in
-        axes = 3 if shape == "sphere" else 2
-        for i in range(axes):
-            T[i, i] = k
-            T[i, 3] = mid[i] * (1 - k)
-    return T.ravel().tolist()
-
-
-def _place(shape: str, mid: np.ndarray, x: np.ndarray, r_from: float, r_to: float,
-           sign: float) -> np.ndarray:
-    """Points x (m, 3) on the layer surface at r_from moved to the one at r_to."""
-    y = np.array(x, dtype=float)
-    if shape == "sphere":
-        return mid + (y - mid) * (r_to / r_from)
-    if shape == "cylinder":
-        y[:, :2] = mid[:2] + (y[:, :2] - mid[:2]) * (r_to / r_from)
-        return y
-    y[:, 2] += sign * (r_to - r_from)
-    return y
 
 
 # --- the band ---------------------------------------------------------------------------------
@@ -250,7 +209,7 @@ def _surface(gmsh, s: int, order: int):
     return verts, np.array([pos[v] for v in verts.tolist()]), tri[:, :3], mids, pos
 
 
-def _fill_band(gmsh, shape: str, mid: np.ndarray, radii: np.ndarray, a: float, band: _Band,
+def _fill_band(gmsh, form: ParticleShape, mid: np.ndarray, radii: np.ndarray, a: float, band: _Band,
                order: int) -> int:
     """Add the band's nodes and tetrahedra (order 1 or 2) to the Gmsh model in two discrete
     volumes, inside and outside the interface: (particle volume, matrix volume, cells)."""
@@ -259,7 +218,7 @@ def _fill_band(gmsh, shape: str, mid: np.ndarray, radii: np.ndarray, a: float, b
     r_in, r_out = float(radii[0]), float(radii[-1])
     v_in, x_in, tri_tags, mids_in, pos = _surface(gmsh, band.s_in, order)
     v_out, x_out, _, mids_out, pos_out = _surface(gmsh, band.s_out, order)
-    dist, idx = cKDTree(x_out).query(_place(shape, mid, x_in, r_in, r_out, band.sign))
+    dist, idx = cKDTree(x_out).query(form.move_to_layer(x_in, mid, r_in, r_out, band.sign))
     if len(v_out) != len(v_in) or np.max(dist) > 1e-8 * max(r_out, 1.0):
         raise RuntimeError("the meshes of the band's two surfaces do not match")
     out_of = v_out[idx]
@@ -284,7 +243,7 @@ def _fill_band(gmsh, shape: str, mid: np.ndarray, radii: np.ndarray, a: float, b
     xs = [x_in]
     for k in range(1, nl - 1):
         V[k] = new(ns)
-        xs.append(_place(shape, mid, x_in, r_in, float(radii[k]), band.sign))
+        xs.append(form.move_to_layer(x_in, mid, r_in, float(radii[k]), band.sign))
         mesh.addNodes(3, vol_p, V[k].tolist(), xs[-1].ravel().tolist())
     xs.append(x_out[idx])
     if order == 2:
@@ -295,7 +254,7 @@ def _fill_band(gmsh, shape: str, mid: np.ndarray, radii: np.ndarray, a: float, b
         m_in = np.array([pos[t] for t in MT[0].tolist()])
         for k in range(1, nl - 1):
             MT[k] = new(ne)
-            y = _place(shape, mid, m_in, r_in, float(radii[k]), band.sign)
+            y = form.move_to_layer(m_in, mid, r_in, float(radii[k]), band.sign)
             mesh.addNodes(3, vol_p, MT[k].tolist(), y.ravel().tolist())
         MV = np.empty((nl - 1, ns), dtype=np.int64)
         MD = np.empty((nl - 1, ne), dtype=np.int64)
@@ -305,7 +264,7 @@ def _fill_band(gmsh, shape: str, mid: np.ndarray, radii: np.ndarray, a: float, b
             # the prism is the layer surface swept across: a diagonal's midpoint is on the
             # mid-layer surface, above its edge's midpoint (straight diagonals would fold
             # layers thinner than the curved edges' sagitta)
-            y = _place(shape, mid, m_in, r_in, 0.5 * float(radii[j] + radii[j + 1]), band.sign)
+            y = form.move_to_layer(m_in, mid, r_in, 0.5 * float(radii[j] + radii[j + 1]), band.sign)
             mesh.addNodes(3, vol_p, MD[j].tolist(), y.ravel().tolist())
     # three tetrahedra per prism, vertices (layer offset, local vertex a < b < c); every side
     # face is cut from its bottom lower-index vertex to its top higher-index one: conforming

@@ -30,14 +30,13 @@ from mpi4py import MPI
 from ..errors import CaseError
 from ..mesh import compat
 from ..mesh.domain import FACET_OUTER, Domain
+from ..physics.shapes import SHAPES, ParticleShape, Slab, shape as shape_of
 
 REGION_TAG0 = 21
 #: h = (CELLS_PER_LAYER^-1 l + GROWTH d) * 400 / N, capped at EXTENT_CELLS^-1 E * 400 / N
 CELLS_PER_LAYER = 20.0
 GROWTH = 0.025
 EXTENT_CELLS = 40.0
-#: exponent of r in the weight per shape
-POWERS = {"sphere": 2, "cylinder": 1, "slab": 0}
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,24 @@ class Region:
     layer: float
 
 
-def outer_radius(shape: str, particle_size: float, phi: float) -> float:
+def outer_radius(shape: str | ParticleShape, particle_size: float, phi: float) -> float:
     """Outer radius (nm) of the matrix shell that keeps the particle volume fraction phi."""
     if not 0 < phi < 1:
         raise CaseError("geometry.side", f"particle volume fraction {phi:.4g}",
                         "a box larger than the particle (volume fraction < 1)")
-    return float(particle_size) * phi ** (-1.0 / (POWERS[shape] + 1))
+    return reducible(shape).outer_radius(particle_size, phi)
+
+
+def reducible(shape: str | ParticleShape) -> ParticleShape:
+    """The shape, which must have a 1D reduction (CaseError naming geometry.shape otherwise)."""
+    try:
+        form = shape_of(shape)
+    except ValueError:
+        raise CaseError("geometry.shape", shape, f"one of {', '.join(SHAPES)}") from None
+    if form.power is None:
+        raise CaseError("geometry.shape", form.name, "a shape with a 1D reduction (one of "
+                        f"{', '.join(n for n, s in SHAPES.items() if s.power is not None)})")
+    return form
 
 
 def graded_nodes(lo: float, hi: float, refine_lo: bool, refine_hi: bool, layer: float,
@@ -101,15 +112,14 @@ def reduction_nodes(regions: Sequence[Region], ncells: int, refine_outer: bool =
     return np.concatenate(parts)
 
 
-def build_reduction(comm: MPI.Comm, shape: str, regions: Sequence[Region], ncells: int,
-                    weight_scale: float = 1.0, description: str = "",
+def build_reduction(comm: MPI.Comm, shape: str | ParticleShape, regions: Sequence[Region],
+                    ncells: int, weight_scale: float = 1.0, description: str = "",
                     refine_outer: bool = False, tag_inner: bool = False) -> Domain:
     """The 1D Domain of consecutive regions (region i gets cell tag REGION_TAG0 + i, its
-    material the union of its tags). shape: "sphere", "cylinder" or "slab" (the weight);
-    weight_scale: L_z (cylinder) or the area (slab). FACET_OUTER on the outer end, and on
-    x = 0 too when tag_inner (a film's bottom face)."""
-    if shape not in POWERS:
-        raise CaseError("geometry.shape", shape, f"one of {', '.join(POWERS)}")
+    material the union of its tags). shape: a particle shape or its name ("sphere",
+    "cylinder", "slab"; its 1D weight); weight_scale: L_z (cylinder) or the area (slab).
+    FACET_OUTER on the outer end, and on x = 0 too when tag_inner (a film's bottom face)."""
+    form = reducible(shape)
     x = reduction_nodes(regions, ncells, refine_outer=refine_outer)
     msh = compat.interval_mesh(comm, x)
     mid = compat.cell_midpoints(msh)[:, 0]
@@ -127,11 +137,9 @@ def build_reduction(comm: MPI.Comm, shape: str, regions: Sequence[Region], ncell
     materials: dict[str, list[int]] = {}
     for i, reg in enumerate(regions):
         materials.setdefault(reg.material, []).append(REGION_TAG0 + i)
-    p = POWERS[shape]
-    volume = {2: 4.0 / 3.0 * math.pi * (hi**3 - lo**3), 1: math.pi * weight_scale * (hi**2 - lo**2),
-              0: weight_scale * (hi - lo)}[p]
+    volume = form.shell_volume(lo, hi, weight_scale)
     return Domain(mesh=msh, cell_tags=ct, facet_tags=ft, radial=False, centres=np.empty((0, 3)),
-                  materials=materials, exact_volume=volume, reduction=shape,
+                  materials=materials, exact_volume=volume, reduction=form,
                   weight_scale=weight_scale,
                   region_names={REGION_TAG0 + i: f"{r.material} [{r.lo:.4g}, {r.hi:.4g}] nm"
                                 for i, r in enumerate(regions)},
@@ -139,22 +147,21 @@ def build_reduction(comm: MPI.Comm, shape: str, regions: Sequence[Region], ncell
                               f"{np.diff(x).min():.3g} nm)")
 
 
-def build_particle_radial(comm: MPI.Comm, shape: str, particle_size: float,
+def build_particle_radial(comm: MPI.Comm, shape: str | ParticleShape, particle_size: float,
                           box_lengths: Sequence[float], particle: str, matrix: str,
                           layers: dict[str, float], ncells: int) -> Domain:
     """The 1D reduction of a particle centred in a box (sphere radius, cylinder radius or slab
     half-thickness `particle_size`, nm): the particle on [0, R_p], the matrix on [R_p, R_out].
     layers: boundary-layer length (nm) per material."""
-    from .inclusions import particle_volume
+    form = reducible(shape)
     L = np.asarray(box_lengths, dtype=float)
-    phi = particle_volume(shape, particle_size, L) / float(np.prod(L))
-    R = outer_radius(shape, particle_size, phi)
-    scale = {"sphere": 1.0, "cylinder": float(L[2]), "slab": 2.0 * float(L[0] * L[1])}[shape]
+    phi = form.volume(float(particle_size), L) / float(np.prod(L))
+    R = outer_radius(form, particle_size, phi)
     regions = [Region(particle, 0.0, float(particle_size), layers[particle]),
                Region(matrix, float(particle_size), R, layers[matrix])]
-    what = {"sphere": "sphere r", "cylinder": "cylinder r", "slab": "slab half-thickness"}[shape]
-    return build_reduction(comm, shape, regions, ncells, scale,
-                           f"1D {shape}: {particle} {what} {particle_size:.4g} nm in {matrix} "
+    return build_reduction(comm, form, regions, ncells, form.weight_scale(L),
+                           f"1D {form.name}: {particle} {form.radial_label()} "
+                           f"{particle_size:.4g} nm in {matrix} "
                            f"to {R:.4g} nm (volume fraction {phi:.4g})")
 
 
@@ -165,5 +172,5 @@ def build_layers_radial(comm: MPI.Comm, thicknesses: Sequence[float], names: Seq
     z = np.concatenate([[0.0], np.cumsum(t)])
     regions = [Region(n, float(a), float(b), layers[n]) for n, a, b in zip(names, z[:-1], z[1:])]
     stack = ", ".join(f"{n} {h:.4g}" for n, h in zip(names, t))
-    return build_reduction(comm, "slab", regions, ncells, float(lateral[0] * lateral[1]),
+    return build_reduction(comm, Slab(), regions, ncells, float(lateral[0] * lateral[1]),
                            f"1D film along z [{stack}] nm", tag_inner=True)

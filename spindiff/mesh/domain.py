@@ -6,6 +6,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..physics.shapes import ParticleShape, Sphere
+
 #: cell-tag values used by the built-in builders
 TAG_VISIBLE = 1      # r > r_h
 TAG_HIDDEN = 2       # b < r < r_h (hyperfine-shifted, NMR-invisible)
@@ -13,6 +15,8 @@ TAG_BARRIER = 3      # r < b when the barrier is kept in the mesh
 #: facet-tag values
 FACET_OUTER = 10
 FACET_BARRIER = 11
+#: the radial reduction of a spherical cell weighs like a sphere
+_RADIAL_CELL = Sphere()
 
 
 @dataclass
@@ -35,8 +39,9 @@ class Domain:
     conforming_radii: radii (nm) of spheres around every centre that the mesh conforms to; a
         law with a jump at one of them is evaluated per cell (by the cell midpoint), which is
         exact on a conforming mesh even where a straight interior edge cuts a curved interface.
-    reduction: "sphere", "cylinder" or "slab" for the 1D reductions of a particle or film in a
-        matrix (spindiff.geometry.particle_radial; x[0] = r or z), None otherwise.
+    reduction: the particle shape (spindiff.physics.shapes: sphere, cylinder or slab) of the 1D
+        reductions of a particle or film in a matrix (spindiff.geometry.particle_radial;
+        x[0] = r or z), None otherwise.
     weight_scale: factor of the 1D measure weight (nm for a cylinder: its length; nm^2 for a
         slab: its cross-section), so that int w dx is the sample volume in nm^3.
     """
@@ -55,7 +60,7 @@ class Domain:
     description: str = ""
     region_names: dict[int, str] = field(default_factory=dict)
     conforming_radii: list[float] = field(default_factory=list)
-    reduction: Optional[str] = None
+    reduction: Optional[ParticleShape] = None
     weight_scale: float = 1.0
 
     def facets(self) -> Any:
@@ -74,17 +79,12 @@ class Domain:
     def weight(self, x) -> Any:
         """Measure weight of a 1D reduction as a UFL expression of the coordinate x (None in
         3D): 4 pi r^2 (radial cell, sphere), 2 pi r L (cylinder), the area A (slab), times
-        weight_scale for the cylinder and slab."""
-        import math
-
+        weight_scale for the cylinder and slab (the shape's `weight`)."""
         import ufl
-        if self.radial or self.reduction == "sphere":
-            return 4.0 * math.pi * x[0] ** 2
-        if self.reduction == "cylinder":
-            return 2.0 * math.pi * self.weight_scale * x[0]
-        if self.reduction == "slab":
-            return ufl.as_ufl(float(self.weight_scale))
-        return None
+        if not self.serial:
+            return None
+        w = (_RADIAL_CELL if self.radial else self.reduction).weight(x[0], self.weight_scale)
+        return ufl.as_ufl(w) if isinstance(w, (int, float)) else w
 
     @property
     def periodic(self) -> bool:
