@@ -9,6 +9,7 @@ from mpi4py import MPI
 from .case.load import mesh_file_path
 from .case.schema import Case
 from .mesh.domain import Domain
+from .sources import source_law
 
 
 def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
@@ -30,7 +31,8 @@ def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
 
 
 def _extra_radii(case: Case) -> list[float]:
-    return [case.source.radius] if case.source.model == "region" else []
+    """Radii the source law needs the mesh to conform to around every centre."""
+    return list(source_law(case).conforming_radii)
 
 
 def _sphere_cell(case: Case, comm, mesh_model: str) -> Domain:

@@ -6,20 +6,21 @@
 with, per material, n (nm^-3), D0 (nm^2/s) and T1n (s); around each centre the laws of the
 current protocol stage (`StageLaws`: source rate k(r) and target P_src(r), paramagnetic
 relaxation R1_para(r), diffusion suppression s_e(r)); f the polarization dependence of the
-diffusion coefficient (`DiffusionSpec`). Everything is in internal units (nm, s).
+diffusion coefficient (`DiffusionLaw`); the source law of spindiff.sources. Everything is in internal units (nm, s).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
+from typing import ClassVar, Optional, Sequence, Union
 
 import numpy as np
 
 from .case.schema import Case
 from .centre_laws import (ElectronControlledCentres, InverseSixthCentres, RateTableCentres,
-                          RegionRate, StageLaws)
+                          StageLaws)
 from .rates import tables_for_case
+from .sources import SourceLaw, VolumeSource, source_law
 
 @dataclass(frozen=True)
 class MaterialProps:
@@ -36,44 +37,79 @@ class MaterialProps:
 
 
 @dataclass(frozen=True)
-class DiffusionSpec:
-    """Polarization dependence of the spin-diffusion coefficient (docs/physics.md section 3.2).
+class DiffusionLaw:
+    """Polarization dependence f(P~) of the spin-diffusion coefficient D = D0 s(x) f(P~)
+    (docs/physics.md section 3.2): conventional (f = 1) here; the corrected laws below.
 
-    model "conventional": f = 1. model "corrected": f(P~) = 1 / sqrt(max(1 - P~^2, eps)), with
-    P~ the local polarization ("local": a nonlinear PDE) or the material mean ("mean"). The floor
-    eps caps f at 1 / sqrt(eps) (eps = 1e-4: f <= 100).
-    """
+    model, polarization: the case's [diffusion] keys, as reported in summary.json; eps: the
+    floor of 1 - P~^2 of the corrected laws (eps = 1e-4: f <= 100). The step equation the
+    solver uses follows from `constant`, `nonlinear` and `per_material` (spindiff.fem)."""
     model: str = "conventional"
     polarization: str = "local"
     eps: float = 1e-4
 
-    @property
-    def mode(self) -> str:
-        """"conventional", "local" or "mean"."""
-        return "conventional" if self.model == "conventional" else self.polarization
+    #: f = 1: D does not depend on P (linear steps; K may be stored inside the reaction matrix)
+    constant: ClassVar[bool] = True
+    #: f depends on the local P: a nonlinear equation (Kirchhoff transform and Newton)
+    nonlinear: ClassVar[bool] = False
+    #: f follows each material's mean <P>: one stiffness matrix per material, linear steps
+    per_material: ClassVar[bool] = False
 
     @property
     def cap(self) -> float:
         """Largest value of f (the regularisation cap)."""
-        return 1.0 if self.model == "conventional" else 1.0 / math.sqrt(self.eps)
+        return 1.0
 
     def f(self, p: np.ndarray) -> np.ndarray:
         """f(P~), vectorised."""
+        return np.ones_like(np.asarray(p, dtype=float))
+
+    def kirchhoff(self, p: np.ndarray) -> np.ndarray:
+        """Phi(P) = int_0^P f, so that div(D0 f(P) grad P) = div(D0 grad Phi(P))."""
+        return np.asarray(p, dtype=float).copy()
+
+
+@dataclass(frozen=True)
+class CorrectedDiffusion(DiffusionLaw):
+    """f(P~) = 1 / sqrt(max(1 - P~^2, eps)), capped at 1 / sqrt(eps)."""
+    constant: ClassVar[bool] = False
+
+    @property
+    def cap(self) -> float:
+        return 1.0 / math.sqrt(self.eps)
+
+    def f(self, p: np.ndarray) -> np.ndarray:
         p = np.asarray(p, dtype=float)
-        if self.model == "conventional":
-            return np.ones_like(p)
         return 1.0 / np.sqrt(np.maximum(1.0 - p * p, self.eps))
 
     def kirchhoff(self, p: np.ndarray) -> np.ndarray:
-        """Phi(P) = int_0^P f: arcsin P, continued linearly with slope f_cap beyond the cap, so
-        that div(D0 f(P) grad P) = div(D0 grad Phi(P))."""
+        """arcsin P, continued linearly with slope f_cap beyond the cap."""
         p = np.asarray(p, dtype=float)
-        if self.model == "conventional":
-            return p.copy()
         pc = math.sqrt(1.0 - self.eps)
         a = np.abs(p)
         inner = np.arcsin(np.minimum(a, pc))
         return np.sign(p) * (inner + np.maximum(a - pc, 0.0) * self.cap)
+
+
+@dataclass(frozen=True)
+class CorrectedLocalDiffusion(CorrectedDiffusion):
+    """Corrected diffusion with P~ the local polarization (a nonlinear PDE)."""
+    nonlinear: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class CorrectedMeanDiffusion(CorrectedDiffusion):
+    """Corrected diffusion with P~ the mean polarization of each material."""
+    per_material: ClassVar[bool] = True
+
+
+def diffusion_law(model: str = "conventional", polarization: str = "local",
+                  eps: float = 1e-4) -> DiffusionLaw:
+    """The diffusion law of a case's [diffusion] model, polarization and regularization."""
+    if model == "conventional":
+        return DiffusionLaw(model, polarization, eps)
+    law = {"local": CorrectedLocalDiffusion, "mean": CorrectedMeanDiffusion}[polarization]
+    return law(model, polarization, eps)
 
 
 @dataclass(frozen=True)
@@ -130,12 +166,11 @@ class TransportModel:
     initial_polarization: float
     stages: list[StageSpec]
     cell_radius: float = float("nan")
-    source_model: str = "volume"
-    source_radius: float = 0.0
-    surface_rate: float = 0.0
+    #: the source law (spindiff.sources): volume, surface, fixed, region, rates, or a registered one
+    source: SourceLaw = field(default_factory=VolumeSource)
     outer_boundary: str = "zero_flux"
     outer_polarization: float = 0.0
-    diffusion: DiffusionSpec = field(default_factory=DiffusionSpec)
+    diffusion: DiffusionLaw = field(default_factory=DiffusionLaw)
     saturation_width: float = 0.0
     uniform_rates: dict = field(default_factory=dict)
     notes: dict[str, object] = field(default_factory=dict)
@@ -145,9 +180,9 @@ class TransportModel:
         return sum(s.duration for s in self.stages)
 
     def laws(self, stage: StageSpec) -> StageLaws:
-        """The centre laws during `stage` (a volume source only for "volume"/"region")."""
+        """The centre laws during `stage` (a volume source only for a law that has one)."""
         laws = self.centre_physics.laws(stage)
-        if self.source_model not in ("volume", "region", "rates") and laws.source_rate is not None:
+        if not self.source.has_volume_law and laws.source_rate is not None:
             laws = StageLaws(None, laws.source_target, laws.paramagnetic_rate, laws.suppression)
         if stage.name in self.uniform_rates:
             laws = StageLaws(laws.source_rate, laws.source_target, laws.paramagnetic_rate,
@@ -189,7 +224,7 @@ def transport_model(case: Case, rate_tables: Optional[dict] = None,
                     homogenized: Optional[dict] = None) -> TransportModel:
     """Build the transport model of a validated case.
 
-    rate_tables: {stage name: RateTable} for source.model = "rates" (computed here from
+    rate_tables: {stage name: RateTable} for a source law that needs them (computed here from
     `spindiff.rates.tables_for_case` when not given); homogenized: {stage name:
     EffectiveRates} for centres.representation = "homogenized", which need runs of the single
     cell (`spindiff.homogenize.effective_rates`; `spindiff.runner.model_for_case` does both)."""
@@ -216,13 +251,10 @@ def transport_model(case: Case, rate_tables: Optional[dict] = None,
             pulse_rate=s.pulses.rate if s.pulses else None,
             pulse_exchange=s.pulses.exchange if s.pulses else 1.0,
             first_output=s.first_output))
-    src = case.source
-    region = RegionRate(src.rate, src.radius, b) if src.model == "region" else None
-    centres = InverseSixthCentres(src.C6 or 0.0, case.relaxation.C6, b, region)
-    if src.model == "rates":
-        if rate_tables is None:
-            rate_tables = tables_for_case(case)
-        centres = RateTableCentres(rate_tables, b)
+    source = source_law(case)
+    if source.needs_rate_tables and rate_tables is None:
+        rate_tables = tables_for_case(case)
+    centres = source.centre_physics(case, rate_tables)
     if params is not None:
         centres = ElectronControlledCentres(centres, params)
     uniform = {}
@@ -243,10 +275,9 @@ def transport_model(case: Case, rate_tables: Optional[dict] = None,
         uniform_rates=uniform,
         thermal_polarization=case.thermal_polarization,
         initial_polarization=case.initial_polarization, stages=stages,
-        cell_radius=case.cell_radius, source_model=src.model, source_radius=src.radius or 0.0,
-        surface_rate=case.source.kappa or 0.0, outer_boundary=case.geometry.outer_boundary,
+        cell_radius=case.cell_radius, source=source, outer_boundary=case.geometry.outer_boundary,
         outer_polarization=case.geometry.outer_polarization or 0.0,
-        diffusion=DiffusionSpec(d.model, d.polarization, d.regularization))
+        diffusion=diffusion_law(d.model, d.polarization, d.regularization))
 
 
 def stage_boundaries(stages: Sequence[StageSpec]) -> np.ndarray:

@@ -171,8 +171,9 @@ def run_series(case: Case, sizes: Sequence[float], out_dir: str | Path | None = 
         raise CaseError("geometry.kind", case.geometry.kind, "particle-series needs \"particle\"")
     wall0 = time.perf_counter()
     homog = effective_rates(case) if case.centres.representation == "homogenized" else None
+    from .sources import source_law
     tables = None
-    if case.source.model == "rates":
+    if source_law(case).needs_rate_tables:
         from .rates import tables_for_case
         tables = tables_for_case(case, comm)
     t_case = sum(st.duration for st in case.protocol.stages)

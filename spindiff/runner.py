@@ -29,8 +29,9 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
     "rates", computed on rank 0 and cached) and homogenized-matrix rates (runs of the single
     cell on every rank). progress: a line per phase with its wall time on rank 0."""
     from .io.progress import phase
+    from .sources import source_law
     tables = None
-    if case.source.model == "rates":
+    if source_law(case).needs_rate_tables:
         from .rates import tables_for_case
         with phase(comm, "rate tables", progress):
             tables = tables_for_case(case, comm)

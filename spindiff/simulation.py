@@ -102,7 +102,7 @@ class Simulation:
         from .io.progress import phase
         from .mesh import compat
         from .fem.operators import Discretization
-        from .fem.stepper import AdaptiveBDF2
+        from .fem.stepper import AdaptiveBDF2, WeightedRMS
         from .fem.systems import StepSystem
 
         self.wall0 = started_at if started_at is not None else time.perf_counter()
@@ -131,7 +131,9 @@ class Simulation:
                 # the radial profile's shells before the operators exist: the set-up's
                 # per-point transient then sits well below the time loop's memory
                 self.disc.radial_profile_shells(profile_bins)
-            self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options)
+            norm = WeightedRMS(s.rtol, s.atol)  # the stepper's error norm, also Newton's
+            self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options,
+                                     norm=norm)
             # the first stage's laws around the centres and its operators (the sums over
             # centres are the bulk of the set-up; a later set_stage with the same laws reuses them)
             self.system.set_stage(self.model.stages[0])
@@ -152,8 +154,8 @@ class Simulation:
                             "must satisfy |P| < 1 everywhere")
 
         self.stepper = AdaptiveBDF2(self.system, self.P, s.rtol, s.atol, s.dt_initial, s.dt_max,
-                                    on_step=self._on_step, fixed_dt=fixed_dt)
-        self.stepper.between_steps = self._between_steps
+                                    on_step=self._on_step, fixed_dt=fixed_dt,
+                                    between_steps=self._between_steps, norm=norm)
         self.starts = stage_boundaries(self.model.stages)
         self.events = protocol_events(self.model.stages)
         self.rows: list[list] = []

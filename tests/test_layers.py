@@ -5,9 +5,11 @@ lazy import cannot hide an upward edge. Layers, bottom to top:
 
     errors                       the one-line errors
     physics, io                  pure numpy/scipy; files and signals
-    units, analysis              unit parsing; curve fits
+    units, analysis, centre_laws unit parsing; curve fits; k(r), P_src(r), R1(r), s_e(r)
+                                 around a centre
+    sources                      the source laws a case names (source.model)
     case                         case files
-    rates, centre_laws           rate tables; k(r), P_src(r), R1(r), s_e(r) around a centre
+    rates                        rate tables of the quantum module for a case
     model, protocol              the transport model, protocol events (no dolfinx);
                                  the D(r; P_e) family near a centre
     mesh                         the meshed Domain and every DOLFINx seam (compat)
@@ -31,9 +33,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "spindiff"
 LAYERS = [
     {"spindiff", "errors"},
     {"physics", "io"},
-    {"units", "analysis"},
+    {"units", "analysis", "centre_laws"},
+    {"sources"},
     {"case"},
-    {"rates", "centre_laws"},
+    {"rates"},
     {"model"},
     {"protocol", "diffusion_family"},
     {"mesh"},

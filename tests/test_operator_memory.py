@@ -184,10 +184,10 @@ def test_jacobian_formed_in_place(which, monkeypatch):
     P = system.vec.f.duplicate()
     rng = np.random.default_rng(1)
     P.array[:] = rng.uniform(-0.9, 0.9, P.array.size)
-    system._kirchhoff(P)
+    system.equation.kirchhoff(P)
     assert system.vec.f.array.min() > 1.0  # the corrected factor 1 / sqrt(1 - P^2) is not trivial
     c = 123.0
-    system._form_jacobian(c)
+    system.equation.form_jacobian(c)
     ref = disc.K.copy()
     ref.diagonalScale(R=system.vec.f)
     for Q in system.ops.Q:

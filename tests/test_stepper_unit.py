@@ -157,8 +157,6 @@ def test_state_round_trip_reproduces_the_steps():
     ref.advance_to(5.0)
 
     sys, P = riccati(), vec(1.0)
-    a = AdaptiveBDF2(sys, P, 1e-6, 1e-9, 1e-3)
-    a.restart(0.0)
     saved = {}
 
     def snapshot():
@@ -167,7 +165,8 @@ def test_state_round_trip_reproduces_the_steps():
             saved["s"] = scalars
             saved["v"] = {k: v.array_r.copy() for k, v in vectors.items()}
             saved["P"] = P.array_r.copy()
-    a.between_steps = snapshot
+    a = AdaptiveBDF2(sys, P, 1e-6, 1e-9, 1e-3, between_steps=snapshot)
+    a.restart(0.0)
     a.advance_to(5.0)
 
     P2 = vec(0.0)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CaseError
 from ..physics.shapes import shape
+from ..sources import source_law
 from .geometry_kinds import BOXES
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def estimated_cells(case: Case) -> tuple[float, float]:
     if g.kind == "mesh" or m.model == "radial":
         return 0.0, 0.0
     b = case.barrier_radius
-    radii = [b, case.visible_radius] + ([case.source.radius] if case.source.model == "region" else [])
+    radii = [b, case.visible_radius] + list(source_law(case).conforming_radii)
     if g.kind == "sphere_cell":
         volume, centres = 4.0 / 3.0 * math.pi * case.cell_radius ** 3, 1
     elif g.kind == "periodic_cube":

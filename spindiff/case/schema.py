@@ -23,6 +23,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from .. import units
 from ..errors import CaseError
 from ..physics.shapes import SHAPES
+from ..sources import SOURCE_LAWS
 from . import rules
 from .dotted import apply_changes
 from .messages import first_error
@@ -120,6 +121,8 @@ def _registered(names: dict) -> AfterValidator:
 Nucleus = Annotated[str, BeforeValidator(_nucleus)]
 #: a particle shape of spindiff.physics.shapes (built in: sphere, cylinder, slab)
 ShapeName = Annotated[str, _registered(SHAPES)]
+#: a source law of spindiff.sources (built in: volume, surface, fixed, region, rates)
+SourceName = Annotated[str, _registered(SOURCE_LAWS)]
 FieldOrFrequency = Annotated[float, BeforeValidator(_field), AfterValidator(_positive)]
 #: seeds of the random placements: numpy accepts 0 ... 2^32 - 1 everywhere
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
@@ -239,7 +242,7 @@ class Source(Section):
     [agent] and each stage's microwaves (polarization and [relaxation] C6 are then not used).
     "surface" and "fixed" need barrier = "hole".
     """
-    model: Literal["volume", "surface", "fixed", "region", "rates"] = "volume"
+    model: SourceName = "volume"
     C6: Optional[C6Coefficient] = None
     kappa: Optional[Velocity] = None
     rate: Optional[Annotated[float, _quantity("rate"), AfterValidator(_non_negative)]] = None
@@ -504,6 +507,7 @@ class Case(Section):
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "Case":
         rules.check_consistency(self)
+        SOURCE_LAWS[self.source.model].check(self)  # the rules a source law adds
         return self
 
     # Building and changing ----------------------------------------------------------------

@@ -21,7 +21,8 @@ class FieldEventsMixin:
             xyz = compat.dof_coordinates(self.V0)
             r = self.domain.nearest_distance(xyz)
             m = self.model
-            self._source_mask = (r <= m.source_radius * (1 + 1e-9)) & (r >= m.barrier_radius * (1 - 1e-9))
+            radius = m.source.region_radius
+            self._source_mask = (r <= radius * (1 + 1e-9)) & (r >= m.barrier_radius * (1 - 1e-9))
         return self._source_mask
 
     def apply_pulse(self, target: float, exchange: float, P: PETSc.Vec) -> None:

@@ -102,7 +102,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             lump(self.M)
         #: the stiffness matrix (None when it is held in the reaction matrix, or in mean mode)
         self.K: PETSc.Mat | None = None
-        self.stiffness_in_reaction = FOLD_STIFFNESS and self.model.diffusion.mode == "conventional"
+        self.stiffness_in_reaction = FOLD_STIFFNESS and self.model.diffusion.constant
         self.K_parts: dict[str, PETSc.Mat] = {}
         self._laws: StageLaws | None = None
         #: (Q, g) of relaxation plus volume source for the current laws
@@ -171,7 +171,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         """Constants of the forms. No per-point law (k, k P_src, R1_para, s, the visible
         indicator) is kept: each is a quadrature function only while its operator is assembled."""
         msh = self.domain.mesh
-        self.P_src, self.kappa = fem.Constant(msh, 0.0), fem.Constant(msh, float(self.model.surface_rate))
+        self.P_src, self.kappa = fem.Constant(msh, 0.0), fem.Constant(msh, float(self.model.source.surface_rate))
         self.P0 = fem.Constant(msh, float(self.model.thermal_polarization))
         #: the source target P_src when it is one number (the load is then k P_src from the
         #: quadrature function of k); 1 when the load's law is k P_src per point
@@ -188,7 +188,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         u, v = ufl.TrialFunction(self.V0), ufl.TestFunction(self.V0)
         n, w, dx = self.n, self.weight, self.dx
         self.forms = {"M": compat.form(n * u * v * w * dx)}
-        if self.model.source_model == "surface":
+        if self.model.source.barrier_flux:
             ds_b = ufl.Measure("ds", domain=self.domain.mesh, subdomain_data=self.domain.facets(),
                                metadata={"quadrature_degree": self.quadrature_degree})(FACET_BARRIER)
             self.forms["Q_s"] = compat.form(n * self.kappa * u * v * w * ds_b)
@@ -265,7 +265,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             qf.commit(law, s)
             del s
             self._drop_distances()
-            if self.model.diffusion.mode == "mean":  # only the material parts are used
+            if self.model.diffusion.per_material:  # only the material parts are used
                 for name in self.domain.materials:
                     ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
                     self.K_parts[name] = self._assembled_with("K", law, ind)
@@ -361,12 +361,12 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         Q, g = self._reaction  # relaxation and volume source
         terms = [Q]
         fixed: list[tuple[np.ndarray, float]] = []
-        if stage.source_on and m.source_model == "surface":
+        if stage.source_on and m.source.barrier_flux:
             g = g.copy()  # the reaction load is shared with the later stages of these laws
             self.P_src.value = stage.source_polarization
             terms.append(self.assemble_matrix(self.forms["Q_s"]))
             g.axpy(1.0, self.assemble_vector(self.forms["g_s"]))
-        if stage.source_on and m.source_model == "fixed":
+        if stage.source_on and m.source.fixes_barrier:
             fixed.append((self.dirichlet_dofs(FACET_BARRIER), stage.source_polarization))
         if m.outer_boundary == "fixed":
             fixed.append((self.dirichlet_dofs(FACET_OUTER), m.outer_polarization))

@@ -56,6 +56,26 @@ class StepStats:
                 "dt_max_s": self.dt_max if self.accepted else None}
 
 
+class WeightedRMS:
+    """The error norm ||e / (atol + rtol |P|)||_rms of the stepper, shared with the Newton
+    iteration of a step system (which measures its updates in it)."""
+
+    def __init__(self, rtol: float, atol: float):
+        self.rtol, self.atol = rtol, atol
+        self._w: PETSc.Vec | None = None
+
+    def __call__(self, e: PETSc.Vec, P: PETSc.Vec) -> float:
+        if self._w is None:
+            self._w = P.duplicate()
+        w = self._w
+        P.copy(w)
+        w.abs()
+        w.scale(self.rtol)
+        w.shift(self.atol)
+        w.pointwiseDivide(e, w)
+        return w.norm() / math.sqrt(w.getSize())
+
+
 @dataclass
 class _History:
     times: list = field(default_factory=list)
@@ -68,21 +88,25 @@ class AdaptiveBDF2:
 
     `on_step(t, dt)` is called after every accepted step (progress reporting);
     `between_steps()` once the step and the next step size are settled, i.e. where the state
-    is complete (checkpoints, interruption). With `fixed_dt` every step has that size (for
-    convergence studies): no error control.
+    is complete (checkpoints, interruption). norm: the error norm (default WeightedRMS(rtol,
+    atol); give the system the same object to make its Newton iteration use it). With
+    `fixed_dt` every step has that size (for convergence studies): no error control.
     """
 
     def __init__(self, system: StepSystem, P: PETSc.Vec, rtol: float, atol: float,
                  dt_initial: float, dt_max: float | None = None, dt_min: float = 1e-14,
                  on_step: Callable[[float, float], None] | None = None,
-                 fixed_dt: float | None = None):
+                 fixed_dt: float | None = None,
+                 between_steps: Callable[[], None] | None = None,
+                 norm: WeightedRMS | None = None):
         self.system, self.P = system, P
         self.rtol, self.atol = rtol, atol
+        self.norm = norm if norm is not None else WeightedRMS(rtol, atol)
         self.dt_initial = dt_initial
         self.dt_max = dt_max if dt_max is not None else math.inf
         self.dt_min = dt_min
         self.on_step = on_step
-        self.between_steps: Callable[[], None] | None = None
+        self.between_steps = between_steps
         self.fixed_dt = fixed_dt
         self.first_step_dt: float | None = None
         self._since_restart = 0
@@ -90,11 +114,8 @@ class AdaptiveBDF2:
         self.dt = dt_initial
         self.stats = StepStats()
         self._hist = _History()
-        self._new, self._pred, self._err, self._tmp, self._weights, self._dP = (
-            P.duplicate() for _ in range(6))
+        self._new, self._pred, self._err, self._tmp, self._dP = (P.duplicate() for _ in range(5))
         self._startup = False
-        if hasattr(system, "norm"):
-            system.norm = self._wrms  # Newton measures its updates in the same norm
 
     # --- public --------------------------------------------------------------------------
 
@@ -231,7 +252,7 @@ class AdaptiveBDF2:
             self._err.axpy(0.5, self._new)
             self._err.axpy(-0.5, P_n)
             self._err.axpy(-0.5 * dt, dP_n)
-            return True, self._wrms(self._err, self._new), 1
+            return True, self.norm(self._err, self._new), 1
         t_n, t_m = h.times[-1], h.times[-2]
         h1 = t_n - t_m
         w = dt / h1
@@ -254,7 +275,7 @@ class AdaptiveBDF2:
         self._err.set(0.0)
         self._err.axpy(c_b / (c_b + c_p), self._new)
         self._err.axpy(-c_b / (c_b + c_p), self._pred)
-        return True, self._wrms(self._err, self._new), 2
+        return True, self.norm(self._err, self._new), 2
 
     def _extrapolate3(self, dt, h1, h2, P0, P1, P2) -> None:
         """Quadratic through (t_{n-2}, P0), (t_{n-1}, P1), (t_n, P2) evaluated at t_n + dt."""
@@ -277,15 +298,6 @@ class AdaptiveBDF2:
         self._pred.axpy(1.0 - cfac, P0)
         self._pred.axpy(s - cfac * h1, dP0)
         self._pred.axpy(cfac, P1)
-
-    def _wrms(self, e: PETSc.Vec, P: PETSc.Vec) -> float:
-        w = self._weights
-        P.copy(w)
-        w.abs()
-        w.scale(self.rtol)
-        w.shift(self.atol)
-        w.pointwiseDivide(e, w)
-        return w.norm() / math.sqrt(w.getSize())
 
     def _accept(self, t_new: float, dt: float) -> None:
         h = self._hist

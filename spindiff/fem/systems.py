@@ -10,6 +10,9 @@ solves, with c = a0 / dt,
     corrected, local:  F(P) = M (c P + h) + K Phi(P) + Q P - g = 0       (Newton)
                        J = c M + Q + K diag(f(P))
 
+each solved by its strategy object (spindiff.fem.step_equations), chosen from the diffusion
+law of the model.
+
 Every step matrix is a sum of the assembled M, K and Q (relaxation with volume source; with
 conventional diffusion K is stored inside Q), one of them diagonally scaled
 (spindiff.fem.step_operator): nothing is re-assembled when dt or P change. With hypre's
@@ -24,10 +27,8 @@ constraints by back-substitution of slave dofs after every solve.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
-import numpy as np
 from mpi4py import MPI
 from petsc4py import PETSc
 
@@ -36,15 +37,13 @@ from . import linear_solver
 from ..mesh import compat
 from ..mesh.heap import trim_heap
 from .operators import Discretization, StageOperators
+from .step_equations import step_equation
 from .step_operator import SAME, StepOperator, Term
 
 PC_REBUILD_RATIO = 3.0
 #: from this many dofs on, a hypre-preconditioned step matrix is not stored (StepOperator);
 #: below it the Python-applied operator's per-iteration overhead outweighs a small matrix
 MATRIX_FREE_MIN_DOFS = 100_000
-#: chord (simplified) Newton keeps the Jacobian while updates shrink at least this fast
-CHORD_RATE = 0.3
-CHORD_KSP_RTOL = 1e-2
 
 
 class WorkVectors:
@@ -63,18 +62,25 @@ class WorkVectors:
 
 
 class StepSystem:
-    """Step solver for the transport equation with conventional or corrected diffusion."""
+    """Step solver for the transport equation with conventional or corrected diffusion.
+
+    norm: the error norm the Newton iteration measures its updates in (the stepper's,
+    spindiff.fem.stepper.WeightedRMS; default the plain RMS)."""
 
     def __init__(self, disc: Discretization, kind: str = "auto", ksp_rtol: float = 1e-10,
                  petsc_options: dict | None = None, newton_tol: float = 1e-3,
-                 newton_max_it: int = 12, newton_ksp_rtol: float = 1e-6):
+                 newton_max_it: int = 12, newton_ksp_rtol: float = 1e-6,
+                 norm: Callable[[PETSc.Vec, PETSc.Vec], float] | None = None):
         self.disc = disc
-        self.spec = disc.model.diffusion
-        self.mode = self.spec.mode
+        self.assembly = disc
+        self.material_means = disc.material_means
+        self.law = disc.model.diffusion
+        #: the step equation of the diffusion law (spindiff.fem.step_equations)
+        self.equation = step_equation(self, self.law)
         comm = disc.comm
         self.kind = linear_solver.choose_kind(kind, disc.ndofs, disc.domain.serial)
-        symmetric = self.mode != "local"
-        self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, symmetric, petsc_options, "step")
+        self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, self.equation.symmetric,
+                                          petsc_options, "step")
         mass_kind = "direct" if self.kind == "direct" else "mass"
         self.mass_ksp = linear_solver.make_ksp(comm, mass_kind, 1e-13, True, None, "mass")
         #: the step matrix (M with Dirichlet rows is made only when there are Dirichlet rows)
@@ -89,7 +95,7 @@ class StepSystem:
         self.newton_ksp_rtol = max(newton_ksp_rtol, ksp_rtol)
         self.newton_tol = newton_tol
         self.newton_max_it = newton_max_it
-        self.norm: Callable[[PETSc.Vec, PETSc.Vec], float] | None = None
+        self.norm = norm
         self.f_max_seen = 1.0
         self.stats = {"solves": 0, "krylov_its": 0, "pc_setups": 0, "failures": 0,
                       "newton_its": 0, "newton_failures": 0}
@@ -123,47 +129,18 @@ class StepSystem:
 
     # --- operators -----------------------------------------------------------------------
 
-    def _mean_factors(self, P: PETSc.Vec) -> dict[str, float]:
-        means = self.disc.material_means(P)
-        return {name: float(self.spec.f(p)) for name, p in means.items()}
-
-    def _stiffness_parts(self, P: PETSc.Vec) -> list[tuple[float, PETSc.Mat]]:
-        """K_eff as (factor, matrix) terms for the linear modes: K in the conventional mode
-        (none when K is held in the reaction matrix), sum_m f(<P>_m) K_m with the material
-        means of P in the mean mode."""
-        if self.mode == "conventional":
-            return [] if self.disc.K is None else [(1.0, self.disc.K)]
-        return [(fac, self.disc.K_parts[name]) for name, fac in self._mean_factors(P).items()]
-
     def apply_operator(self, P: PETSc.Vec, out: PETSc.Vec) -> None:
         """out = K Phi(P) + Q P (the spatial operator applied to P)."""
-        if self.mode == "local":
-            self._kirchhoff(P)
-            self.disc.K.mult(self.vec.phi, out)
-        else:
-            out.set(0.0)
-            for fac, K in self._stiffness_parts(P):
-                K.mult(P, self.vec.MP)
-                out.axpy(fac, self.vec.MP)
+        self.equation.apply_stiffness(P, out)
         for Q in self.ops.Q:
             Q.multAdd(P, out, out)
-
-    def _kirchhoff(self, P: PETSc.Vec) -> None:
-        """Nodal Phi(P) and f(P) into self.vec.phi, self.vec.f."""
-        p = P.array_r
-        self.vec.phi.array[:] = self.spec.kirchhoff(p)
-        self.vec.f.array[:] = self.spec.f(p)
 
     # --- solves --------------------------------------------------------------------------
 
     def solve(self, c: float, hist: PETSc.Vec, guess: PETSc.Vec, out: PETSc.Vec,
               t: float | None = None) -> bool:
         """One implicit step: returns success (never raises on non-convergence)."""
-        if self.mode == "local":
-            return self._newton(c, hist, guess, out, t)
-        parts = self._stiffness_parts(guess)
-        rhs = self._rhs(hist, t)
-        return self._linear_solve(parts, c, rhs, guess, out)
+        return self.equation.solve(c, hist, guess, out, t)
 
     def _rhs(self, hist: PETSc.Vec, t: float | None) -> PETSc.Vec:
         rhs = self.vec.work
@@ -225,139 +202,10 @@ class StepSystem:
             self._pc_c = None
         return ok
 
-    def _newton(self, c: float, hist: PETSc.Vec, guess: PETSc.Vec, out: PETSc.Vec,
-                t: float | None) -> bool:
-        """Newton iteration for the Kirchhoff-interpolated corrected diffusion.
-
-        The Jacobian J(P) = c M + Q + K diag(f(P)) is formed at the predictor; later iterations
-        reuse it and its preconditioner or factorisation (a chord, or simplified-Newton,
-        iteration as in stiff ODE codes) while the updates shrink by a factor
-        < CHORD_RATE; otherwise J is re-formed at the current iterate. Converged when the update
-        is below `newton_tol` in the error norm of the time stepper; a failure (divergence,
-        stall, Krylov failure, non-finite values) returns False and the step is retried with a
-        smaller dt, never accepted."""
-        disc, ops = self.disc, self.ops
-        if guess is not out:
-            guess.copy(out)
-        # an extrapolated guess can leave (-1, 1) after a discontinuity: pull it back in
-        lim = 1.0 - 0.5 * self.spec.eps
-        np.clip(out.array, -lim, lim, out=out.array)
-        self.apply_dirichlet(out)
-        disc.constrain(out)
-        base = self._rhs(hist, t)  # g - M h (+ forcing)
-        F, delta = self.vec.F, self.vec.delta
-        colsum = self._column_sums(c) if not ops.has_bc else None
-        previous = math.inf
-        fresh = False
-        for it in range(self.newton_max_it):
-            # F = -(c M P + K Phi(P) + Q P - (g - M h))
-            self.apply_operator(out, F)
-            if c != 0.0:
-                disc.M.mult(out, self.vec.MP)
-                F.axpy(c, self.vec.MP)
-            F.axpy(-1.0, base)
-            F.array[ops.bc_local] = 0.0
-            disc.homogenize(F)
-            F.scale(-1.0)
-            delta.set(0.0)
-            if it == 0 or not fresh:
-                self._form_jacobian(c)
-                # inexact Newton: the iteration itself removes the linear-solve error
-                ok = self._krylov(c, F, delta, self.newton_ksp_rtol)
-                fresh = True
-            else:
-                ok = self._chord_solve(F, delta)
-            self.stats["newton_its"] += 1
-            if not ok:
-                break
-            disc.homogenize(delta)
-            if colsum is not None:
-                self._balance(delta, F, colsum)
-            alpha = self._damping(out, delta)
-            if alpha < 1.0:
-                delta.scale(alpha)
-                fresh = False
-            out.axpy(1.0, delta)
-            disc.constrain(out)
-            size = self.norm(delta, out) if self.norm is not None else delta.norm() / math.sqrt(delta.getSize())
-            if not math.isfinite(size):
-                break
-            if size <= self.newton_tol:
-                return True
-            if it >= 2 and size > previous and alpha == 1.0:
-                break  # diverging or stalled
-            if it >= 1 and size > CHORD_RATE * previous:
-                fresh = False  # slow: re-form the Jacobian at the current iterate
-            previous = size
-        self.stats["newton_failures"] += 1
-        return False
-
-    def _damping(self, P: PETSc.Vec, delta: PETSc.Vec) -> float:
-        """Largest alpha <= 1 that keeps every |P + alpha delta| below 1: Newton iterates stay
-        physical (far from the fixed point a full step can overshoot past |P| = 1, where f is
-        capped and convergence crawls)."""
-        p, d = P.array_r, delta.array_r
-        out = np.abs(p + d) >= 1.0
-        alpha = 1.0
-        if out.any():
-            room = 1.0 - np.abs(p[out])
-            alpha = float(np.min(0.9 * np.maximum(room, 0.0) / np.abs(d[out])))
-        return self.disc.comm.allreduce(min(alpha, 1.0), op=MPI.MIN)
-
-    def _column_sums(self, c: float) -> PETSc.Vec:
-        """1^T J = c 1^T M + 1^T Q for every Jacobian (1^T K = 0 whatever f is), slaves zeroed."""
-        s = self._colsum if hasattr(self, "_colsum") else None
-        if s is None:
-            self._colsum = s = self.vec.F.duplicate()
-            self._ones = self.vec.F.duplicate()
-            self._ones.set(1.0)
-        self.ops.Q[0].mult(self._ones, s)
-        for Q in self.ops.Q[1:]:
-            Q.multAdd(self._ones, s, s)
-        self.disc.M.mult(self._ones, self.vec.MP)
-        s.axpy(c, self.vec.MP)
-        self.disc.homogenize(s)
-        return s
-
-    def _balance(self, delta: PETSc.Vec, rhs: PETSc.Vec, colsum: PETSc.Vec) -> None:
-        """Add a constant to the Newton update so that the global balance 1^T (J delta - rhs)
-        = 0 holds exactly: an inexact Krylov solve then cannot create or destroy
-        magnetization (the nonlinear terms enter only through K Phi, and 1^T K = 0)."""
-        total = colsum.sum()
-        if total != 0.0:
-            delta.shift((rhs.sum() - colsum.dot(delta)) / total)
-            self.disc.homogenize(delta)
-
-    def _form_jacobian(self, c: float) -> None:
-        """The step operator becomes J = K diag(f(P)) + Q + c M with f at the last P given to
-        apply_operator (K diag(f) first: no copy of K is kept)."""
-        disc, ops = self.disc, self.ops
-        terms: list[Term] = [(1.0, disc.K, self.vec.f)] + [(1.0, Q, None) for Q in ops.Q]
-        if c != 0.0:
-            terms.append((c, disc.M, None))
-        self.op.set(terms, ops.bc_global, ops.bc_local, ops.has_bc)
-
-    def _chord_solve(self, rhs: PETSc.Vec, x: PETSc.Vec) -> bool:
-        """Solve with the operator and preconditioner already in the KSP (no set-up)."""
-        self.ksp.getPC().setReusePreconditioner(True)
-        if self.kind != "direct":
-            # the correction is already small: a relative accuracy of 1e-2 on it suffices
-            # (inexact Newton, Eisenstat-Walker style); the next iteration sees the rest
-            self.ksp.setTolerances(rtol=max(self.newton_ksp_rtol, CHORD_KSP_RTOL))
-        self.ksp.solve(rhs, x)
-        self.stats["solves"] += 1
-        self.stats["krylov_its"] += self.ksp.getIterationNumber()
-        return linear_solver.converged(self.ksp)
-
     def note_accepted(self, P: PETSc.Vec) -> None:
         """Record the diffusion factor f of an accepted state (Newton iterates of rejected
-        steps do not count): nodal f(P) in local mode, f(<P>_material) in mean mode."""
-        if self.mode == "local":
-            f = self.spec.f(P.array_r)
-            if f.size:
-                self.f_max_seen = max(self.f_max_seen, float(f.max()))  # rank-local; see f_max()
-        elif self.mode == "mean":
-            self.f_max_seen = max(self.f_max_seen, *self._mean_factors(P).values())
+        steps do not count): nodal f(P) for the local law, f(<P>_material) for the mean one."""
+        self.f_max_seen = max(self.f_max_seen, self.equation.note_accepted(P))
 
     def f_max(self) -> float:
         """Largest diffusion factor f of any accepted state so far (all ranks)."""
