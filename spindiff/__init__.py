@@ -10,7 +10,8 @@ The physics layer (spindiff.physics) is pure numpy/scipy and never imports dolfi
 
 __version__ = "0.1.0"
 
-__all__ = ["load_case", "run", "Simulation", "steady_state", "fit", "__version__"]
+__all__ = ["load_case", "run", "Simulation", "Observer", "RunResult", "steady_state", "fit",
+           "__version__"]
 
 
 def __getattr__(name):
@@ -23,7 +24,7 @@ def __getattr__(name):
     if name == "run":
         from .runner import run
         return run
-    if name in ("Simulation", "steady_state"):
+    if name in ("Simulation", "Observer", "RunResult", "steady_state"):
         from . import simulation
         return getattr(simulation, name)
     raise AttributeError(f"module 'spindiff' has no attribute {name!r}")

@@ -1,8 +1,11 @@
 """Observers of a Simulation that make a results folder: rows, radial profiles, fields,
 progress and checkpoints (attached by spindiff.runner, or by hand in Python).
 
-    sim.observe(RowWriter(writer), ProfileWriter(writer), FieldWriter(writer, sim),
-                Progress(sim), Checkpointer(sim, writer, guard))
+    sim = Simulation(case, observers=[RowWriter(writer), ProfileWriter(writer, 40)])
+    sim.observe(FieldWriter(writer, sim), Progress(sim), Checkpointer(sim, writer, guard))
+
+RowWriter and ProfileWriter do their set-up in `setup` (the columns of timeseries.csv, the
+profile's shells before the step operators exist); the others need the built Simulation.
 """
 from __future__ import annotations
 
@@ -17,27 +20,38 @@ from .simulation import Observer, Simulation
 
 
 class RowWriter(Observer):
-    """Streams every output row to timeseries.csv."""
+    """Streams every output row to timeseries.csv (opened with the simulation's columns)."""
 
     def __init__(self, writer: ResultsWriter):
         self.writer = writer
+
+    def setup(self, sim: Simulation) -> None:
+        self.writer.start(sim.columns)
 
     def on_row(self, sim: Simulation, event: Event | None, row: list) -> None:
         self.writer.row(row)
 
 
 class ProfileWriter(Observer):
-    """profile.csv: <P> in shells around the centres at every output row, in long format
-    (time_s, r_nm, P: one row per shell; r_nm is the shell's mid radius in nm)."""
+    """profile.csv: <P> in `bins` shells around the centres at every output row, in long format
+    (time_s, r_nm, P: one row per shell; r_nm is the shell's mid radius in nm). A sample
+    without centres has no profile (no file)."""
 
-    def __init__(self, writer: ResultsWriter, sim: Simulation, bins: int):
+    def __init__(self, writer: ResultsWriter, bins: int):
+        self.writer, self.bins = writer, bins
+        self.radii: np.ndarray | None = None
+
+    def setup(self, sim: Simulation) -> None:
+        """The shells (before the step operators exist when given to the Simulation)."""
         from .io.results import PROFILE_COLUMNS
-        self.writer = writer
-        self.radii = sim.disc.radial_profile_shells(bins)
-        writer.open_extra("profile.csv", PROFILE_COLUMNS)
+        if len(sim.domain.centres):
+            self.radii = sim.observables.radial_profile_shells(self.bins)
+            self.writer.open_extra("profile.csv", PROFILE_COLUMNS)
 
     def on_row(self, sim: Simulation, event: Event | None, row: list) -> None:
-        values = sim.disc.radial_profile(sim.P)
+        if self.radii is None:
+            return
+        values = sim.observables.radial_profile(sim.P)
         self.writer.extra_rows_many("profile.csv", [[row[0], float(r), p]
                                                     for r, p in zip(self.radii, values)])
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Sequence
 
 from mpi4py import MPI
 
 from .case.schema import Case
 from .mesh.domain import Domain
 from .model import TransportModel, transport_model
-from .simulation import RunResult, Simulation
+from .simulation import Observer, RunResult, Simulation
 
 
 def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
@@ -46,16 +47,33 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
 def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD,
         mesh_model: str | None = None, progress: bool = True, case_text: str | None = None,
         domain: Domain | None = None, resume: bool = False, overwrite: bool = False,
-        **simulation_options) -> RunResult:
+        observers: Sequence[Observer] = (), **simulation_options) -> RunResult:
     """Simulate `case` to the end of its protocol; write the results folder when `out_dir` is
-    given.
+    given. With `out_dir`, SIGINT and SIGTERM stop the run between two steps with a
+    checkpoint (RunInterrupted).
 
-    mesh_model: "3d" or "radial" instead of case.mesh.model; domain: reuse a built mesh;
-    resume: continue the run of the same case in `out_dir`.partial from its checkpoint;
-    overwrite: let the finished run replace an earlier results folder of spindiff's in
-    `out_dir` (nothing else is ever replaced, see spindiff.io.folders). With `out_dir`, SIGINT
-    and SIGTERM stop the run between two steps with a checkpoint (RunInterrupted).
-    simulation_options: passed to `Simulation` (model, initial, forcing, fixed_dt).
+    Args:
+        case: a validated case (`load_case`, `Case.with_changes`).
+        out_dir: the results folder (docs/results.md), written as `out_dir`.partial and renamed
+            when the run has finished; None: nothing is written.
+        comm: the MPI communicator of the run (the 1D reductions run whole on every rank).
+        mesh_model: "3d" or "radial" instead of case.mesh.model.
+        progress: a progress bar and a line per set-up phase on rank 0.
+        case_text: the case file's text for `out_dir`/case.toml (default: written from the case).
+        domain: reuse a built mesh (spindiff.simulation.build_domain).
+        resume: continue the run of the same case in `out_dir`.partial from its checkpoint.
+        overwrite: let the finished run replace an earlier results folder of spindiff's in
+            `out_dir` (nothing else is ever replaced, see spindiff.io.folders).
+        observers: Observer objects told about the run (docs/architecture.md), beside those
+            of the results folder.
+        **simulation_options: passed to `Simulation` (model, initial, forcing, fixed_dt).
+
+    Returns:
+        The RunResult (series, summary with the spatial error estimate, the folder).
+
+    Raises:
+        CaseError: a case the solver refuses (PETSc options, the initial field).
+        RunInterrupted: SIGINT or SIGTERM with `out_dir`; the checkpoint is in the folder.
     """
     from .fem.linear_solver import check_options
     from .io.folders import OutputFolder
@@ -66,7 +84,8 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     wall0 = time.perf_counter()
     check_options(case)  # PETSc's own verdict on the case's options, before anything is made
     if out_dir is None:
-        sim = _simulation(case, comm, mesh_model, domain, wall0, progress, simulation_options)
+        sim = _simulation(case, comm, mesh_model, domain, wall0, progress, observers,
+                          simulation_options)
         sim.observe(Progress(sim, enabled=progress))
         return _spatial_error(sim, sim.run(), mesh_model, domain is not None, simulation_options)
     identity = case_identity(case)
@@ -75,8 +94,10 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     folder = OutputFolder(out_dir, comm, "run", identity, overwrite=overwrite, resume=resume)
     with SignalGuard() as guard:
         try:
-            sim = _simulation(case, comm, mesh_model, domain, wall0, progress, simulation_options)
-            return _run_into(sim, folder, guard, case_text, progress,
+            writer, state, folder_observers = _folder_writers(case, folder, comm, case_text)
+            sim = _simulation(case, comm, mesh_model, domain, wall0, progress,
+                              [*folder_observers, *observers], simulation_options)
+            return _run_into(sim, writer, state, guard, progress,
                              lambda res: _spatial_error(sim, res, mesh_model, domain is not None,
                                                         simulation_options))
         except BaseException as exc:
@@ -84,29 +105,35 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
             raise
 
 
-def _simulation(case, comm, mesh_model, domain, wall0, progress, options) -> Simulation:
+def _simulation(case, comm, mesh_model, domain, wall0, progress, observers,
+                options) -> Simulation:
     model = options.pop("model", None) or model_for_case(case, comm, progress)
-    bins = case.output.profile_bins if case.output.profile else None
     return Simulation(case, model=model, domain=domain, comm=comm, mesh_model=mesh_model,
-                      started_at=wall0, progress=progress, profile_bins=bins, **options)
+                      started_at=wall0, progress=progress, observers=observers, **options)
 
 
-def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: bool,
-              finish=lambda res: res) -> RunResult:
-    """Attach the results-folder observers, restore a checkpoint, run, write the summary
-    (after `finish(result)`: the spatial error estimate)."""
+def _folder_writers(case: Case, folder, comm: MPI.Comm, case_text: str | None):
+    """The results writer of a claimed folder, the checkpoint state to resume from (or None)
+    and the observers that set the folder up with the simulation (rows, profile)."""
     from .io.results import ResultsWriter
-    from .observers import Checkpointer, FieldWriter, ProfileWriter, Progress, RowWriter
-    case = sim.case
-    state = Checkpointer.find(folder, sim.comm) if folder.resumed else None
+    from .observers import Checkpointer, ProfileWriter, RowWriter
+    state = Checkpointer.find(folder, comm) if folder.resumed else None
     text = case_text if case_text is not None else _case_text(case)
-    writer = ResultsWriter(folder, text, sim.columns,
-                           keep_rows=state["rows"] if state else None,
+    writer = ResultsWriter(folder, text, keep_rows=state["rows"] if state else None,
                            keep_extra=state["extra_rows"] if state else None)
+    observers = [RowWriter(writer)]
+    if case.output.profile:
+        observers.append(ProfileWriter(writer, case.output.profile_bins))
+    return writer, state, observers
+
+
+def _run_into(sim: Simulation, writer, state: dict | None, guard, progress: bool,
+              finish=lambda res: res) -> RunResult:
+    """Attach the other results-folder observers, restore a checkpoint, run, write the summary
+    (after `finish(result)`: the spatial error estimate)."""
+    from .observers import Checkpointer, FieldWriter, Progress
+    case = sim.case
     keeper = Checkpointer(sim, writer, guard)
-    sim.observe(RowWriter(writer))
-    if case.output.profile and len(sim.domain.centres):
-        sim.observe(ProfileWriter(writer, sim, case.output.profile_bins))
     if case.output.fields:
         sim.observe(FieldWriter(writer, sim, resumes=state["resumes"] + 1 if state else 0))
     sim.observe(Progress(sim, enabled=progress), keeper)

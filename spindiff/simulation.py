@@ -15,9 +15,8 @@ composes a Simulation with the observers of a results folder (spindiff.runner).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Sequence
 
 import numpy as np
 from mpi4py import MPI
@@ -28,45 +27,9 @@ from .case.schema import Case
 from .mesh.domain import Domain
 from .model import TransportModel, stage_boundaries, transport_model
 from .protocol import Event, protocol_events
+from .run_types import Observer, RunResult
 
-
-@dataclass
-class RunResult:
-    """What a run computed: the time series (column arrays), the summary dict and the folder.
-
-    final_field: P at the end, one value per local dof (with ghosts), at `coordinates` (shape
-    (n, 3), nm; the 1D reductions have r in the first column); profile: the radial profile
-    {"time_s": (m,), "r_nm": (k,), "P": (m, k)} when output.profile was on (rank 0, from
-    profile.csv). `to_dataframe()` gives each as a pandas DataFrame."""
-    series: dict[str, np.ndarray]
-    summary: dict
-    out_dir: Optional[Path] = None
-    final_field: Optional[np.ndarray] = field(default=None, repr=False)
-    coordinates: Optional[np.ndarray] = field(default=None, repr=False)
-    profile: Optional[dict] = field(default=None, repr=False)
-
-    def to_dataframe(self, what: str = "timeseries"):
-        """A pandas DataFrame (pandas is optional: ImportError in one line without it) of
-        "timeseries" (the columns of timeseries.csv), "profile" (long format: time_s, r_nm, P)
-        or "field" (x_nm, y_nm, z_nm, P: the final field at the dof coordinates)."""
-        from .io.results import dataframe
-        return dataframe(self, what)
-
-
-class Observer:
-    """What a Simulation tells its observers; subclasses override the hooks they need."""
-
-    def on_step(self, sim: "Simulation", t: float, dt: float) -> None:
-        """After every accepted step (t: new time, dt: its size; s)."""
-
-    def between_steps(self, sim: "Simulation") -> None:
-        """Where the state is complete (the next step size chosen): checkpoints, signals."""
-
-    def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
-        """After an output row is recorded (event None: the initial row at t = 0)."""
-
-    def close(self, sim: "Simulation") -> None:
-        """When the simulation ends, normally or not."""
+__all__ = ["Simulation", "Observer", "RunResult", "build_domain", "steady_state", "stage_fits"]
 
 
 def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
@@ -80,16 +43,30 @@ def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
 class Simulation:
     """The nuclear polarization P(x, t) of a case, advanced through its protocol.
 
-    model: the transport model (default: built from the case; cases whose sources come from
-    the rate module or a homogenized matrix need it computed first, see spindiff.runner);
-    domain: an already built mesh (default: meshed from the case, on `comm`, or on every rank
-    alone for the 1D radial reduction); mesh_model: "3d" or "radial" instead of the case's;
-    progress: a line per set-up phase (meshing, coefficients) with its wall time on rank 0;
-    initial(x): the initial P at points x of shape (3, m) in nm (default: the case's uniform
-    value); forcing(t, x): a UFL source f added as n f (manufactured solutions); fixed_dt: no
-    step-size control (convergence studies); observers: see `Observer`; profile_bins: set up
-    that many radial-profile shells with the coefficients (before the step matrices exist,
-    where the set-up's per-point arrays cost least; a ProfileWriter then reuses them).
+    Made of the transport model (`model`), the meshed `domain`, the `disc`retization with its
+    `observables` and `field_events`, the stage `assembly`, the step `system` and the
+    `stepper` (docs/architecture.md); `rows` holds the output rows so far (`series`).
+
+    Args:
+        case: a validated case.
+        model: the transport model (default: built from the case; cases whose sources come
+            from the rate module or a homogenized matrix need it computed first, see
+            spindiff.runner.model_for_case).
+        domain: an already built mesh (default: meshed from the case, on `comm`, or on every
+            rank alone for the 1D reductions).
+        comm: the MPI communicator.
+        mesh_model: "3d" or "radial" instead of the case's.
+        initial: initial(x) gives P at points x of shape (3, m) in nm (default: the case's
+            uniform value).
+        forcing: forcing(t, x) gives a UFL source f added as n f (manufactured solutions).
+        fixed_dt: a constant step (s) without step-size control (convergence studies).
+        observers: Observer objects; their `setup` runs before the step matrices exist.
+        started_at: the perf_counter time the run started (for the summary's wall time).
+        progress: a line per set-up phase (meshing, coefficients) with its wall time on rank 0.
+
+    Raises:
+        CaseError: an initial field with |P| >= 1 somewhere.
+        MeshError: a mesh the builders or the materials refuse.
     """
 
     def __init__(self, case: Case, *, model: TransportModel | None = None,
@@ -97,11 +74,14 @@ class Simulation:
                  mesh_model: str | None = None,
                  initial: Callable[[np.ndarray], np.ndarray] | None = None,
                  forcing: Callable | None = None, fixed_dt: float | None = None,
-                 observers: tuple[Observer, ...] = (), started_at: float | None = None,
-                 progress: bool = False, profile_bins: int | None = None):
+                 observers: Sequence[Observer] = (), started_at: float | None = None,
+                 progress: bool = False):
         from .io.progress import phase
         from .mesh import compat
+        from .fem.events import FieldEvents
+        from .fem.observables import Observables
         from .fem.operators import Discretization
+        from .fem.stage_assembly import StageAssembly
         from .fem.stepper import AdaptiveBDF2, WeightedRMS
         from .fem.systems import StepSystem
 
@@ -127,18 +107,26 @@ class Simulation:
                                        lumped_mass=s.mass == "lumped",
                                        quadrature_degree=case.mesh.quadrature_degree,
                                        element_degree=case.mesh.element_degree)
-            if profile_bins and len(self.domain.centres):
-                # the radial profile's shells before the operators exist: the set-up's
-                # per-point transient then sits well below the time loop's memory
-                self.disc.radial_profile_shells(profile_bins)
+            #: averages, material means and radial profiles of P (spindiff.fem.observables)
+            self.observables = Observables.of(self.disc)
+            #: saturation and pulses (spindiff.fem.events)
+            self.field_events = FieldEvents.of(self.disc)
+            self.columns = ["time_s", *(f"P_{k}" for k in self.observables.weights),
+                            "enhancement", "stage"]
+            # the observers' set-up before the operators exist: per-point transients (the
+            # radial profile's shells) then sit well below the time loop's memory
+            self.observers: list[Observer] = list(observers)
+            for o in self.observers:
+                o.setup(self)
+            #: the stage laws and operators K, Q, g (spindiff.fem.stage_assembly)
+            self.assembly = StageAssembly(self.disc, self.model)
             norm = WeightedRMS(s.rtol, s.atol)  # the stepper's error norm, also Newton's
-            self.system = StepSystem(self.disc, s.linear_solver, s.ksp_rtol, s.petsc_options,
-                                     norm=norm)
+            self.system = StepSystem(self.assembly, s.linear_solver, s.ksp_rtol, s.petsc_options,
+                                     material_means=self.observables.material_means, norm=norm)
             # the first stage's laws around the centres and its operators (the sums over
             # centres are the bulk of the set-up; a later set_stage with the same laws reuses them)
             self.system.set_stage(self.model.stages[0])
         self.setup_time = setup.seconds
-        self.columns = ["time_s", *(f"P_{k}" for k in self.disc.weights), "enhancement", "stage"]
 
         if initial is None:
             self.disc.set_uniform(self.model.initial_polarization)
@@ -159,7 +147,6 @@ class Simulation:
         self.starts = stage_boundaries(self.model.stages)
         self.events = protocol_events(self.model.stages)
         self.rows: list[list] = []
-        self.observers: list[Observer] = list(observers)
         self.next_event = 0      # the first event not yet processed
         self.current_event = 0   # the event being worked on (for checkpoints between steps)
         self._started = False
@@ -182,10 +169,20 @@ class Simulation:
 
     def averages(self) -> dict[str, float]:
         """<P> now over the sample, the visible region and each material (collective)."""
-        return self.disc.averages(self.P)
+        return self.observables.averages(self.P)
 
     def observe(self, *observers: Observer) -> "Simulation":
-        self.observers.extend(observers)
+        """Attach observers; their `setup` runs at once.
+
+        Args:
+            *observers: Observer objects.
+
+        Returns:
+            This simulation.
+        """
+        for o in observers:
+            o.setup(self)
+            self.observers.append(o)
         return self
 
     def resume_at(self, event: int, rows: list[list]) -> None:
@@ -198,7 +195,11 @@ class Simulation:
     # --- time ----------------------------------------------------------------------------
 
     def advance_to(self, t: float) -> None:
-        """Process the protocol's events up to time t (s) and integrate to exactly t."""
+        """Process the protocol's events up to time t and integrate to exactly t.
+
+        Args:
+            t: the time (s) from the start of the protocol.
+        """
         if not self._started:
             self._start()
         while self.next_event < len(self.events) and self.events[self.next_event].t <= t:
@@ -210,7 +211,12 @@ class Simulation:
             self.stepper.advance_to(t)
 
     def run(self) -> RunResult:
-        """Integrate to the end of the protocol; the summary has fits, final values, costs."""
+        """Integrate to the end of the protocol, then close the observers.
+
+        Returns:
+            The RunResult: the series, the summary (fits, final values, costs; no spatial
+            error estimate, which `spindiff.run` adds) and the final field.
+        """
         try:
             self.advance_to(self.end_time)
         finally:
@@ -240,7 +246,7 @@ class Simulation:
         if ev.kind == "start":
             system.set_stage(stage)
             if stage.saturate != "none":
-                disc.saturate(stage.saturate)
+                self.field_events.saturate(stage.saturate)
             system.apply_dirichlet(P)
             disc.constrain(P)
             if stage.saturate != "none" or ev.t > 0 and system.ops.has_bc:
@@ -252,11 +258,11 @@ class Simulation:
             self._record(ev.t, stage.name, ev)
         else:  # a pulse of the intermittent source
             stepper.advance_to(ev.t)
-            disc.apply_pulse(stage.source_polarization, stage.pulse_exchange, P)
+            self.field_events.apply_pulse(stage.source_polarization, stage.pulse_exchange, P)
             stepper.restart(ev.t, None if ev.first_pulse else stepper.first_step_dt)
 
     def _record(self, t: float, stage: str, event: Event | None) -> None:
-        avg = self.disc.averages(self.P)
+        avg = self.observables.averages(self.P)
         P0 = self.model.thermal_polarization
         enh = avg["sample"] / P0 if P0 != 0 else float("nan")
         row = [t, *avg.values(), enh, stage]
@@ -351,14 +357,18 @@ def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | 
     disc.P holds the field; needs relaxation or a fixed boundary to be well posed."""
     from .errors import SolverError
     from .mesh import compat
+    from .fem.observables import Observables
     from .fem.operators import Discretization
+    from .fem.stage_assembly import StageAssembly
     from .fem.systems import StepSystem
 
     model = model or transport_model(case)
     domain = domain or build_domain(case, comm, mesh_model, model=model)
     disc = Discretization(domain, model)
-    system = StepSystem(disc, "direct" if domain.serial else case.solver.linear_solver,
-                        case.solver.ksp_rtol, case.solver.petsc_options)
+    means = Observables.of(disc).material_means if model.diffusion.per_material else None
+    system = StepSystem(StageAssembly(disc, model),
+                        "direct" if domain.serial else case.solver.linear_solver,
+                        case.solver.ksp_rtol, case.solver.petsc_options, material_means=means)
     system.set_stage(model.stages[stage])
     P = compat.petsc_vector(disc.P)
     P.set(model.initial_polarization)

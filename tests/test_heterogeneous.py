@@ -56,7 +56,7 @@ def test_magnetization_crosses_interfaces_conserved():
     assert moved > 0.05
     # n-weighted: N_A <P>_A + N_B <P>_B = N <P> at all times (N_X = int_X n dx), and the
     # magnetization the particle lost is what the matrix gained
-    N = sim.disc.totals
+    N = sim.observables.totals
     assert N["A"] + N["B"] == pytest.approx(N["sample"], rel=1e-12)
     split = (N["A"] * s["P_A"] + N["B"] * s["P_B"]) / (N["sample"] * s["P_sample"])
     assert np.max(np.abs(split - 1.0)) < 1e-12

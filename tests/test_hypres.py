@@ -81,6 +81,8 @@ def test_saturation_keeps_the_hidden_magnetization(width):
     """Right after the saturation the total equals what the hidden spins held before it."""
     from spindiff.case import load_case
     from spindiff.mesh import compat
+    from spindiff.fem.events import FieldEvents
+    from spindiff.fem.observables import Observables
     from spindiff.fem.operators import Discretization
     from spindiff.model import transport_model
     from spindiff.simulation import build_domain
@@ -88,15 +90,16 @@ def test_saturation_keeps_the_hidden_magnetization(width):
     case = load_case(HYPRES, {"mesh.model": "radial", "centres.saturation_width": width})
     model = transport_model(case)
     disc = Discretization(build_domain(case, MPI.COMM_WORLD), model)
+    observables, events = Observables.of(disc), FieldEvents.of(disc)
     disc.P.interpolate(lambda x: 0.7 * np.exp(-np.abs(x[0]) / 1.5))
     P = compat.petsc_vector(disc.P)
-    before = disc.averages(P)
-    chi = disc._saturation_profile()
+    before = observables.averages(P)
+    chi = events.saturation_profile()
     hidden_before = compat.assemble_scalar(compat.form(
         disc.n * (1 - chi) * disc.P * disc.weight * disc.dx), disc.comm)
-    disc.saturate("visible", P)
-    after = disc.averages(P)
-    total_after = after["sample"] * disc.totals["sample"]
+    events.saturate("visible", P)
+    after = observables.averages(P)
+    total_after = after["sample"] * observables.totals["sample"]
     print(f"width {width}: hidden magnetization {hidden_before:.6e}, total after {total_after:.6e}, "
           f"visible {before['visible']:.4f} -> {after['visible']:.2e}")
     assert total_after == pytest.approx(hidden_before, rel=1e-10)

@@ -14,7 +14,7 @@ lazy import cannot hide an upward edge. Layers, bottom to top:
                                  the D(r; P_e) family near a centre
     mesh                         the meshed Domain and every DOLFINx seam (compat)
     geometry | fem               Gmsh builders | weak forms and time stepping (siblings)
-    domains                      case -> Domain
+    domains, run_types           case -> Domain; the Observer protocol and RunResult
     simulation                   the Simulation object
     observers, homogenize        results-folder observers; homogenized matrices
     runner                       spindiff.run
@@ -41,7 +41,7 @@ LAYERS = [
     {"protocol", "diffusion_family"},
     {"mesh"},
     {"geometry", "fem"},
-    {"domains"},
+    {"domains", "run_types"},
     {"simulation"},
     {"observers", "homogenize", "error_estimate"},
     {"runner"},

@@ -22,10 +22,13 @@ SPHERE = {"mesh.model": "3d", "mesh.size_barrier": "0.25 nm", "mesh.size_bulk": 
 BOX = {"mesh.size_barrier": "0.4 nm", "mesh.size_bulk": "1.2 nm"}
 
 
-def _discretization(which: str, changes: dict | None = None):
+def _assembly(which: str, changes: dict | None = None):
+    """The stage assembly (its Discretization: .disc) with the first stage's laws."""
     from mpi4py import MPI
     from spindiff.case import load_case
+    from spindiff.fem.observables import Observables
     from spindiff.fem.operators import Discretization
+    from spindiff.fem.stage_assembly import StageAssembly
     from spindiff.model import transport_model
     from spindiff.simulation import build_domain
     from conftest import make_case
@@ -33,8 +36,14 @@ def _discretization(which: str, changes: dict | None = None):
     case = (make_case({**SPHERE, **changes}) if which == "sphere"
             else load_case(CASES / "many_centres_box.toml", {**BOX, **changes}))
     disc = Discretization(build_domain(case, MPI.COMM_WORLD), transport_model(case))
-    disc.update_laws(disc.model.laws(disc.model.stages[0]))
-    return disc
+    Observables.of(disc)  # as a Simulation makes them, between the mass matrix and the laws
+    asm = StageAssembly(disc, disc.model)
+    asm.update_laws(disc.model.laws(disc.model.stages[0]))
+    return asm
+
+
+def _discretization(which: str, changes: dict | None = None):
+    return _assembly(which, changes).disc
 
 
 def _fresh(disc, form):
@@ -63,7 +72,7 @@ def test_matrices_in_the_mass_pattern_equal_fresh_assembly(which):
     k = np.exp(-np.minimum(qf.nearest, 50.0))
     for kind, values in (("K", s), ("Q_k", k), ("Q_R", k)):
         law = qf.function(values)
-        form = disc._law_form(kind, law)
+        form = disc.law_form(kind, law)
         fresh = _fresh(disc, form)
         pattern = disc.assemble_matrix(form)
         diff = pattern.copy()
@@ -85,19 +94,20 @@ def test_reaction_from_summed_laws_equals_sum_of_its_terms(which, monkeypatch):
     constant of the form: Q equals Q_R + Q_k and g equals g_R + g_k assembled term by term,
     with k P_src given per quadrature point."""
     from petsc4py import PETSc
-    from spindiff.fem import operators
+    from spindiff.fem import stage_assembly
     from spindiff.mesh import compat
-    monkeypatch.setattr(operators, "FOLD_STIFFNESS", False)  # Q alone, not K + Q
-    disc = _discretization(which, {"relaxation.C6": "4 nm^6/s"})
-    qf, laws = disc.qf, disc._laws
-    k, target = disc._source_values(laws, np.empty(qf.size))
+    monkeypatch.setattr(stage_assembly, "FOLD_STIFFNESS", False)  # Q alone, not K + Q
+    asm = _assembly(which, {"relaxation.C6": "4 nm^6/s"})
+    disc = asm.disc
+    qf, laws = disc.qf, asm._laws
+    k, target = asm._source_values(laws, np.empty(qf.size))
     assert isinstance(target, float) and target != 0.0
     r1 = qf.centre_sum(laws.paramagnetic_rate)
     r1[disc.in_barrier] = 0.0
     assert np.max(k) > 0.0 and np.max(r1) > 0.0
-    Q, g = disc._reaction
-    ref = _fresh(disc, disc._law_form("Q_R", qf.function(r1)))
-    ref.axpy(1.0, _fresh(disc, disc._law_form("Q_k", qf.function(k))))
+    Q, g = asm._reaction
+    ref = _fresh(disc, disc.law_form("Q_R", qf.function(r1)))
+    ref.axpy(1.0, _fresh(disc, disc.law_form("Q_k", qf.function(k))))
     diff = Q.copy()
     diff.axpy(-1.0, ref)
     if disc.mpc is not None:  # each constrained assembly puts 1 on the slaves' diagonal
@@ -105,7 +115,7 @@ def test_reaction_from_summed_laws_equals_sum_of_its_terms(which, monkeypatch):
         diff.zeroRows((slaves + compat.global_offset(disc.V0)).astype(PETSc.IntType), 0.0)
     assert _max_abs(diff) <= 1e-13 * _max_abs(ref)
     disc.k_target.value = 1.0
-    load = [disc._law_form("g_R", qf.function(r1)), disc._law_form("g_k", qf.function(k * target))]
+    load = [disc.law_form("g_R", qf.function(r1)), disc.law_form("g_k", qf.function(k * target))]
     assemble = ((lambda L: compat.assemble_vector_mpc(L, disc.mpc)) if disc.mpc is not None
                 else compat.assemble_vector)
     ref_g = assemble(load[0])
@@ -126,15 +136,15 @@ def test_conventional_stiffness_is_held_in_the_reaction_matrix(which, monkeypatc
     stage (the second turns the source off, so both are assembled again) that matrix equals
     K + Q of the discretization that keeps them apart, to rounding. Q is assembled into K's
     matrix: a stage change makes one new matrix, never a third beside M."""
-    from spindiff.fem import operators
-    folded = _discretization(which, TWO_STAGES)
-    monkeypatch.setattr(operators, "FOLD_STIFFNESS", False)
-    apart = _discretization(which, TWO_STAGES)
+    from spindiff.fem import stage_assembly
+    folded = _assembly(which, TWO_STAGES)
+    monkeypatch.setattr(stage_assembly, "FOLD_STIFFNESS", False)
+    apart = _assembly(which, TWO_STAGES)
     assert folded.stiffness_in_reaction and not apart.stiffness_in_reaction
     first = folded._reaction[0].copy()
-    new, assemble = [], folded.assemble_matrix
-    folded.assemble_matrix = lambda a, into=None, coeffs=None: (new.append(into is None),
-                                                               assemble(a, into, coeffs))[1]
+    new, assemble = [], folded.disc.assemble_matrix
+    folded.disc.assemble_matrix = lambda a, into=None, coeffs=None: (new.append(into is None),
+                                                                    assemble(a, into, coeffs))[1]
     for stage, changed in zip(folded.model.stages, (False, True)):
         new.clear()
         assert folded.update_laws(folded.model.laws(stage)) == changed
@@ -154,14 +164,14 @@ def test_conventional_stiffness_in_the_reaction_matrix_gives_the_same_run(monkey
     """A buildup and a decay with K held in the reaction matrix equal the run that keeps K
     apart, to the Krylov tolerance, with the same steps."""
     from mpi4py import MPI
-    from spindiff.fem import operators
+    from spindiff.fem import stage_assembly
     from spindiff.simulation import Simulation
     finals = []
     for fold in (True, False):
-        monkeypatch.setattr(operators, "FOLD_STIFFNESS", fold)
+        monkeypatch.setattr(stage_assembly, "FOLD_STIFFNESS", fold)
         sim = Simulation(make_case({**SPHERE, **TWO_STAGES}))
         sim.advance_to(0.1)
-        assert (sim.disc.K is None) == fold
+        assert (sim.assembly.K is None) == fold
         finals.append((sim.disc.P.x.array.copy(), sim.stepper.stats.accepted))
         sim.close()
     (a, steps_a), (b, steps_b) = finals
@@ -178,8 +188,9 @@ def test_jacobian_formed_in_place(which, monkeypatch):
     from spindiff.fem import systems
     from spindiff.fem.systems import StepSystem
     monkeypatch.setattr(systems, "MATRIX_FREE_MIN_DOFS", 0)
-    disc = _discretization(which, {"diffusion.model": "corrected"})
-    system = StepSystem(disc)
+    asm = _assembly(which, {"diffusion.model": "corrected"})
+    disc = asm.disc
+    system = StepSystem(asm)
     system.set_stage(disc.model.stages[0])
     P = system.vec.f.duplicate()
     rng = np.random.default_rng(1)
@@ -188,7 +199,7 @@ def test_jacobian_formed_in_place(which, monkeypatch):
     assert system.vec.f.array.min() > 1.0  # the corrected factor 1 / sqrt(1 - P^2) is not trivial
     c = 123.0
     system.equation.form_jacobian(c)
-    ref = disc.K.copy()
+    ref = asm.K.copy()
     ref.diagonalScale(R=system.vec.f)
     for Q in system.ops.Q:
         ref.axpy(1.0, Q)
@@ -229,13 +240,14 @@ def test_blocked_law_and_harmonic_means_equal_the_direct_formulas():
         aw = np.maximum(values * w, 1e-300).reshape(qf.ncells, qf.npts)
         direct = (np.repeat(q.sum() / (q / aw).sum(axis=1), qf.npts) / w).reshape(values.shape)
         assert np.array_equal(qf.harmonic_cellwise(values, weight), direct)
-    box = _discretization("box")  # barriers kept by distance: the stiffness law needs them
+    box = _assembly("box")  # barriers kept by distance: the stiffness law needs them
+    cache = box.disc.qf._cache
     held, assemble = [], box._assemble_reaction
-    box._assemble_reaction = lambda laws, **kw: (held.append(sorted(box.qf._cache)),
+    box._assemble_reaction = lambda laws, **kw: (held.append(sorted(cache)),
                                                  assemble(laws, **kw))[1]
-    at_assembly, assemble_matrix = [], box.assemble_matrix
-    box.assemble_matrix = lambda a, into=None, coeffs=None: (
-        at_assembly.append("nearest" in box.qf._cache), assemble_matrix(a, into, coeffs))[1]
+    at_assembly, assemble_matrix = [], box.disc.assemble_matrix
+    box.disc.assemble_matrix = lambda a, into=None, coeffs=None: (
+        at_assembly.append("nearest" in cache), assemble_matrix(a, into, coeffs))[1]
     box._laws = None
     box.update_laws(box.model.laws(box.model.stages[0]))
     assert held == [["cell_tag", "in_barrier", "kept"]]
@@ -281,26 +293,43 @@ def test_quadrature_space_by_cell_blocks_assembles_like_the_plain_quadrature_spa
 
 
 @pytest.mark.mpi
-def test_profile_shells_set_up_before_the_operators_are_reused_and_unchanged():
-    """`Simulation(profile_bins=k)` sets the radial profile's shells up before the step matrices
-    exist; asking for k shells again reuses them, they are the shells set up after the
-    operators, and the run's laws are unaffected by the order."""
-    from spindiff.simulation import Simulation
+def test_profile_shells_set_up_before_the_operators_are_reused_and_unchanged(tmp_path):
+    """A ProfileWriter given to the Simulation sets the radial profile's shells up in its
+    `setup`, before the step matrices exist; asking for them again reuses them, they are the
+    shells set up after the operators, and the run's laws are unaffected by the order."""
+    from mpi4py import MPI
+    from spindiff.io.folders import OutputFolder
+    from spindiff.io.results import ResultsWriter
+    from spindiff.observers import ProfileWriter
+    from spindiff.simulation import Observer, Simulation
     case = make_case({**SPHERE, "mesh.size_barrier": "0.4 nm", "mesh.size_bulk": "1.5 nm"})
-    early = Simulation(case, profile_bins=8)
-    assert early.disc._profile_bins == 8 and not early.disc.qf._cache
+    out = MPI.COMM_WORLD.bcast(str(tmp_path / "out"), root=0)
+    writer = ResultsWriter(OutputFolder(out, MPI.COMM_WORLD, "run", {}), "")
+
+    class Spy(Observer):
+        def setup(self, sim):
+            self.before_operators = not hasattr(sim, "assembly")
+            self.cached = sorted(sim.disc.qf._cache)
+
+    spy = Spy()
+    early = Simulation(case, observers=[ProfileWriter(writer, 8), spy])
+    assert early.observables._profile_bins == 8 and spy.before_operators and not spy.cached
+    assert not early.disc.qf._cache
 
     def again(nbins):
         raise AssertionError("the shells were set up twice")
-    early.disc.radial_profile_setup = again
+    early.observables.radial_profile_setup = again
     late = Simulation(case)
-    assert np.array_equal(early.disc.radial_profile_shells(8), late.disc.radial_profile_shells(8))
-    for (i1, w1, t1), (i2, w2, t2) in zip(early.disc._profile, late.disc._profile, strict=True):
+    assert np.array_equal(early.observables.radial_profile_shells(8),
+                          late.observables.radial_profile_shells(8))
+    for (i1, w1, t1), (i2, w2, t2) in zip(early.observables._profile, late.observables._profile,
+                                          strict=True):
         assert np.array_equal(i1, i2) and np.array_equal(w1, w2) and t1 == t2
     early.advance_to(0.05)
     late.advance_to(0.05)
     assert np.array_equal(early.P.array_r, late.P.array_r)
-    np.testing.assert_array_equal(early.disc.radial_profile(early.P), late.disc.radial_profile(late.P))
+    np.testing.assert_array_equal(early.observables.radial_profile(early.P),
+                                  late.observables.radial_profile(late.P))
 
 
 @pytest.mark.mpi
@@ -399,7 +428,7 @@ def test_law_handed_to_the_assembler_as_its_packed_coefficients():
     law, values = disc.qf.blank("s")
     values[:] = 1.0 + np.arange(values.size) % 7
     for kind in ("K", "Q_R", "g_R"):
-        form = disc._law_form(kind, law)
+        form = disc.law_form(kind, law)
         packed = compat.packed_law(form, disc.qf.packed(law))
         assert (packed is not None) == isinstance(getattr(form, "coefficients", None), list)
         if kind == "g_R":
@@ -412,4 +441,4 @@ def test_law_handed_to_the_assembler_as_its_packed_coefficients():
         assert _max_abs(a) == 0.0
     from spindiff.fem.fields import cellwise_function
     ind = cellwise_function(disc.cell_space, np.ones(compat.num_cells_local(disc.domain.mesh)))
-    assert compat.packed_law(disc._law_form("K", law, ind), disc.qf.packed(law)) is None
+    assert compat.packed_law(disc.law_form("K", law, ind), disc.qf.packed(law)) is None

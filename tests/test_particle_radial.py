@@ -125,7 +125,7 @@ def test_conservation_across_the_interface(shape):
     total = s["P_sample"]
     drift = np.max(np.abs(total - total[0])) / total[0]
     moved = s["P_B"][0] - s["P_B"][-1]
-    N = sim.disc.totals
+    N = sim.observables.totals
     print(f"{shape}: drift {drift:.2e}, <P>_B {s['P_B'][0]:.4f} -> {s['P_B'][-1]:.4f}, "
           f"{sim.disc.ndofs} dofs, ranks per solve {sim.solve_comm.size}")
     assert drift < 1e-10

@@ -1,6 +1,6 @@
 """Events that act on the polarization field during a protocol: saturation of a region
 (HypRes: the visible spins, conserving the hidden magnetization exactly) and the pulses of an
-intermittent source (docs/physics.md section 5). A mixin of `Discretization`
+intermittent source (docs/physics.md section 5), on the field P of a Discretization
 (spindiff.fem.operators).
 """
 from __future__ import annotations
@@ -12,38 +12,59 @@ from petsc4py import PETSc
 from ..mesh import compat
 
 
-class FieldEventsMixin:
-    """Saturation and pulses on the discretization's field P."""
+class FieldEvents:
+    """Saturation and pulses on the field P of `disc` (a Discretization).
+
+    region_radius, barrier_radius: the source region of the pulses, r_b <= r <= r_s around
+    each centre (nm); visible_radius r_h and saturation_width w (nm) of a "visible"
+    saturation."""
+
+    def __init__(self, disc, region_radius: float, barrier_radius: float, visible_radius: float,
+                 saturation_width: float = 0.0):
+        self.disc = disc
+        self.region_radius, self.barrier_radius = region_radius, barrier_radius
+        self.visible_radius, self.saturation_width = visible_radius, saturation_width
+        self._source_mask: np.ndarray | None = None
+        self._keep_forms: dict | None = None
+        self._proj_ksp = None
+
+    @classmethod
+    def of(cls, disc) -> FieldEvents:
+        """The events of a Discretization, with its model's source region and visibility."""
+        m = disc.model
+        return cls(disc, m.source.region_radius, m.barrier_radius, m.visible_radius,
+                   m.saturation_width)
 
     def source_region_mask(self) -> np.ndarray:
         """Local dofs (incl. ghosts) within the source radius of a centre and outside barriers."""
-        if not hasattr(self, "_source_mask"):
-            xyz = compat.dof_coordinates(self.V0)
-            r = self.domain.nearest_distance(xyz)
-            m = self.model
-            radius = m.source.region_radius
-            self._source_mask = (r <= radius * (1 + 1e-9)) & (r >= m.barrier_radius * (1 - 1e-9))
+        if self._source_mask is None:
+            xyz = compat.dof_coordinates(self.disc.V0)
+            r = self.disc.domain.nearest_distance(xyz)
+            self._source_mask = ((r <= self.region_radius * (1 + 1e-9))
+                                 & (r >= self.barrier_radius * (1 - 1e-9)))
         return self._source_mask
 
     def apply_pulse(self, target: float, exchange: float, P: PETSc.Vec) -> None:
         """P <- P + exchange (target - P) at the nodes of the source region."""
         mask = self.source_region_mask()
-        arr = self.P.x.array[: mask.size]
+        field = self.disc.P
+        arr = field.x.array[: mask.size]
         arr[mask] += exchange * (target - arr[mask])
-        compat.scatter_forward(self.P)
-        self.constrain(P)
+        compat.scatter_forward(field)
+        self.disc.constrain(P)
 
-    def _saturation_profile(self):
+    def saturation_profile(self):
         """Fraction of the polarization a "visible" saturation removes: the sharp visible
         indicator, or with a saturation width w a smooth step 0.5 (1 + tanh((r - r_h) / w))
         (spins whose hyperfine shift is comparable to the saturation bandwidth are only
         partly saturated)."""
-        width = self.model.saturation_width
-        qf = self.qf
+        width = self.saturation_width
+        disc = self.disc
+        qf = disc.qf
         if width <= 0:
-            return qf.function(self.visible_indicator(), "visible")
-        chi = 0.5 * (1.0 + np.tanh((qf.nearest - self.model.visible_radius) / width))
-        chi[self.in_barrier] = 0.0
+            return qf.function(disc.visible_indicator(), "visible")
+        chi = 0.5 * (1.0 + np.tanh((qf.nearest - self.visible_radius) / width))
+        chi[disc.in_barrier] = 0.0
         return qf.function(chi, "saturation")
 
     def saturate(self, region: str, P: PETSc.Vec | None = None) -> None:
@@ -62,43 +83,45 @@ class FieldEventsMixin:
         smooth edge, resolved by the mesh) removes. Quadratic elements always use the
         consistent projection (it may undershoot next to a sharp edge).
         """
+        disc = self.disc
         if region == "none":
             return
         if region == "all":
-            self.P.x.array[:] = 0.0
+            disc.P.x.array[:] = 0.0
             return
-        if not hasattr(self, "_keep_forms"):
-            v = ufl.TestFunction(self.V0)
-            n, w, dx = self.n, self.weight, self.dx
-            chi = self._saturation_profile()
+        if self._keep_forms is None:
+            v = ufl.TestFunction(disc.V0)
+            n, w, dx = disc.n, disc.weight, disc.dx
+            chi = self.saturation_profile()
             self._keep_forms = {
-                "visible": compat.form(n * (1.0 - chi) * self.P * v * w * dx),
-                "hidden": compat.form(n * chi * self.P * v * w * dx),
+                "visible": compat.form(n * (1.0 - chi) * disc.P * v * w * dx),
+                "hidden": compat.form(n * chi * disc.P * v * w * dx),
             }
-            self._lumped_n = self.assemble_vector(compat.form(n * v * w * dx))
-            self.qf.release()
-        compat.scatter_forward(self.P)
-        kept = self.assemble_vector(self._keep_forms[region])
-        vec = compat.petsc_vector(self.P) if P is None else P
-        if self.element_degree > 1:
+            self._lumped_n = disc.assemble_vector(compat.form(n * v * w * dx))
+            disc.qf.release()
+        compat.scatter_forward(disc.P)
+        kept = disc.assemble_vector(self._keep_forms[region])
+        vec = compat.petsc_vector(disc.P) if P is None else P
+        if disc.element_degree > 1:
             # quadratic elements: the vertex functions integrate to negative values, so only the
             # consistent projection is defined (P before the saturation is the initial guess)
             self._projection_solver().solve(kept, vec)
-        elif self.model.saturation_width > 0:
+        elif self.saturation_width > 0:
             # a smooth (resolved) edge: consistent L2 projection, second order and conservative
             ksp = self._projection_solver()
             vec.pointwiseDivide(kept, self._lumped_n)  # initial guess
             ksp.solve(kept, vec)
         else:
             vec.pointwiseDivide(kept, self._lumped_n)
-        self.constrain(vec)
-        compat.scatter_forward(self.P)
+        disc.constrain(vec)
+        compat.scatter_forward(disc.P)
 
     def _projection_solver(self):
-        if not hasattr(self, "_proj_ksp"):
+        if self._proj_ksp is None:
             from . import linear_solver
-            self._proj_ksp = linear_solver.make_ksp(self.comm, "mass", 1e-12, True, None, "proj")
+            disc = self.disc
+            self._proj_ksp = linear_solver.make_ksp(disc.comm, "mass", 1e-12, True, None, "proj")
             self._proj_ksp.setInitialGuessNonzero(True)
-            M = self.M if not self.lumped_mass else self.assemble_matrix(self.forms["M"])
+            M = disc.M if not disc.lumped_mass else disc.assemble_matrix(disc.forms["M"])
             self._proj_ksp.setOperators(M)
         return self._proj_ksp

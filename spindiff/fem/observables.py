@@ -1,59 +1,79 @@
 """Observables of a discretized polarization field: nuclear-density-weighted averages over the
 sample, the NMR-visible region and each material, and the radial profile around the centres
-(docs/physics.md section 8). A mixin of `Discretization` (spindiff.fem.operators), which
-provides the function space, n, the radial weight, the measure and the quadrature fields.
+(docs/physics.md section 8).
 
     <P>_X = int_X n P w dx / int_X n w dx  =  (weights_X . P) / sum(weights_X)
+
+The weight vectors are assembled once per mesh (`Observables`, made from a Discretization by
+`Observables.of`); the radial profile's shells when first asked for.
 """
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
-import ufl
+from dolfinx import fem
 from mpi4py import MPI
 from petsc4py import PETSc
 
 from ..mesh import compat
-from .fields import cellwise_function
+from .fields import QuadratureFields
 
 
-class ObservablesMixin:
-    """Averages and profiles from assembled weight vectors (set up once per mesh)."""
+class Observables:
+    """Averages and profiles from assembled weight vectors.
 
-    def _observable_vectors(self) -> None:
-        v = ufl.TestFunction(self.V0)
-        n, w, dx = self.n, self.weight, self.dx
-        visible = self.qf.function(self.visible_indicator(), "visible")
-        self.weights = {"sample": compat.assemble_vector(compat.form(n * v * w * dx)),
-                        "visible": compat.assemble_vector(compat.form(n * visible * v * w * dx))}
-        del visible
-        if len(self.domain.materials) > 1:
-            for name in self.domain.materials:
-                ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
-                self.weights[name] = compat.assemble_vector(compat.form(n * ind * v * w * dx))
+    measure: n v w dx (spindiff.fem.operators.WeightedMeasure); qf: the quadrature fields;
+    visible: 1 at the quadrature points of the NMR-visible region, else 0; materials: the
+    material names, with `indicator(name)` their cell indicators (used with more than one
+    material); comm: the mesh's communicator; profile_from: the innermost radius (nm) of
+    the radial profile's shells (the barrier radius of a hole, else 0)."""
+
+    def __init__(self, measure, qf: QuadratureFields, visible: np.ndarray, materials: Sequence[str],
+                 indicator: Callable[[str], fem.Function], comm: MPI.Comm, profile_from: float = 0.0):
+        self.measure, self.qf, self.comm = measure, qf, comm
+        self.profile_from = profile_from
+        chi = qf.function(visible, "visible")
+        self.weights = {"sample": compat.assemble_vector(measure.form()),
+                        "visible": compat.assemble_vector(measure.form(chi))}
+        del chi
+        if len(materials) > 1:
+            for name in materials:
+                self.weights[name] = compat.assemble_vector(measure.form(indicator(name)))
         self.totals = {key: vec.sum() for key, vec in self.weights.items()}
-        self.qf.release_space()
+        qf.release_space()
         self.material_weights = {name: self.weights.get(name, self.weights["sample"])
-                                 for name in self.domain.materials}
+                                 for name in materials}
+        self._profile_bins: int | None = None
+
+    @classmethod
+    def of(cls, disc) -> Observables:
+        """The observables of a Discretization (spindiff.fem.operators) and its model."""
+        m = disc.model
+        obs = cls(disc.measure, disc.qf, disc.visible_indicator(), list(disc.domain.materials),
+                  disc.material_indicator, disc.comm,
+                  m.barrier_radius if m.barrier == "hole" else 0.0)
+        disc.release_dropped()
+        return obs
 
     def radial_profile_shells(self, nbins: int) -> np.ndarray:
         """The mid radii (nm) of `nbins` shells around the centres, set up on first use (a
         second call with the same number of shells reuses them)."""
-        if getattr(self, "_profile_bins", None) != nbins:
+        if self._profile_bins != nbins:
             self._profile_radii = self.radial_profile_setup(nbins)
             self._profile_bins = nbins
         return self._profile_radii
 
     def radial_profile_setup(self, nbins: int) -> np.ndarray:
-        """Shells around every centre (nearest-centre distance) from b (or 0) to the largest
-        distance in the sample; returns the shell mid radii (nm)."""
+        """Shells around every centre (nearest-centre distance) from `profile_from` to the
+        largest distance in the sample; returns the shell mid radii (nm)."""
         qf = self.qf
         # the distances are computed block by block twice (their maximum, then the shell
         # numbers): no per-point float array beside the one quadrature function below
         rmax = max((float(np.max(np.where(np.isfinite(r), r, 0.0), initial=0.0))
                     for _, r in qf.nearest_chunks()), default=0.0)
         rmax = self.comm.allreduce(rmax, op=MPI.MAX)
-        rmin = self.model.barrier_radius if self.model.barrier == "hole" else 0.0
-        edges = np.linspace(rmin, rmax * (1 + 1e-9), nbins + 1)
+        edges = np.linspace(self.profile_from, rmax * (1 + 1e-9), nbins + 1)
         # shell k holds the points with edges[k] <= r < edges[k + 1]; the shell numbers (2
         # bytes per point) replace the distances, and one quadrature function is refilled
         # for every shell
@@ -62,7 +82,7 @@ class ObservablesMixin:
             shell[sl] = np.digitize(r, edges) - 1
         qf.release()
         chi, values = qf.blank("shell")
-        form = compat.form(self.n * chi * ufl.TestFunction(self.V0) * self.weight * self.dx)
+        form = self.measure.form(chi)
         # each shell's weights kept only where they are nonzero (a dof touches one or two
         # shells): 40 shells cost about 20 bytes per dof instead of 40 vectors
         self._profile = []

@@ -17,55 +17,50 @@ Interfaces between materials need nothing: n multiplies every term, so P and the
 n D dP/dn are continuous. A surface source adds (n kappa u, v)_{w, barrier} to the matrix and
 (n kappa P_src, v)_{w, barrier} to g; a fixed source or a fixed outer polarization are Dirichlet
 rows. Periodic boxes: a dolfinx_mpc multi-point constraint (slave dofs on the upper faces).
-The stage laws (k, P_src, R1_para, s_e) are evaluated at quadrature points, their matrices
-re-assembled only when they change, and the per-point arrays then dropped (conventional
-diffusion stores K + Q only).
+
+This module holds the `Discretization`: the function space, the field P, the material
+coefficients, the quadrature fields, the mass matrix and the forms, and their assembly (into
+the mass matrix's sparsity). What uses it is composed around it: the stage assembly of K, Q, g
+(spindiff.fem.stage_assembly), the observables (spindiff.fem.observables), the field events
+(spindiff.fem.events) and the step equations (spindiff.fem.systems).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import ufl
 from dolfinx import fem
-from mpi4py import MPI
 from petsc4py import PETSc
 
-from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
-from ..centre_laws import StageLaws
-from ..model import StageSpec, TransportModel
+from ..mesh.domain import FACET_BARRIER, Domain
+from ..model import TransportModel
 from ..mesh import compat
 from ..mesh.heap import release_dropped, trim_heap
-from .events import FieldEventsMixin
 from .fields import QuadratureFields, cellwise_function
 from .materials import cell_materials
 from .step_operator import lump
-from .observables import ObservablesMixin
-
-#: conventional diffusion: the stiffness matrix is stored added into the reaction matrix
-FOLD_STIFFNESS = True
-#: the StageLaws fields that enter the reaction operator Q and its load g
-REACTION_LAWS = ("paramagnetic_rate", "source_rate", "source_target", "uniform")
 
 
-@dataclass
-class StageOperators:
-    """The reaction matrix Q as its terms (relaxation and volume source in one matrix, plus K
-    with conventional diffusion; a surface source as a second), the load g and the Dirichlet
-    rows (owned local indices, PETSc global indices, values) of a stage."""
-    Q: tuple[PETSc.Mat, ...]
-    g: PETSc.Vec
-    name: str
-    bc_local: np.ndarray
-    bc_global: np.ndarray
-    bc_values: np.ndarray
-    #: True when any rank has Dirichlet rows (collective operations depend on it)
-    has_bc: bool = False
+@dataclass(frozen=True)
+class WeightedMeasure:
+    """The measure of the observables and projections: forms (n f v w dx) with the test
+    functions of V, the nuclear density n, the 1D weight w and the quadrature measure dx."""
+    V: Any
+    n: Any
+    weight: Any
+    dx: Any
 
+    def form(self, factor=None):
+        """The compiled linear form n [factor] v w dx (factor: a UFL coefficient or None)."""
+        v = ufl.TestFunction(self.V)
+        n = self.n if factor is None else self.n * factor
+        return compat.form(n * v * self.weight * self.dx)
 
-class Discretization(ObservablesMixin, FieldEventsMixin):
-    """Lagrange elements (degree 1 or 2) for the transport model on a domain: fields, forms,
-    operators and the stage laws (observables and field events come from the mixins)."""
+class Discretization:
+    """Lagrange elements (degree 1 or 2) for the transport model on a domain: the field P, the
+    coefficients, the forms and their assembly (see the module)."""
 
     def __init__(self, domain: Domain, model: TransportModel, quadrature_degree: int | None = None,
                  forcing=None, lumped_mass: bool = False, element_degree: int = 1):
@@ -100,14 +95,8 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         self.M, self.lumped_mass = self.assemble_matrix(self.forms["M"]), lumped_mass
         if lumped_mass:
             lump(self.M)
-        #: the stiffness matrix (None when it is held in the reaction matrix, or in mean mode)
-        self.K: PETSc.Mat | None = None
-        self.stiffness_in_reaction = FOLD_STIFFNESS and self.model.diffusion.constant
-        self.K_parts: dict[str, PETSc.Mat] = {}
-        self._laws: StageLaws | None = None
-        #: (Q, g) of relaxation plus volume source for the current laws
-        self._reaction: tuple[PETSc.Mat, PETSc.Vec] | None = None
-        self._observable_vectors()
+        #: n v w dx (observables, projections)
+        self.measure = WeightedMeasure(self.V0, self.n, self.weight, self.dx)
         self.release_dropped()
 
     # --- assembly with or without the periodic constraint --------------------------------
@@ -206,9 +195,9 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                                          else compat.locate_dofs_on_facets(self.V0, ft, tag))
         return self._dirichlet_dofs[tag]
 
-    def _law_form(self, kind: str, law: fem.Function, material: fem.Function | None = None):
+    def law_form(self, kind: str, law: fem.Function, material: fem.Function | None = None):
         """The form of one law-dependent operator with the quadrature function `law`:
-        "K" stiffness (law = s; restricted to a material indicator in mean mode), "Q_k" / "g_k"
+        "K" stiffness (law = s; restricted to a material indicator for the mean corrected law), "Q_k" / "g_k"
         source matrix and load (law = k; the load's is k P_src / k_target), "Q_R" / "g_R"
         relaxation (law = R1_para)."""
         u, v = ufl.TrialFunction(self.V0), ufl.TestFunction(self.V0)
@@ -221,7 +210,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
                      "Q_R": n * R1 * u * v, "g_R": n * R1 * self.P0 * v}[kind]
         return compat.form(integrand * w * dx)
 
-    def _assembled_with(self, kinds: str | tuple[str, ...], law: fem.Function | np.ndarray,
+    def assemble_with_law(self, kinds: str | tuple[str, ...], law: fem.Function | np.ndarray,
                         material: fem.Function | None = None, into: PETSc.Mat | None = None):
         """Assemble the operators `kinds` (one name, or several sharing the law) with the law
         given as a quadrature function (`qf.blank`, filled in place) or per quadrature point;
@@ -231,7 +220,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
             law = self.qf.function(law, names[0])
         out = []
         for kind in names:
-            form = self._law_form(kind, law, material)
+            form = self.law_form(kind, law, material)
             packed = None if self.mpc is not None else compat.packed_law(form, self.qf.packed(law))
             out.append(self.assemble_matrix(form, into, packed) if kind[0] in "KQ"
                        else self.assemble_vector(form, packed))
@@ -241,112 +230,7 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
 
     # --- per stage -----------------------------------------------------------------------
 
-    def update_laws(self, laws: StageLaws) -> bool:
-        """Evaluate the stage laws at the quadrature points, re-assemble the operators that
-        changed (K, or its material parts in mean mode; Q and g), drop the per-point arrays.
-        Conventional diffusion uses only K + Q: Q is assembled into K's matrix (no third matrix
-        beside M; a stage that changes either law assembles both). True if K changed."""
-        qf, old, fold = self.qf, self._laws, self.stiffness_in_reaction
-        self._laws = laws
-        reaction_changed = old is None or any(getattr(old, a) != getattr(laws, a) for a in REACTION_LAWS)
-        stiffness_changed = old is None or old.suppression != laws.suppression or fold and reaction_changed
-        if stiffness_changed:
-            self.K, self.K_parts = None, {}
-            self._reaction = None if fold else self._reaction  # K goes into a new one below
-            law, s = qf.blank("s")
-            s[:] = 1.0
-            if laws.suppression is not None:
-                qf.evaluate(laws.suppression, qf.nearest, s)
-            if self.model.barrier != "physical":
-                s[self.in_barrier] = self.model.barrier_diffusion
-            if laws.suppression is not None:
-                r2 = qf.points[:, 0] ** 2 if self.domain.radial else None
-                s[:] = qf.harmonic_cellwise(s, r2)
-            qf.commit(law, s)
-            del s
-            self._drop_distances()
-            if self.model.diffusion.per_material:  # only the material parts are used
-                for name in self.domain.materials:
-                    ind = cellwise_function(self.cell_space, self.cells_of(name).astype(float))
-                    self.K_parts[name] = self._assembled_with("K", law, ind)
-            else:
-                self.K = self._assembled_with("K", law)
-            del law
-        if reaction_changed or stiffness_changed and fold:
-            self._drop_distances()
-            self._reaction = None  # freed before the new one is assembled
-            self._reaction = self._assemble_reaction(laws, into=self.K if fold else None)
-            self.K = None if fold else self.K
-        qf.release()
-        self.release_dropped()
-        return stiffness_changed
-
-    def _drop_distances(self) -> None:
-        """Keep the kept-barrier mask (made from the nearest-centre distances), drop the
-        distances (8 bytes per point): no assembly needs them."""
-        _ = self.in_barrier
-        self.qf.forget("nearest")
-
-    def _assemble_reaction(self, laws: StageLaws, into: PETSc.Mat | None = None) -> tuple[PETSc.Mat, PETSc.Vec]:
-        """Q = n (R1 + k) u v and g = n R1 P0 v + n k P_src v, with g assembled as
-        n (R1 + k) P0 v + n k (P_src - P0) v, so that one per-point array holds first k, then
-        R1 + k (a stage that changes either law evaluates both); `into`: Q added to it."""
-        qf, P0 = self.qf, float(self.model.thermal_polarization)
-        law, rate = qf.blank("R1")
-        g = None
-        if laws.source_rate is not None or laws.uniform:
-            rate, kp = self._source_values(laws, rate)
-            if isinstance(kp, float):  # one target: the load from the same law
-                self.k_target.value = kp - P0
-                qf.commit(law, rate)
-                g = self._assembled_with("g_k", law)
-            else:
-                self.k_target.value = 1.0
-                kp -= P0 * rate
-                g = self._assembled_with("g_k", kp)
-            del kp
-        qf.centre_sum(laws.paramagnetic_rate, out=rate, add=True, barrier=self.in_barrier)
-        for mat, _, _, ru in laws.uniform:
-            rate[self._points_in(mat)] += ru
-        qf.commit(law, rate)
-        del rate
-        g_R = self._assembled_with("g_R", law)
-        if g is not None:
-            g_R.axpy(1.0, g)
-        del g
-        return self._assembled_with("Q_R", law, into=into), g_R
-
-    def _source_values(self, laws: StageLaws, k: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray | float]:
-        """k (1/s) at the quadrature points, written into `k` (the sums over centres plus the
-        uniform, homogenized, sources of materials) and the target: one number P_src when
-        every source has the same constant target, else k P_src (1/s) per point."""
-        qf = self.qf
-        tgt = laws.source_target if laws.source_rate is not None else None
-        targets = {float(pu) for _, _, pu, _ in laws.uniform}
-        if tgt is not None and not callable(tgt):
-            targets.add(float(tgt))
-        one = (len(targets) == 1 and not callable(tgt))
-        if laws.source_rate is None:
-            k[:] = 0.0
-            kp = None if one else np.zeros(qf.size)
-        else:
-            step = getattr(laws.source_rate, "radius", None)
-            cellwise = step is not None and self.domain.conforms_to(step)
-            if callable(tgt):
-                k, kp = qf.centre_sums([laws.source_rate, lambda r: laws.source_rate(r) * tgt(r)],
-                                       cellwise, [k, None], barrier=self.in_barrier)
-            else:
-                qf.centre_sum(laws.source_rate, cellwise, k, barrier=self.in_barrier)
-                kp = None if one else k * float(tgt)
-        for mat, ku, pu, _ in laws.uniform:
-            sel = self._points_in(mat)
-            k[sel] += ku
-            if kp is not None:
-                kp[sel] += ku * pu
-        return k, (targets.pop() if kp is None else kp)
-
-    def _points_in(self, material: str) -> np.ndarray:
+    def points_in(self, material: str) -> np.ndarray:
         """Quadrature points lying in cells of a material."""
         return np.repeat(self.cells_of(material), self.qf.npts)
 
@@ -355,38 +239,9 @@ class Discretization(ObservablesMixin, FieldEventsMixin):
         names = self.material_names
         return self.material_of_cell == (names.index(material) if material in names else -2)
 
-    def stage_operators(self, stage: StageSpec) -> StageOperators:
-        m = self.model
-        self.update_laws(m.laws(stage))
-        Q, g = self._reaction  # relaxation and volume source
-        terms = [Q]
-        fixed: list[tuple[np.ndarray, float]] = []
-        if stage.source_on and m.source.barrier_flux:
-            g = g.copy()  # the reaction load is shared with the later stages of these laws
-            self.P_src.value = stage.source_polarization
-            terms.append(self.assemble_matrix(self.forms["Q_s"]))
-            g.axpy(1.0, self.assemble_vector(self.forms["g_s"]))
-        if stage.source_on and m.source.fixes_barrier:
-            fixed.append((self.dirichlet_dofs(FACET_BARRIER), stage.source_polarization))
-        if m.outer_boundary == "fixed":
-            fixed.append((self.dirichlet_dofs(FACET_OUTER), m.outer_polarization))
-        return StageOperators(Q=tuple(terms), g=g, name=stage.name, **self._dirichlet_rows(fixed))
-
-    def _dirichlet_rows(self, fixed: list[tuple[np.ndarray, float]]) -> dict:
-        nowned = self.n_owned
-        offset = compat.global_offset(self.V0)
-        loc, val = [np.empty(0, dtype=np.int32)], [np.empty(0)]
-        for dofs, value in fixed:
-            d = np.asarray(dofs, dtype=np.int32)
-            d = d[d < nowned]
-            loc.append(d)
-            val.append(np.full(d.size, float(value)))
-        bc_local = np.concatenate(loc)
-        bc_local, first = np.unique(bc_local, return_index=True)
-        bc_values = np.concatenate(val)[first]
-        has_bc = self.comm.allreduce(int(bc_local.size), op=MPI.SUM) > 0
-        return {"bc_local": bc_local, "bc_global": (bc_local + offset).astype(PETSc.IntType),
-                "bc_values": bc_values, "has_bc": has_bc}
+    def material_indicator(self, material: str) -> fem.Function:
+        """1 in the cells of a material, else 0 (a DG0 function, 8 bytes per cell)."""
+        return cellwise_function(self.cell_space, self.cells_of(material).astype(float))
 
     def forcing_vector(self, t: float) -> PETSc.Vec | None:
         """(n f(t), v)_w for a manufactured-solution forcing, or None."""

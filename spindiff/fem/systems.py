@@ -36,7 +36,7 @@ from ..model import StageSpec
 from . import linear_solver
 from ..mesh import compat
 from ..mesh.heap import trim_heap
-from .operators import Discretization, StageOperators
+from .stage_assembly import StageAssembly, StageOperators
 from .step_equations import step_equation
 from .step_operator import SAME, StepOperator, Term
 
@@ -64,17 +64,22 @@ class WorkVectors:
 class StepSystem:
     """Step solver for the transport equation with conventional or corrected diffusion.
 
-    norm: the error norm the Newton iteration measures its updates in (the stepper's,
-    spindiff.fem.stepper.WeightedRMS; default the plain RMS)."""
+    assembly: the stage assembly (its Discretization and model); material_means: <P> per
+    material of a field (spindiff.fem.observables.Observables.material_means), needed by the
+    mean corrected law; norm: the error norm the Newton iteration measures its updates in (the
+    stepper's, spindiff.fem.stepper.WeightedRMS; default the plain RMS)."""
 
-    def __init__(self, disc: Discretization, kind: str = "auto", ksp_rtol: float = 1e-10,
+    def __init__(self, assembly: StageAssembly, kind: str = "auto", ksp_rtol: float = 1e-10,
                  petsc_options: dict | None = None, newton_tol: float = 1e-3,
                  newton_max_it: int = 12, newton_ksp_rtol: float = 1e-6,
+                 material_means: Callable[[PETSc.Vec], dict[str, float]] | None = None,
                  norm: Callable[[PETSc.Vec, PETSc.Vec], float] | None = None):
-        self.disc = disc
-        self.assembly = disc
-        self.material_means = disc.material_means
-        self.law = disc.model.diffusion
+        self.assembly = assembly
+        self.disc = disc = assembly.disc
+        self.material_means = material_means
+        self.law = assembly.model.diffusion
+        if self.law.per_material and material_means is None:
+            raise ValueError("the mean corrected diffusion law needs the material means")
         #: the step equation of the diffusion law (spindiff.fem.step_equations)
         self.equation = step_equation(self, self.law)
         comm = disc.comm
@@ -105,7 +110,7 @@ class StepSystem:
     def set_stage(self, stage: StageSpec) -> None:
         disc = self.disc
         self.ops = None  # the last stage's reaction matrix is freed before the next is made
-        self.ops = disc.stage_operators(stage)
+        self.ops = self.assembly.stage_operators(stage)
         self._pc_c = None
         if self.ops.has_bc:
             self.vec.xbc.set(0.0)

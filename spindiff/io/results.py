@@ -38,21 +38,34 @@ class ResultsWriter:
     Writes happen on rank 0; a failure there (a full disk) is broadcast so every rank raises
     the same DiskError and the run stops in step, leaving DIR.partial resumable."""
 
-    def __init__(self, folder: OutputFolder, case_text: str, columns: Sequence[str],
+    def __init__(self, folder: OutputFolder, case_text: str, columns: Sequence[str] | None = None,
                  keep_rows: int | None = None, keep_extra: dict | None = None):
-        """keep_rows: resume an interrupted run, keeping the first `keep_rows` rows of
-        DIR.partial/timeseries.csv (and `keep_extra[name]` rows of the other CSVs)."""
+        """columns: of timeseries.csv, which is opened now, or by `start(columns)` when the
+        columns are known (a Simulation's, at its observers' set-up); keep_rows: resume an
+        interrupted run, keeping the first `keep_rows` rows of DIR.partial/timeseries.csv (and
+        `keep_extra[name]` rows of the other CSVs)."""
         self.folder = folder
         self.final = folder.final
         self.path = folder.path
-        self.comm = comm = folder.comm
-        self.root = comm.rank == 0
-        self.columns = list(columns)
+        self.comm = folder.comm
+        self.root = self.comm.rank == 0
+        self.columns: list[str] | None = None
         self._file = None
         self._extra: dict = {}
         self._extra_counts: dict = {}
         self._keep_extra = dict(keep_extra or {})
+        self._case_text, self._keep_rows = case_text, keep_rows
         self.kept_rows: list = []
+        if columns is not None:
+            self.start(columns)
+
+    def start(self, columns: Sequence[str]) -> None:
+        """Open timeseries.csv with these columns (and write case.toml; on a resume, keep the
+        first rows of the partial folder's file). Once: a second call does nothing."""
+        if self.columns is not None:
+            return
+        self.columns = list(columns)
+        case_text, keep_rows = self._case_text, self._keep_rows
 
         def open_files() -> list | None:
             kept = None
