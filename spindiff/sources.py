@@ -137,8 +137,17 @@ SOURCE_LAWS: dict[str, type[SourceLaw]] = {
 
 
 def register_source_law(law: type[SourceLaw]) -> type[SourceLaw]:
-    """Make a SourceLaw subclass known by its `name` (usable as a class decorator): the case
-    file accepts it as source.model. A name already taken by another class is refused."""
+    """Make a source law known by its name: the case file accepts it as source.model.
+
+    Args:
+        law: a SourceLaw subclass with a `name` (usable as a class decorator).
+
+    Returns:
+        The law, unchanged.
+
+    Raises:
+        ValueError: not a named SourceLaw subclass, or a name another class has.
+    """
     if not (isinstance(law, type) and issubclass(law, SourceLaw)) or not law.name:
         raise ValueError("a source law is a SourceLaw subclass with a name")
     if SOURCE_LAWS.get(law.name, law) is not law:
@@ -148,5 +157,12 @@ def register_source_law(law: type[SourceLaw]) -> type[SourceLaw]:
 
 
 def source_law(case: Case) -> SourceLaw:
-    """The source law of a validated case, with its parameters."""
+    """The source law of a validated case.
+
+    Args:
+        case: a validated case.
+
+    Returns:
+        The law of case.source.model, with the parameters of the [source] table.
+    """
     return SOURCE_LAWS[case.source.model].from_case(case)

@@ -19,8 +19,16 @@ MAX_CASE_BYTES = 10_000_000
 def load_case(path: str | Path, overrides: dict[str, Any] | None = None) -> Case:
     """Load and validate the TOML case file at `path`.
 
-    `overrides` maps dotted keys ("materials.matrix.D0") to values that replace the file's.
-    Raises CaseError (one line: file, key, value, what is allowed).
+    Args:
+        path: the case file (TOML; docs/case_files.md gives every key).
+        overrides: dotted keys ("materials.matrix.D0") mapped to values, written as in a case
+            file ("20 nm^2/s"), that replace the file's.
+
+    Returns:
+        The validated Case, every quantity in internal units (nm, s).
+
+    Raises:
+        CaseError: one line naming the file, the key, the value and what is allowed.
     """
     path = Path(path)
     text = read_case_text(path)

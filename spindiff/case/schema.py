@@ -533,7 +533,17 @@ class Case(Section):
     def with_changes(self, changes: dict[str, Any]) -> "Case":
         """A new, validated case with dotted keys changed, e.g.
         case.with_changes({"materials.glass.D0": "20 nm^2/s", "protocol.stages.0.outputs": 40}).
-        Values are written as in a case file (quantities with units); None removes a key."""
+
+        Args:
+            changes: dotted keys mapped to values written as in a case file (quantities with
+                units); None removes a key.
+
+        Returns:
+            The new Case (this one is left as it is).
+
+        Raises:
+            CaseError: one line naming the key, the value and what is allowed.
+        """
         return type(self).from_dict(apply_changes(self.raw(), changes),
                                     source_dir=self._source_dir)
 

@@ -40,13 +40,25 @@ class FitResult:
 def fit(spec: FitSpec | str | Path, out: str | Path | None = None, *,
         profile: list[str] | str | None = None, overwrite: bool = False,
         plots: bool = True, log: Callable[[str], None] | None = None) -> FitResult:
-    """Fit the free case keys of a fit file to its data sets.
+    """Fit the free case keys of a fit file to its data sets (docs/fitting.md).
 
-    spec: a fit file path or a FitSpec (spindiff.fit.spec.load_fit); out: a results folder
-    (fit.json, fit.png, fitted_case*.toml, profile_*.csv), or None to write nothing;
-    profile: parameter name(s) whose chi-square profile is computed (besides the file's
-    [fit] profile); log: called with progress lines. Raises CaseError / SpindiffError (one
-    line) for bad fit files and data."""
+    Args:
+        spec: a fit file path or a FitSpec (spindiff.fit.spec.load_fit).
+        out: a results folder (fit.json, fit.png, fitted_case*.toml, profile_*.csv), or None
+            to write nothing.
+        profile: parameter name(s) whose chi-square profile is computed (besides the file's
+            [fit] profile).
+        overwrite: let the fit replace an earlier fit folder at `out`.
+        plots: draw fit.png.
+        log: called with progress lines.
+
+    Returns:
+        The FitResult (fitted values, uncertainties, the report's lines).
+
+    Raises:
+        CaseError: a bad fit file (one line).
+        SpindiffError: bad data or a profile of a parameter that is not fitted (one line).
+    """
     from .report import build_report, dense_curves, write_outputs
     spec = spec if isinstance(spec, FitSpec) else load_fit(spec)
     names = list(spec.profile) + ([profile] if isinstance(profile, str) else list(profile or []))

@@ -308,7 +308,13 @@ GMSH_SHAPES: dict[str, GmshShape] = {
 
 
 def register_gmsh_shape(name: str, adapter: GmshShape) -> None:
-    """Let Gmsh build the particle shape `name` (see GmshShape)."""
+    """Let Gmsh build a particle shape in 3D.
+
+    Args:
+        name: the shape's name (spindiff.physics.shapes).
+        adapter: how Gmsh makes it (GmshShape: the OpenCASCADE volume, the distance
+            expression).
+    """
     GMSH_SHAPES[name] = adapter
 
 

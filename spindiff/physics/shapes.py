@@ -244,8 +244,17 @@ SHAPES: dict[str, ParticleShape] = {s.name: s for s in (Sphere(), Cylinder(), Sl
 
 
 def register_shape(shape: ParticleShape) -> ParticleShape:
-    """Make `shape` (an instance of a ParticleShape subclass) known by its name: the case
-    file accepts it as geometry.shape. Returns it. A name already taken is refused."""
+    """Make a particle shape known by its name: the case file accepts it as geometry.shape.
+
+    Args:
+        shape: an instance of a ParticleShape subclass with a `name`.
+
+    Returns:
+        The shape, unchanged.
+
+    Raises:
+        ValueError: not a named ParticleShape, or a name another class has.
+    """
     if not shape.name or not isinstance(shape, ParticleShape):
         raise ValueError("a shape is a ParticleShape instance with a name")
     if shape.name in SHAPES and type(SHAPES[shape.name]) is not type(shape):
