@@ -106,3 +106,12 @@ class Observer:
         Args:
             sim: the simulation.
         """
+
+
+def series_of(rows: list[list], columns: list[str]) -> dict[str, np.ndarray]:
+    """Output rows as column arrays (the `series` of a RunResult; "stage" stays text)."""
+    out = {}
+    for j, name in enumerate(columns):
+        vals = [r[j] for r in rows]
+        out[name] = np.array(vals) if name == "stage" else np.array(vals, dtype=float)
+    return out

@@ -27,7 +27,8 @@ from .case.schema import Case
 from .mesh.domain import Domain
 from .model import TransportModel, stage_boundaries, transport_model
 from .protocol import Event, protocol_events
-from .run_types import Observer, RunResult
+from .io.progress import peak_resident_mb
+from .run_types import Observer, RunResult, series_of
 
 __all__ = ["Simulation", "Observer", "RunResult", "build_domain", "steady_state", "stage_fits"]
 
@@ -165,7 +166,7 @@ class Simulation:
     @property
     def series(self) -> dict[str, np.ndarray]:
         """The rows recorded so far, as column arrays."""
-        return _columns(self.rows, self.columns)
+        return series_of(self.rows, self.columns)
 
     def averages(self) -> dict[str, float]:
         """<P> now over the sample, the visible region and each material (collective)."""
@@ -324,12 +325,6 @@ class Simulation:
         }
 
 
-def peak_resident_mb() -> float:
-    """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def stage_fits(series: dict[str, np.ndarray], model: TransportModel, starts: np.ndarray) -> dict:
     """Mono- and stretched-exponential fits of <P>_sample (and of each material) per stage,
     with time measured from the stage start; stages with fewer than 4 rows are skipped."""
@@ -377,14 +372,6 @@ def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | 
         raise SolverError("the steady-state solve did not converge (is the problem well posed?)")
     compat.scatter_forward(disc.P)
     return disc, P
-
-
-def _columns(rows: list[list], columns: list[str]) -> dict[str, np.ndarray]:
-    out = {}
-    for j, name in enumerate(columns):
-        vals = [r[j] for r in rows]
-        out[name] = np.array(vals) if name == "stage" else np.array(vals, dtype=float)
-    return out
 
 
 def _enhancement(series: dict, P0: float) -> dict:

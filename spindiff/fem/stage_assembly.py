@@ -64,7 +64,8 @@ class StageAssembly:
 
     def update_laws(self, laws: StageLaws) -> bool:
         """Evaluate the stage laws at the quadrature points, re-assemble the operators that
-        changed (K, or its material parts in mean mode; Q and g), drop the per-point arrays.
+        changed (K, or its material parts for the mean corrected law; Q and g), drop the
+        per-point arrays.
         Conventional diffusion uses only K + Q: Q is assembled into K's matrix (no third matrix
         beside M; a stage that changes either law assembles both). True if K changed."""
         qf, old, fold = self.disc.qf, self._laws, self.stiffness_in_reaction
@@ -168,6 +169,8 @@ class StageAssembly:
         return k, (targets.pop() if kp is None else kp)
 
     def stage_operators(self, stage: StageSpec) -> StageOperators:
+        """The operators of a stage: its laws (re-assembled where they changed), a surface
+        source's matrix and load, the Dirichlet rows of a fixed source or outer value."""
         m = self.model
         self.update_laws(m.laws(stage))
         Q, g = self._reaction  # relaxation and volume source

@@ -99,3 +99,9 @@ class phase:
             print(f" {self.seconds:.1f} s", file=self.stream, flush=True)
         else:
             print(f"  {self.label} {self.seconds:.1f} s", file=self.stream, flush=True)
+
+
+def peak_resident_mb() -> float:
+    """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
