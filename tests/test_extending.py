@@ -59,7 +59,7 @@ PARTICLE = {"geometry": {"kind": "particle", "shape": "rod_x", "particle_size": 
                           "p": {"nuclear_density": "60 nm^-3", "D0": "30 nm^2/s", "T1n": "inf"}},
             "protocol": {"initial_polarization": 0.2,
                          "stages": [{"name": "decay", "duration": "2 s", "outputs": 8}]},
-            "mesh": {"model": "radial", "radial_cells": 100}}
+            "mesh": {"model": "radial", "radial_cells": 100, "error_estimate": "off"}}
 
 
 def test_toy_shape_1d_reduction_is_the_z_cylinder_turned():
