@@ -316,7 +316,8 @@ def sphere_surface_size(gmsh, volumes: Sequence[int], size: float) -> int:
     it, the piece of a sphere whose centre lies near a periodic face, meshed at 0.64 radius
     (19.2 nm for a 60 nm sphere), got a surface mesh without interior nodes (8 triangles for a
     near-hemisphere), flat like the disc it meets on the face: Gmsh stopped with "overlapping
-    facets" for 5 of 8 seeds of cases/blend.toml, and aborted the process for one at 1.02
+    facets" for 5 of seeds 0-7 of cases/blend.toml (seed 1 could not be placed), and aborted
+    the process for one at 1.02
     radius."""
     surfs = gmsh.model.getBoundary([(3, v) for v in volumes], combined=False, oriented=False)
     spheres = sorted({abs(t) for _, t in surfs if gmsh.model.getType(2, abs(t)) == "Sphere"})
