@@ -11,15 +11,18 @@ The spheres are placed by random sequential addition (`centres.random_centres`, 
 positions for the same seed on every machine). RSA jams when the spheres swollen by their gap
 fill about 0.38 of the box: a blend of 30 % spheres of diameter 60 nm with gaps of 3 nm in a
 200 nm periodic box fills 0.35 of it, and RSA failed to place its 21st sphere for 3 of 40 seeds
-(1, 14, 32). Where RSA jams, the spheres start instead on a lattice that keeps the rules (simple
-cubic, or face-centred cubic where the simple one has too few sites; a seeded random shift of
-the lattice and a random subset of its sites), and `SWEEPS` sweeps of hard-sphere Monte Carlo
-moves disorder them: every sphere proposes a uniform displacement within +-step per axis (step
-adapted to keep the accepted fraction in `ACCEPTANCE`), taken when the new position keeps the
-rules against the old and the new positions of every other sphere, so the configuration keeps
-them after every sweep. Such dense blends keep some lattice order (in the blend above each
-sphere moves by about half a lattice spacing, rms); placement fails (one line) only where no
-lattice holds the spheres.
+(1, 14, 32). Where RSA jams, seeded random positions are pushed apart until they keep the
+rules (collective rearrangement, `_overlaps_removed`: each overlapping pair moves apart along
+its axis by half its overlap, a nearly tangent sphere gets a random kick); in that box it
+places 34 spheres (0.56 of the box swollen) for each of 10 seeds. Where that does not converge
+in `REARRANGE_STEPS` steps, the spheres start on a lattice that keeps the rules (simple cubic,
+or face-centred cubic where the simple one has too few sites; a seeded random shift and a
+random subset of its sites), and `SWEEPS` sweeps of hard-sphere Monte Carlo moves disorder
+them: every sphere proposes a uniform displacement within +-step per axis (step adapted to keep
+the accepted fraction in `ACCEPTANCE`), taken when the new position keeps the rules against the
+old and the new positions of every other sphere. Such blends keep some lattice order (in the
+200 nm box each sphere moves by about half a lattice spacing, rms). Placement fails (one line)
+only where no lattice holds the spheres either.
 """
 from __future__ import annotations
 
@@ -30,8 +33,10 @@ from scipy.spatial import cKDTree
 
 from ..errors import CaseError
 from .box import nearly_tangent
-from .centres import random_centres
+from .centres import minimum_image, random_centres
 
+#: steps of the collective rearrangement before a lattice start is tried
+REARRANGE_STEPS = 2000
 #: hard-sphere Monte Carlo sweeps after a lattice start
 SWEEPS = 200
 #: the step of the moves is adapted to keep the accepted fraction of moves in this range
@@ -57,12 +62,55 @@ def blend_centres(n: int, box_lengths: np.ndarray, radius: float, gap: float, se
             c = random_centres(n, L, seed, min_distance=d_min, margin=r + g, periodic=False)
         return c, "random sequential addition"
     except CaseError:
-        pass  # jammed: a lattice start
+        pass  # jammed
     rng = np.random.default_rng(seed)
+    x = _overlaps_removed(n, L, r, g, d_min, periodic, rng)
+    if x is not None:
+        return x, "overlap removal from random positions (random sequential addition jams)"
     x = _periodic_start(n, L, r, g, d_min, rng) if periodic else \
         _closed_start(n, L, r, g, d_min, rng)
     return (_hard_sphere_moves(x, L, r, g, d_min, periodic, rng),
             f"a lattice and {SWEEPS} Monte Carlo sweeps (random sequential addition jams)")
+
+
+def _overlaps_removed(n, L, r, g, d_min, periodic, rng) -> np.ndarray | None:
+    """Random positions pushed apart until they keep the rules (collective rearrangement:
+    each overlapping pair moves apart along its axis by half its overlap, a sphere nearly
+    tangent to the box gets a random kick of 2 g); None after REARRANGE_STEPS steps."""
+    lo, hi = (np.zeros(3), L.copy()) if periodic else (np.full(3, r + g), L - (r + g))
+    if np.any(hi < lo):
+        return None
+    x = rng.uniform(lo, hi, size=(n, 3))
+    target = d_min * (1.0 + 1e-6)
+    for _ in range(REARRANGE_STEPS):
+        if periodic:
+            x = np.mod(x, L)
+            x[x >= L] = 0.0
+        else:
+            x = np.clip(x, lo, hi)
+        pairs = cKDTree(x, boxsize=L if periodic else None).query_pairs(
+            d_min, output_type="ndarray") if n > 1 else np.empty((0, 2), int)
+        tangent = nearly_tangent(x, L, r, g) if periodic else np.zeros(n, bool)
+        if not len(pairs) and not tangent.any():
+            return x
+        move = np.zeros_like(x)
+        if len(pairs):
+            a, b = pairs[:, 0], pairs[:, 1]
+            d = minimum_image(x[b] - x[a], L if periodic else None)
+            dist = np.linalg.norm(d, axis=1)
+            unit = np.where(dist[:, None] > 0, d / np.maximum(dist, 1e-300)[:, None],
+                            _random_units(rng, len(d)))
+            push = 0.5 * (target - dist)[:, None] * unit
+            np.add.at(move, a, -push)
+            np.add.at(move, b, push)
+        move[tangent] += 2.0 * g * _random_units(rng, int(tangent.sum()))
+        x = x + move
+    return None
+
+
+def _random_units(rng, m: int) -> np.ndarray:
+    v = rng.normal(size=(m, 3))
+    return v / np.linalg.norm(v, axis=1)[:, None]
 
 
 def _grid(m: np.ndarray, centred: bool = True) -> np.ndarray:
