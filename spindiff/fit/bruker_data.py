@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import units
 from ..errors import CaseError
-from .data_formats import TOPSPIN_UNITS, NUMBER, checked_rows
+from .data_rows import NUMBER, TOPSPIN_UNITS, checked_rows
 
 INSTALL = 'reading a Bruker experiment folder needs nmrglue: pip install "spindiff[bruker]" ' \
           '(or pip install nmrglue)'

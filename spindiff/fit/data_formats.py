@@ -29,7 +29,8 @@ import numpy as np
 
 from .. import units
 from ..errors import CaseError
-from .data import MAX_POINTS, read_data
+from .data import read_data
+from .data_rows import NUMBER, TOPSPIN_UNITS, checked_rows
 
 FORMATS = ("csv", "text", "topspin", "bruker")
 #: header names (lower case, unit removed) recognised for each column of a CSV
@@ -38,9 +39,6 @@ TIME_NAMES = ("t", "time", "tau", "delay", "vd", "wait", "buildup time", "build-
 VALUE_NAMES = ("value", "p", "polarization", "polarisation", "intensity", "integral", "signal",
                "enhancement", "amplitude", "area", "expt", "y")
 SIGMA_NAMES = ("sigma", "error", "err", "uncertainty", "std", "sd", "stderr", "dy", "noise")
-#: TopSpin's unit letters after a time (vdlist, ct1t2.txt)
-TOPSPIN_UNITS = {"": 1.0, "s": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
-NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _BLOCK = re.compile(r"(\d+)\s+points\s+for\s+(Integral|Peak)\s+(\d+)\s*,?\s*(.*)", re.I)
 _SPLIT = re.compile(r"[\s,;]+")
 _UNIT_IN_NAME = re.compile(r"^(.*?)\s*(?:\(([^)]*)\)|\[([^\]]*)\]|/\s*(\S+)|_(ms|us|s|min|h))$")
@@ -284,22 +282,6 @@ def _lines(path: Path, key: str, source: str | None, comments: bool = True):
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip() and not (comments and line.lstrip().startswith("#")):
             yield number, line
-
-
-def checked_rows(a: np.ndarray, lines: list[int], path: Path, key: str, source: str | None):
-    """Rows of (time, value[, sigma]): 2 to MAX_POINTS, times >= 0 and increasing, sigma > 0."""
-    if not 2 <= len(a) <= MAX_POINTS:
-        raise CaseError(key, str(path), f"{len(a)} data rows; allowed: 2 to {MAX_POINTS}", source)
-    bad = np.flatnonzero(np.concatenate([[a[0, 0] < 0], np.diff(a[:, 0]) <= 0]))
-    if len(bad):
-        i = int(bad[0])
-        raise CaseError(key, str(path), f"data row {i + 1} (line {lines[i]}): times must be >= 0 "
-                        "and strictly increasing", source)
-    if a.shape[1] == 3 and np.any(a[:, 2] <= 0):
-        i = int(np.argmax(a[:, 2] <= 0))
-        raise CaseError(key, str(path), f"data row {i + 1} (line {lines[i]}): sigma must be > 0",
-                        source)
-    return a
 
 
 def _is_number(text: str) -> bool:
