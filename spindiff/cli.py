@@ -99,6 +99,9 @@ def cmd_check(args) -> int:
     extra = f", {len(variants)} sweep variant(s)" if variants else ""
     say(f"{args.case}: ok ({case.case.name}: {case.geometry.kind}, R = {case.cell_radius:.4g} nm, "
         f"{len(case.protocol.stages)} stage(s), {case.end_time:g} s{extra}{mesh_note})")
+    from .case.materials import material_lines
+    for line in material_lines(case):
+        say(line)
     return 0
 
 

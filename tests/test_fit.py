@@ -206,7 +206,8 @@ def _bad(tmp_path, clean=None, csv_text=None, params=None, **dataset):
 
 
 @pytest.mark.parametrize("csv_text, params, dataset, expected", [
-    ("t,value\n0.1,0.1\n1,0.2\n", None, {}, "no column 'time_s'"),
+    ("t,value\n0.1,0.1\n1,0.2\n", None, {}, "the time column 't' of data.csv does not say its unit"),
+    ("when,value\n0.1,0.1\n1,0.2\n", None, {}, "no column is recognisable as the time"),
     ("time_s,value\n0.1,abc\n1,0.2\n", None, {}, "'abc' is not a number"),
     ("time_s,value\n0.1,0.1\n1,0.2\n0.5,0.3\n", None, {}, "strictly increasing"),
     ("time_s,value\n0.1,0.1\n1,nan\n", None, {}, "finite"),

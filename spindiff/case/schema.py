@@ -221,13 +221,51 @@ class Centres(Section):
     visible_radius: Optional[LengthOrZero] = None
 
 
+def _material_preset(value: Any) -> Any:
+    from ..physics.composition import PRESETS
+    if value not in PRESETS:
+        raise ValueError(f"one of {', '.join(PRESETS)} (or a composition)")
+    return value
+
+
+def _component_table(value: Any) -> Any:
+    """{component: number} with components of spindiff.physics.composition.COMPONENTS."""
+    from ..physics.composition import COMPONENTS
+    if not isinstance(value, dict) or not value:
+        raise ValueError('a table of components, e.g. { "glycerol-d8" = 6, "D2O" = 3, "H2O" = 1 }')
+    for name, amount in value.items():
+        if name not in COMPONENTS:
+            raise ValueError(f"unknown component {name!r}; known: {', '.join(COMPONENTS)}")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount >= 0 \
+                or not math.isfinite(amount):
+            raise ValueError(f"{name} = {amount!r}: a number >= 0")
+    return value
+
+
+Components = Annotated[dict[str, float], BeforeValidator(_component_table)]
+
+
 class Material(Section):
     """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0, bulk T1n;
-    regions: the physical groups (names or tags) of a user mesh made of this material."""
-    nuclear_density: Density
+    regions: the physical groups (names or tags) of a user mesh made of this material.
+
+    Instead of nuclear_density: preset (a sample of spindiff.physics.composition.PRESETS,
+    e.g. "dnp_juice") or composition (fractions of named components, `fractions` = "volume"
+    or "mass"), with optional deuteration (atom fraction of 2H at a deuterated component's
+    labelled positions) and carbon13 (13C fraction of a component's carbons): the density of
+    conditions.nucleus (1H, 2H or 13C) follows from it (`Case` fills nuclear_density).
+    """
+    nuclear_density: Optional[Density] = None
     D0: Diffusivity
     T1n: TimeOrInf = math.inf
     regions: Optional[list[Union[str, int]]] = Field(default=None, max_length=MAX_ITEMS)
+    preset: Optional[Annotated[str, AfterValidator(_material_preset)]] = None
+    composition: Optional[Components] = None
+    fractions: Literal["volume", "mass"] = "volume"
+    deuteration: Optional[dict[str, Fraction]] = None
+    carbon13: Optional[dict[str, Fraction]] = None
+    #: the physics.composition.Mixture of a preset or composition (set by `Case`)
+    _mixture: Any = PrivateAttr(default=None)
 
 
 class Source(Section):
@@ -503,6 +541,13 @@ class Case(Section):
     #: the nested dict the case was validated from, and the folder of its case file
     _raw: Optional[dict] = PrivateAttr(default=None)
     _source_dir: Optional[str] = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _densities_from_compositions(self) -> "Case":
+        """nuclear_density of every material given by preset or composition."""
+        from .materials import fill_material_densities
+        fill_material_densities(self)
+        return self
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> "Case":

@@ -21,7 +21,8 @@ A fit file is TOML (paths relative to it):
     [[datasets]]
     name = "10mM"
     case = "../default.toml"
-    data = "buildup_10mM.csv"       # columns time_s, value[, sigma]
+    data = "buildup_10mM.csv"       # columns time_s, value[, sigma]; or another format:
+                                    #   spindiff.fit.data_formats (format, time_unit, ...)
     observable = "sample"           # "sample", "visible" or a material name
     quantity = "polarization"       # or "enhancement" (P / P0) or "signal" (scale * P)
     scale = 1.0                     # signal only: a fixed scale factor (absent: fitted)
@@ -45,13 +46,16 @@ import numpy as np
 
 from .. import units
 from ..errors import CaseError
-from .data import read_data
+from .data_formats import read_dataset
 
 FIT_KEYS = {"name", "description", "mesh_model", "solver_rtol", "solver_atol",
             "max_evaluations", "profile", "profile_points", "absolute_sigma"}
 PARAMETER_KEYS = {"key", "start", "min", "max", "transform", "per_dataset", "datasets"}
 DATASET_KEYS = {"name", "case", "data", "observable", "quantity", "scale", "sigma",
-                "time_offset", "overrides", "columns"}
+                "time_offset", "overrides", "columns",
+                # spectrometer files (spindiff.fit.data_formats)
+                "format", "time_unit", "integral", "ppm_range", "procno", "delay_list",
+                "loop_delay"}
 QUANTITIES = ("polarization", "enhancement", "signal")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
 
@@ -297,8 +301,7 @@ def _dataset(d: Any, i: int, base: Path, src: str) -> DatasetSpec:
         raise CaseError(f"{where}.columns", columns, 'a table such as { time = "t", value = "P", '
                         'sigma = "err" } naming the CSV columns', src)
     data_path = _near(d["data"], base)
-    t, y, s = read_data(data_path, columns.get("time", "time_s"), columns.get("value", "value"),
-                        columns.get("sigma", "sigma"), f"{where}.data", src)
+    t, y, s = read_dataset(data_path, d, where, src)
     if s is None and "sigma" in d:
         s = np.full_like(y, _number(d["sigma"], f"{where}.sigma", src, 1e-300, 1e300))
     t = t + offset

@@ -197,18 +197,32 @@ def _lineshape_cached(g_tensor, a_tensor, a_spin, g_iso, b0, fwhm, n_orient, ste
     lo, hi = allf.min() - 5 * sig, allf.max() + 5 * sig
     eps = np.arange(lo, hi + step, step)
     hist, _ = np.histogram(allf, bins=len(eps), range=(eps[0] - step / 2, eps[-1] + step / 2))
-    kx = np.arange(-int(5 * sig / step) - 1, int(5 * sig / step) + 2) * step
-    ker = np.exp(-0.5 * (kx / sig) ** 2)
-    dens = np.convolve(hist.astype(float), ker / ker.sum(), mode="same")
+    half = int(5 * sig / step) + 1
+    ker = np.exp(-0.5 * (np.arange(-half, half + 1) * step / sig) ** 2)
+    # the kernel's centre on each bin, one density per offset (np.convolve's "same" mode has the
+    # length and centre of the longer input: a kernel wider than the histogram shifted the line)
+    dens = np.convolve(hist.astype(float), ker / ker.sum(), mode="full")[half:half + len(eps)]
     dens /= dens.sum() * step
     return Lineshape(eps, dens)
+
+
+@lru_cache(maxsize=64)
+def _gaussian_lineshape(fwhm: float, step: float) -> Lineshape:
+    """A Gaussian line of full width fwhm (rad/s) centred at 0, on offsets k step to +-5 sigma
+    (one density per offset, normalised so that sum(density) step = 1)."""
+    sig = fwhm / 2.3548
+    half = int(np.ceil(5 * sig / step))
+    eps = np.arange(-half, half + 1) * step
+    dens = np.exp(-0.5 * (eps / sig) ** 2)
+    return Lineshape(eps, dens / (dens.sum() * step))
 
 
 def lineshape(agent: PolarizingAgent, cond: Conditions, n_orient: int = 20000) -> Lineshape:
     """EPR lineshape of the agent at cond.b0 (offsets from g_iso mu_B B0/hbar, rad/s).
 
     Radicals: powder histogram of g_eff(n) mu_B B0/hbar + m A_eff(n) over a Fibonacci sphere,
-    convolved with a Gaussian of FWHM `line_fwhm`. Mn(II): discrete lines m_I A_iso.
+    convolved with a Gaussian of FWHM `line_fwhm`; without a g tensor, that Gaussian centred at
+    0. Mn(II): discrete lines m_I A_iso.
     """
     if agent.discrete_lines:
         i = agent.metal_spin
@@ -216,8 +230,7 @@ def lineshape(agent: PolarizingAgent, cond: Conditions, n_orient: int = 20000) -
         lines = tuple((float(m * agent.a_iso), 1.0 / len(ms)) for m in ms)
         return Lineshape(np.array([l[0] for l in lines]), None, lines)
     if agent.g_tensor is None:
-        return _lineshape_cached((agent.g,) * 3, None, 0.0, agent.g, cond.b0, agent.line_fwhm,
-                                 200, agent.line_fwhm / 20)
+        return _gaussian_lineshape(float(agent.line_fwhm), float(agent.line_fwhm) / 20)
     return _lineshape_cached(tuple(agent.g_tensor), None if agent.a_tensor is None
                              else tuple(agent.a_tensor), agent.a_spin, agent.g, cond.b0,
                              agent.line_fwhm, n_orient, TWO_PI * 0.5e6)

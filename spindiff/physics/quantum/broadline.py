@@ -78,6 +78,9 @@ def electron_state(agent: PolarizingAgent, cond: Conditions, settings: Broadline
     """Stationary packet polarizations across the line at cond.mw_offset."""
     model = electron_model(agent, cond, settings)
     line = lineshape(agent, cond) if line is None else line
+    if line.density is None:
+        raise ValueError("the broad-line model needs a continuous EPR line; discrete hyperfine "
+                         "lines (Mn(II)) are for method = \"full\" or \"effective\"")
     hole = 2.0 / model.t2e * np.sqrt(1.0 + model.omega1**2 * model.t1e * model.t2e)
     bw = min(TWO_PI * settings.bin_width, line.width(0.01, 0.99) / 60.0)   # resolve narrow lines
     grid = packet_grid(line.eps, line.density, cond.mw_offset, bw, hole,
@@ -232,16 +235,18 @@ def solve_broadline(agent: PolarizingAgent, cond: Conditions,
 
 
 def broadline_table(agent: PolarizingAgent, cond: Conditions, r: np.ndarray | None = None,
-                    settings: BroadlineSettings | None = None, result: BroadlineResult | None = None):
+                    settings: BroadlineSettings | None = None, result: BroadlineResult | None = None,
+                    line=None):
     """RateTable (tables.RateTable) of k(r), P_src, R1_para(r) from the broad-line model.
 
     With Gamma_on / Gamma_off the total nuclear rates with microwaves on / off (per unit
     <|B|^2>) and P_on, P_off their stationary targets (P_off = thermal):
     R1_para = Gamma_off <|B|^2>(r), k = (Gamma_on - Gamma_off) <|B|^2>(r),
-    P_src = (Gamma_on P_on - Gamma_off P_off) / (Gamma_on - Gamma_off), as in `tables`."""
+    P_src = (Gamma_on P_on - Gamma_off P_off) / (Gamma_on - Gamma_off), as in `tables`. line:
+    any continuous EPR line (default the agent's, `agents.lineshape`)."""
     from .tables import RateTable, default_r_grid, fit_c6
     settings = settings or BroadlineSettings()
-    res = result or solve_broadline(agent, cond, settings)
+    res = result or solve_broadline(agent, cond, settings, line)
     r = default_r_grid(cond) if r is None else np.asarray(r, float)
     b2 = b2_mean(r, cond.nucleus, agent.g)
     on, off = res.rates_on, res.rates_off

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import nuclear_larmor, nuclear_thermal_polarization
-from .agents import Conditions, PolarizingAgent, lineshape
+from .agents import Conditions, Lineshape, PolarizingAgent, lineshape
 from .broadline import BroadlineSettings, broadline_table, electron_state, nuclear_rates
 
 TWO_PI = 2.0 * np.pi
@@ -45,20 +45,28 @@ class BroadlineSweep:
                 "separation": float(abs(self.offsets[i] - self.offsets[j]))}
 
 
-def default_offsets(agent: PolarizingAgent, cond: Conditions, n: int = 121) -> np.ndarray:
-    """n offsets from the line's lower edge - omega_n to its upper edge + omega_n (rad/s)."""
-    lo, hi = lineshape(agent, cond).extent
+def default_offsets(agent: PolarizingAgent, cond: Conditions, n: int = 121,
+                    line: Lineshape | None = None) -> np.ndarray:
+    """n offsets from the line's lower edge - omega_n to its upper edge + omega_n (rad/s); the
+    agent's line, or `line`."""
+    lo, hi = (lineshape(agent, cond) if line is None else line).extent
     wn = nuclear_larmor(cond.nucleus, cond.b0)
     return np.linspace(lo - wn, hi + wn, n)
 
 
 def broadline_sweep(agent: PolarizingAgent, cond: Conditions,
                     settings: BroadlineSettings | None = None,
-                    offsets: np.ndarray | None = None) -> BroadlineSweep:
-    """Stationary state of the electron packets and nuclear rates at every offset."""
+                    offsets: np.ndarray | None = None,
+                    line: Lineshape | None = None) -> BroadlineSweep:
+    """Stationary state of the electron packets and nuclear rates at every offset, for the
+    agent's EPR line or any continuous `line` (agents.lineshape, broadline.gaussian_line,
+    broadline.user_line; offsets default to that line's extent +- omega_n). The agent then
+    gives g (the e-e couplings), T1e and T2e."""
     settings = settings or BroadlineSettings()
-    offsets = default_offsets(agent, cond) if offsets is None else np.asarray(offsets, float)
-    line = lineshape(agent, cond)
+    given = line
+    line = lineshape(agent, cond) if line is None else line
+    offsets = default_offsets(agent, cond, line=line) if offsets is None else \
+        np.asarray(offsets, float)
     wn = nuclear_larmor(cond.nucleus, cond.b0)
     pt = nuclear_thermal_polarization(cond.nucleus, cond.b0, cond.temperature)
     cols = {k: [] for k in ("p_n", "p_tsf", "p_ce", "p_tm", "p_se", "rate", "beta_ratio", "mean_pe")}
@@ -72,7 +80,8 @@ def broadline_sweep(agent: PolarizingAgent, cond: Conditions,
             cols[k].append(v)
     return BroadlineSweep(offsets, **{k: np.asarray(v) for k, v in cols.items()}, p_thermal=pt,
                           omega_n=wn, meta={"settings": settings.to_dict(),
-                                            "agent": agent.name, "conditions": cond.to_dict()})
+                                            "agent": agent.name, "conditions": cond.to_dict(),
+                                            "line": "agent" if given is None else "given"})
 
 
 def cached_broadline_table(agent: PolarizingAgent, cond: Conditions,
