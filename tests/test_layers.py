@@ -3,7 +3,7 @@
 Read with the ast module (every import, at the top of a module or inside a function), so a
 lazy import cannot hide an upward edge. Layers, bottom to top:
 
-    errors                       the one-line errors
+    errors, figure_style         the one-line errors; the one figure style
     physics, io                  pure numpy/scipy; files and signals
     units, analysis              unit parsing; curve fits
     case                         case files
@@ -29,7 +29,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "spindiff"
 
 LAYERS = [
-    {"spindiff", "errors"},
+    {"spindiff", "errors", "figure_style"},
     {"physics", "io"},
     {"units", "analysis"},
     {"case"},

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from .figure_style import (is_log_spaced, log_ticks, panels_with_legend, pyplot, save,
+from ..figure_style import (is_log_spaced, log_ticks, panels_with_legend, pyplot, save,
                            thin_log_ticks)
 
 #: colours and styles of the averaged curves

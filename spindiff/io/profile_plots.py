@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .figure_style import figure, save
+from ..figure_style import figure, save
 
 
 def chosen_rows(times: np.ndarray, count: int = 8) -> list[int]:

@@ -38,7 +38,7 @@ def plot_results(folder: str | Path, what: Sequence[str] | None = None,
                  formats: Iterable[str] = ("png",)) -> list[Path]:
     """Draw `what` (default: every figure the folder allows) in `formats`; returns the files.
     SpindiffError (one line) for a folder without results or a figure it cannot give."""
-    from .figure_style import FORMATS
+    from ..figure_style import FORMATS
     folder = Path(folder)
     if not folder.is_dir():
         raise SpindiffError(f"{folder}: no such results folder")

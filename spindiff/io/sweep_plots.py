@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .figure_style import colours, figure, is_log_spaced, log_ticks, save, thin_log_ticks
+from ..figure_style import colours, figure, is_log_spaced, log_ticks, save, thin_log_ticks
 
 _NUMBER_UNIT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 LINESTYLES = ("-", "--", ":", "-.")
