@@ -152,17 +152,13 @@ def cmd_run(args) -> int:
         f"({s['mesh']['model']}), {s['time_stepping']['accepted']} steps "
         f"({s['time_stepping']['rejected_error']} rejected), peak memory "
         f"{s['peak_memory_MB'] / 1024:.2f} GB")
+    from .analysis.stages import describe
     enh = fin["enhancement"]
     enh_text = f", enhancement {enh:.4g}" if enh is not None and enh == enh else ""
-    say(f"final <P> = {fin['P']['sample']:.5g} (visible {fin['P']['visible']:.5g}){enh_text} "
-        f"at t = {fin['time_s']:g} s")
+    say(f"after the last stage: <P> = {fin['P']['sample']:.5g} (visible "
+        f"{fin['P']['visible']:.5g}){enh_text} at t = {fin['time_s']:g} s")
     for name, fit in s["fits"].items():
-        if fit.get("mono"):
-            m, st = fit["mono"], fit.get("stretched")
-            line = f"stage {name}: T_B = {m['T_B_s']:.4g} s, P_inf = {m['P_inf']:.4g}"
-            if st:
-                line += f"; stretched T_B = {st['T_B_s']:.4g} s, beta = {st['beta']:.3f}"
-            say(line)
+        say(describe(name, fit))
     written = (sorted(p.name for p in Path(out).iterdir() if not p.name.startswith("."))
                if _rank() == 0 else [])
     say(f"results: {out}/ ({', '.join(written)})")

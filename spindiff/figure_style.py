@@ -262,3 +262,11 @@ def coincide(a: Sequence[float], b: Sequence[float], fraction: float = 0.005) ->
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     span = max(float(np.nanmax([a.max(), b.max()]) - np.nanmin([a.min(), b.min()])), 1e-300)
     return bool(np.nanmax(np.abs(a - b)) <= fraction * span)
+
+
+def value_error(value: float, error: float | None) -> str:
+    """"29.18 ± 0.027" (the value to 4 significant digits, the error to 2); the value alone
+    when the error is unknown."""
+    if error is None or not np.isfinite(error):
+        return f"{value:.4g}"
+    return f"{value:.4g} ± {error:.2g}"

@@ -23,7 +23,8 @@ import numpy as np
 from mpi4py import MPI
 
 from . import __version__
-from .analysis.fits import fit_buildup
+from .analysis.stages import fit_stage, stage_kind
+from .case.describe import conditions
 from .case.schema import Case
 from .mesh.domain import Domain
 from .model import TransportModel, stage_boundaries, transport_model
@@ -282,6 +283,7 @@ class Simulation:
         ncells = self.solve_comm.allreduce(
             compat.num_cells_local(domain.mesh, with_ghosts=False), op=MPI.SUM)
         final = {k[2:]: float(series[k][-1]) for k in series if k.startswith("P_")}
+        ends = stage_ends(series, model)
         return {
             "spindiff_version": __version__,
             "case": case.case.name,
@@ -289,11 +291,14 @@ class Simulation:
             "thermal_polarization": model.thermal_polarization,
             "final": {"P": final, **_enhancement(series, model.thermal_polarization),
                       "time_s": float(series["time_s"][-1])},
-            "fits": stage_fits(series, model, self.starts),
+            "conditions": conditions(case),
+            "fits": stage_fits(series, model, self.starts, case.solver.rtol, case.solver.atol),
             "stages": [{"name": st.name, "start_s": float(t0), "end_s": float(t1),
                         "source_on": st.source_on, "saturate": st.saturate,
                         "spacing": st.spacing, "pulsed": st.pulsed,
-                        "electron_polarization": st.electron_polarization}
+                        "electron_polarization": st.electron_polarization,
+                        "kind": stage_kind(st.source_on, st.saturate),
+                        **{k: v for k, v in ends.get(st.name, {}).items() if k != "time_s"}}
                        for st, t0, t1 in zip(model.stages, self.starts[:-1], self.starts[1:])],
             "diffusion": {"model": model.diffusion.model,
                           "polarization": model.diffusion.polarization,
@@ -322,24 +327,46 @@ def peak_resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def stage_fits(series: dict[str, np.ndarray], model: TransportModel, starts: np.ndarray) -> dict:
-    """Mono- and stretched-exponential fits of <P>_sample (and of each material) per stage,
-    with time measured from the stage start; stages with fewer than 4 rows are skipped."""
+def stage_fits(series: dict[str, np.ndarray], model: TransportModel, starts: np.ndarray,
+               rtol: float = 0.0, atol: float = 0.0) -> dict:
+    """The fit of every stage by its kind (spindiff.analysis.stages: T_B and P_inf of a
+    buildup, T1 toward P0 of a decay, the visible resurgence after a saturation), with time
+    measured from the stage start; a stage that cannot give a time constant says why.
+    rtol, atol: the integrator's tolerances (the accuracy of the curves)."""
     fits = {}
     t = series["time_s"]
+    materials = [k[2:] for k in series if k.startswith("P_") and k[2:] in model.materials]
     for stage, t0, t1 in zip(model.stages, starts[:-1], starts[1:]):
         sel = (t >= t0) & (t <= t1) & (series["stage"] == stage.name)
-        if sel.sum() < 4:
+        if not sel.any():
             continue
-        tt, pp = t[sel] - t0, series["P_sample"][sel]
-        fit = fit_buildup(tt, pp)
-        fit["P_start"] = float(pp[0])
+        first = int(np.argmax(sel))
+        if t[first] > t0 and first > 0 and t[first - 1] == t0:
+            sel[first - 1] = True  # no row at the stage start: the state there is the last one
+        curves = {"sample": series["P_sample"][sel],
+                  **({"visible": series["P_visible"][sel]} if "P_visible" in series else {}),
+                  **{m: series[f"P_{m}"][sel] for m in materials}}
+        fit = fit_stage(stage_kind(stage.source_on, stage.saturate), t[sel] - t0, curves,
+                        model.thermal_polarization, materials, rtol, atol)
         fit["source_on"] = stage.source_on
-        materials = [k for k in series if k.startswith("P_") and k[2:] in model.materials]
-        if materials:
-            fit["materials"] = {k[2:]: fit_buildup(tt, series[k][sel]) for k in materials}
         fits[stage.name] = fit
     return fits
+
+
+def stage_ends(series: dict[str, np.ndarray], model: TransportModel) -> dict[str, dict]:
+    """Each stage's last row: {"P": {sample, visible, ...}, "enhancement_end"} (the
+    enhancement at the end of a buildup is this, not the value after later stages)."""
+    out = {}
+    P0 = model.thermal_polarization
+    for stage in model.stages:
+        rows = np.nonzero(series["stage"] == stage.name)[0]
+        if not len(rows):
+            continue
+        i = int(rows[-1])
+        P = {k[2:]: float(series[k][i]) for k in series if k.startswith("P_")}
+        out[stage.name] = {"time_s": float(series["time_s"][i]), "P_end": P,
+                           "enhancement_end": P["sample"] / P0 if P0 != 0 else None}
+    return out
 
 
 def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,

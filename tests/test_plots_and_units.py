@@ -69,7 +69,8 @@ def test_field_from_proton_frequency_is_2pi_f_over_gamma():
 def test_case_with_b0_frequency_and_a_new_nucleus():
     """B0 = "600 MHz" with 29Si: P0 = tanh(hbar |gamma_29Si| B0 / (2 k T)), B0 from 1H."""
     case = load_case(CASES / "default.toml", {"conditions.B0": "600 MHz",
-                                              "conditions.nucleus": "Si29"})
+                                              "conditions.nucleus": "Si29",
+                                              "materials.glass.nucleus": "29Si"})
     b0 = TWO_PI * 600e6 / abs(nuclei.NUCLEI["1H"].gamma)
     assert case.conditions.B0 == pytest.approx(b0, rel=1e-14)
     assert case.conditions.nucleus == "29Si"

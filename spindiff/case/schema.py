@@ -205,11 +205,14 @@ class Centres(Section):
 
 class Material(Section):
     """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0, bulk T1n;
-    regions: the physical groups (names or tags) of a user mesh made of this material."""
+    regions: the physical groups (names or tags) of a user mesh made of this material;
+    nucleus: the nucleus these values (and the case's source and relaxation rates) describe,
+    default 1H; it must be the observed conditions.nucleus (spindiff.case.unused)."""
     nuclear_density: Density
     D0: Diffusivity
     T1n: TimeOrInf = math.inf
     regions: Optional[list[Union[str, int]]] = Field(default=None, max_length=MAX_ITEMS)
+    nucleus: Optional[Nucleus] = None
 
 
 class Source(Section):

@@ -172,7 +172,7 @@ def strict_json(o: Any) -> Any:
         return [strict_json(v) for v in o]
     if isinstance(o, np.ndarray):
         return strict_json(o.tolist())
-    if isinstance(o, (np.floating, np.integer)):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
         o = o.item()
     if isinstance(o, float) and not math.isfinite(o):
         return None
@@ -202,7 +202,7 @@ def _fmt(v: Any) -> Any:
 
 
 def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.floating, np.integer)):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     if isinstance(o, np.ndarray):
         return o.tolist()
