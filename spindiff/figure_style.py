@@ -270,3 +270,15 @@ def value_error(value: float, error: float | None) -> str:
     if error is None or not np.isfinite(error):
         return f"{value:.4g}"
     return f"{value:.4g} ± {error:.2g}"
+
+
+def in_style(fn):
+    """Decorator: the function draws (and saves) its figures with the spindiff rc settings."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+        with matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+    return wrapper

@@ -45,7 +45,7 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
 def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD,
         mesh_model: str | None = None, progress: bool = True, case_text: str | None = None,
         domain: Domain | None = None, resume: bool = False, overwrite: bool = False,
-        **simulation_options) -> RunResult:
+        resume_hint: str | None = None, **simulation_options) -> RunResult:
     """Simulate `case` to the end of its protocol; write the results folder when `out_dir` is
     given.
 
@@ -53,7 +53,8 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
     resume: continue the run of the same case in `out_dir`.partial from its checkpoint;
     overwrite: let the finished run replace an earlier results folder of spindiff's in
     `out_dir` (nothing else is ever replaced, see spindiff.io.folders). With `out_dir`, SIGINT
-    and SIGTERM stop the run between two steps with a checkpoint (RunInterrupted).
+    and SIGTERM stop the run between two steps with a checkpoint (RunInterrupted), and its
+    STATUS note names `resume_hint`, the command that continues it (default: the Python call).
     simulation_options: passed to `Simulation` (model, initial, forcing, fixed_dt).
     """
     from .fem.linear_solver import check_options
@@ -77,7 +78,8 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
             sim = _simulation(case, comm, mesh_model, domain, wall0, progress, simulation_options)
             return _run_into(sim, folder, guard, case_text, progress,
                              lambda res: _spatial_error(sim, res, mesh_model, domain is not None,
-                                                        simulation_options))
+                                                        simulation_options),
+                             resume_hint=resume_hint)
         except BaseException as exc:
             _leave(folder, exc)
             raise
@@ -91,7 +93,7 @@ def _simulation(case, comm, mesh_model, domain, wall0, progress, options) -> Sim
 
 
 def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: bool,
-              finish=lambda res: res) -> RunResult:
+              finish=lambda res: res, resume_hint: str | None = None) -> RunResult:
     """Attach the results-folder observers, restore a checkpoint, run, write the summary
     (after `finish(result)`: the spatial error estimate)."""
     from .io.results import ResultsWriter
@@ -102,7 +104,7 @@ def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: b
     writer = ResultsWriter(folder, text, sim.columns,
                            keep_rows=state["rows"] if state else None,
                            keep_extra=state["extra_rows"] if state else None)
-    keeper = Checkpointer(sim, writer, guard)
+    keeper = Checkpointer(sim, writer, guard, resume_hint)
     sim.observe(RowWriter(writer))
     if case.output.profile and len(sim.domain.centres):
         sim.observe(ProfileWriter(writer, sim, case.output.profile_bins))

@@ -23,7 +23,7 @@ import numpy as np
 from mpi4py import MPI
 
 from . import __version__
-from .analysis.stages import fit_stage, stage_kind
+from .analysis.stages import stage_ends, stage_fits, stage_kind
 from .case.describe import conditions
 from .case.schema import Case
 from .mesh.domain import Domain
@@ -68,6 +68,29 @@ class Observer:
 
     def close(self, sim: "Simulation") -> None:
         """When the simulation ends, normally or not."""
+
+    #: the observer keeps the radial profile (a Simulation then does not record it itself)
+    records_profile = False
+
+
+class ProfileRecorder(Observer):
+    """The radial profile <P>(r) at every output row, in memory (RunResult.profile of
+    `Simulation.run` for output.profile = true when no other observer records it)."""
+    records_profile = True
+
+    def __init__(self, sim: "Simulation", bins: int):
+        self.radii = np.asarray(sim.disc.radial_profile_shells(bins), dtype=float)
+        self.times: list[float] = []
+        self.values: list[np.ndarray] = []
+
+    def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
+        self.times.append(float(row[0]))
+        self.values.append(np.asarray(sim.disc.radial_profile(sim.P), dtype=float))
+
+    def profile(self) -> dict:
+        """{"time_s": (m,), "r_nm": (k,), "P": (m, k)}, as spindiff.io.results.read_profile."""
+        return {"time_s": np.array(self.times), "r_nm": self.radii,
+                "P": np.array(self.values).reshape(len(self.times), len(self.radii))}
 
 
 def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
@@ -209,7 +232,12 @@ class Simulation:
             self.stepper.advance_to(t)
 
     def run(self) -> RunResult:
-        """Integrate to the end of the protocol; the summary has fits, final values, costs."""
+        """Integrate to the end of the protocol; the summary has fits, final values, costs.
+        With output.profile = true the result holds the radial profile (recorded here unless
+        an observer, such as a results folder's, keeps it)."""
+        if (self.case.output.profile and not self._started and len(self.domain.centres)
+                and not any(o.records_profile for o in self.observers)):
+            self.observe(ProfileRecorder(self, self.case.output.profile_bins))
         try:
             self.advance_to(self.end_time)
         finally:
@@ -220,9 +248,11 @@ class Simulation:
         from .mesh import compat
         series = self.series
         compat.scatter_forward(self.disc.P)
+        recorder = next((o for o in self.observers if isinstance(o, ProfileRecorder)), None)
         return RunResult(series=series, summary=self.summary(series), out_dir=out_dir,
                          final_field=self.disc.P.x.array.copy(),
-                         coordinates=compat.dof_coordinates(self.disc.P.function_space).copy())
+                         coordinates=compat.dof_coordinates(self.disc.P.function_space).copy(),
+                         profile=recorder.profile() if recorder is not None else None)
 
     def close(self) -> None:
         for o in self.observers:
@@ -325,48 +355,6 @@ def peak_resident_mb() -> float:
     """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def stage_fits(series: dict[str, np.ndarray], model: TransportModel, starts: np.ndarray,
-               rtol: float = 0.0, atol: float = 0.0) -> dict:
-    """The fit of every stage by its kind (spindiff.analysis.stages: T_B and P_inf of a
-    buildup, T1 toward P0 of a decay, the visible resurgence after a saturation), with time
-    measured from the stage start; a stage that cannot give a time constant says why.
-    rtol, atol: the integrator's tolerances (the accuracy of the curves)."""
-    fits = {}
-    t = series["time_s"]
-    materials = [k[2:] for k in series if k.startswith("P_") and k[2:] in model.materials]
-    for stage, t0, t1 in zip(model.stages, starts[:-1], starts[1:]):
-        sel = (t >= t0) & (t <= t1) & (series["stage"] == stage.name)
-        if not sel.any():
-            continue
-        first = int(np.argmax(sel))
-        if t[first] > t0 and first > 0 and t[first - 1] == t0:
-            sel[first - 1] = True  # no row at the stage start: the state there is the last one
-        curves = {"sample": series["P_sample"][sel],
-                  **({"visible": series["P_visible"][sel]} if "P_visible" in series else {}),
-                  **{m: series[f"P_{m}"][sel] for m in materials}}
-        fit = fit_stage(stage_kind(stage.source_on, stage.saturate), t[sel] - t0, curves,
-                        model.thermal_polarization, materials, rtol, atol)
-        fit["source_on"] = stage.source_on
-        fits[stage.name] = fit
-    return fits
-
-
-def stage_ends(series: dict[str, np.ndarray], model: TransportModel) -> dict[str, dict]:
-    """Each stage's last row: {"P": {sample, visible, ...}, "enhancement_end"} (the
-    enhancement at the end of a buildup is this, not the value after later stages)."""
-    out = {}
-    P0 = model.thermal_polarization
-    for stage in model.stages:
-        rows = np.nonzero(series["stage"] == stage.name)[0]
-        if not len(rows):
-            continue
-        i = int(rows[-1])
-        P = {k[2:]: float(series[k][i]) for k in series if k.startswith("P_")}
-        out[stage.name] = {"time_s": float(series["time_s"][i]), "P_end": P,
-                           "enhancement_end": P["sample"] / P0 if P0 != 0 else None}
-    return out
 
 
 def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,

@@ -88,9 +88,10 @@ def expand(case: Case, source: str | None = None) -> list[Variant]:
 
 def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
               group_size: int | None = None, case_text: str = "", progress: bool = False,
-              say=print, overwrite: bool = False) -> dict:
+              say=print, overwrite: bool = False, resume_hint: str | None = None) -> dict:
     """Run every variant; returns the gathered table (rank 0; {} elsewhere). `out_dir` must be
-    new, empty, or this sweep's folder (continued); another sweep's only with `overwrite`."""
+    new, empty, or this sweep's folder (continued); another sweep's only with `overwrite`.
+    resume_hint: the command that continues the sweep (an interrupted variant's STATUS)."""
     from .io.folders import SweepFolder
     from .io.identity import case_identity
     variants = expand(case)
@@ -99,7 +100,8 @@ def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
         raise CaseError("sweep.group_size", g, f"must divide the number of ranks ({comm.size})")
     folder = SweepFolder(out_dir, comm, case_identity(case), overwrite=overwrite)
     try:
-        table = _run_variants(variants, folder.path, comm, g, case_text, progress, say)
+        table = _run_variants(variants, folder.path, comm, g, case_text, progress, say,
+                              resume_hint)
     except BaseException:
         folder.release()
         raise
@@ -108,7 +110,7 @@ def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
 
 
 def _run_variants(variants: list[Variant], out: Path, comm: MPI.Comm, g: int, case_text: str,
-                  progress: bool, say) -> dict:
+                  progress: bool, say, resume_hint: str | None = None) -> dict:
     from .io.folders import partial_of
     from .runner import run
     ngroups = comm.size // g
@@ -126,7 +128,8 @@ def _run_variants(variants: list[Variant], out: Path, comm: MPI.Comm, g: int, ca
         t0 = time.perf_counter()
         text = case_text + "\n# sweep variant " + v.label + ": " + v.describe() + "\n"
         run(v.case, out_dir=folder, comm=sub, progress=progress and comm.rank == 0,
-            case_text=text, resume=resume)
+            case_text=text, resume=resume,
+            resume_hint=resume_hint or f"spindiff sweep CASE --out {out}")
         timings[v.label] = time.perf_counter() - t0
         if sub.rank == 0:
             (folder / "variant.json").write_text(json.dumps(

@@ -16,7 +16,7 @@ lazy import cannot hide an upward edge. Layers, bottom to top:
     simulation                   the Simulation object
     observers, homogenize        results-folder observers; homogenized matrices
     runner                       spindiff.run
-    compare, sweep, fit          studies built on run
+    compare, sweep, fit          studies built on run; command-line values (cli_options)
     cli                          the command line
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ LAYERS = [
     {"simulation"},
     {"observers", "homogenize", "error_estimate"},
     {"runner"},
-    {"compare", "sweep", "fit", "particle_series"},
+    {"compare", "sweep", "fit", "particle_series", "cli_options"},
     {"cli"},
 ]
 LEVEL = {name: i for i, group in enumerate(LAYERS) for name in group}

@@ -15,9 +15,14 @@ material's average gets the same kind of fit.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .fits import fit_buildup, fit_decay, fit_resurgence
+
+if TYPE_CHECKING:
+    from ..model import TransportModel
 
 #: fewest output rows of a fitted stage
 MIN_ROWS = 6
@@ -71,17 +76,16 @@ def fit_stage(kind: str, t: np.ndarray, curves: dict[str, np.ndarray], p0: float
     out["fitted"] = reason is None
     if reason is not None:
         out["note"] = "not fitted: " + reason
-        return out
-    out.update(_fits(kind, t, sample, visible, p0, rtol, atol))
+    else:
+        out.update(_fits(kind, t, sample, visible, p0, rtol, atol))
     if materials:
         out["materials"] = {}
         for name in materials:
             curve = np.asarray(curves[name], dtype=float)
-            sub = not_fittable(kind if kind != "resurgence" else "decay", t, curve, None, p0)
+            sub = not_fittable("buildup", t, curve, None, p0)
             out["materials"][name] = ({"fitted": False, "note": "not fitted: " + sub} if sub else
-                                      {"fitted": True, **_fits(kind if kind != "resurgence"
-                                                               else "decay", t, curve, None,
-                                                               p0, rtol, atol)})
+                                      {"fitted": True, **_fits("buildup", t, curve, None, p0,
+                                                               rtol, atol)})
     return out
 
 
@@ -93,6 +97,48 @@ def _fits(kind, t, sample, visible, p0, rtol, atol) -> dict:
     out = fit_decay(t, sample, p0, noise=noise(sample))
     if kind == "resurgence":
         out["resurgence"] = fit_resurgence(t, np.asarray(visible, dtype=float), noise=noise(visible))
+    return out
+
+
+def stage_fits(series: dict[str, np.ndarray], model: "TransportModel", starts: np.ndarray,
+               rtol: float = 0.0, atol: float = 0.0) -> dict:
+    """The fit of every stage by its kind (spindiff.analysis.stages: T_B and P_inf of a
+    buildup, T1 toward P0 of a decay, the visible resurgence after a saturation), with time
+    measured from the stage start; a stage that cannot give a time constant says why.
+    rtol, atol: the integrator's tolerances (the accuracy of the curves)."""
+    fits = {}
+    t = series["time_s"]
+    materials = [k[2:] for k in series if k.startswith("P_") and k[2:] in model.materials]
+    for stage, t0, t1 in zip(model.stages, starts[:-1], starts[1:]):
+        sel = (t >= t0) & (t <= t1) & (series["stage"] == stage.name)
+        if not sel.any():
+            continue
+        first = int(np.argmax(sel))
+        if t[first] > t0 and first > 0 and t[first - 1] == t0:
+            sel[first - 1] = True  # no row at the stage start: the state there is the last one
+        curves = {"sample": series["P_sample"][sel],
+                  **({"visible": series["P_visible"][sel]} if "P_visible" in series else {}),
+                  **{m: series[f"P_{m}"][sel] for m in materials}}
+        fit = fit_stage(stage_kind(stage.source_on, stage.saturate), t[sel] - t0, curves,
+                        model.thermal_polarization, materials, rtol, atol)
+        fit["source_on"] = stage.source_on
+        fits[stage.name] = fit
+    return fits
+
+
+def stage_ends(series: dict[str, np.ndarray], model: "TransportModel") -> dict[str, dict]:
+    """Each stage's last row: {"P": {sample, visible, ...}, "enhancement_end"} (the
+    enhancement at the end of a buildup is this, not the value after later stages)."""
+    out = {}
+    P0 = model.thermal_polarization
+    for stage in model.stages:
+        rows = np.nonzero(series["stage"] == stage.name)[0]
+        if not len(rows):
+            continue
+        i = int(rows[-1])
+        P = {k[2:]: float(series[k][i]) for k in series if k.startswith("P_")}
+        out[stage.name] = {"time_s": float(series["time_s"][i]), "P_end": P,
+                           "enhancement_end": P["sample"] / P0 if P0 != 0 else None}
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ..figure_style import (coincide, is_log_spaced, log_ticks, panels_with_legend, pyplot,
+from ..figure_style import (coincide, is_log_spaced, panels_with_legend, pyplot,
                             save, subtitle, thin_log_ticks, value_error)
 
 #: colours and styles of the averaged curves
@@ -44,7 +44,7 @@ def finish_time_plot(plt, fig, ax, path: str | Path, ylabel: str, title: str = "
     if is_log_spaced(np.unique(t)):  # log-spaced outputs: a log axis (t = 0 is left out)
         ax.set_xscale("log", nonpositive="mask")
         ax.set_xlim(left=0.8 * t[t > 0].min())
-        log_ticks(ax.xaxis)
+        thin_log_ticks(ax.xaxis, t[t > 0].min(), t.max())
     ax.set_xlabel("time (s)")
     ax.set_ylabel(ylabel)
     if title:
@@ -136,6 +136,21 @@ def _curves(ax, t, series, sel, materials, log: bool) -> None:
                 color=MATERIAL_COLOURS[i % len(MATERIAL_COLOURS)], label=f"<P> {key[2:]}")
 
 
+def _flat_range(ax, series, sel) -> None:
+    """A curve that does not change (to 1e-4 of its value) is shown flat on a range of 1 % of
+    its value, with plain tick values, not an offset of 1e-11."""
+    keys = [k for k in series if k.startswith("P_")]
+    values = np.concatenate([series[k][sel] for k in keys])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return
+    mid, span = 0.5 * (values.max() + values.min()), float(np.ptp(values))
+    if span <= 1e-4 * max(abs(mid), 1e-300):
+        half = max(5e-3 * abs(mid), 1e-12)
+        ax.set_ylim(mid - half, mid + half)
+        ax.ticklabel_format(axis="y", useOffset=False)
+
+
 def _coincide(series, sel) -> bool:
     """Whether <P> visible lies on <P> sample (within 0.5 % of their range) over `sel`."""
     return "P_visible" in series and int(sel.sum()) > 1 and coincide(
@@ -160,6 +175,7 @@ def _stage_panel(ax, series, stage: dict, stages: Sequence[dict], fit: dict | No
         positive = t[sel & (t > 0)]
         thin_log_ticks(ax.xaxis, positive.min(), positive.max())
     ax.yaxis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+    _flat_range(ax, series, sel)
     ax.set_xlabel("time since stage start (s)")
     ax.set_title(f"{name} (from t = {t0:.4g} s)" + _stage_note(stage, series, fit)
                  + ("\n<P> visible and <P> sample coincide" if same else ""))
@@ -208,9 +224,8 @@ def _whole_run(ax, series, stages: Sequence[dict], fits: dict, materials,
 def _fits(ax, fit: dict, materials, duration: float, log: bool, first: float,
           offset: float = 0.0, prefix: str = "", starts: dict | None = None,
           p0: float | None = None) -> None:
-    """The stage's fits over the stage only (t from the stage start), by its kind."""
-    if fit.get("fitted") is False:
-        return
+    """The stage's fits over the stage only (t from the stage start), by its kind (a stage
+    whose sample curve is not fitted may still have its materials' fits)."""
     tt = np.geomspace(max(first, duration * 1e-6), duration, 300) if log else \
         np.linspace(0.0, duration, 300)
     starts = starts or {}
@@ -219,7 +234,9 @@ def _fits(ax, fit: dict, materials, duration: float, log: bool, first: float,
         return
     kind = fit.get("kind", "buildup")
     target = fit.get("P_target", p0)
-    if kind == "buildup":
+    if fit.get("fitted") is False:
+        pass
+    elif kind == "buildup":
         _buildup_fits(ax, fit, tt, offset, p_start, prefix, "k", "", main=True)
     else:
         _decay_fit(ax, fit, tt, offset, p_start, target, prefix, "k", "")
@@ -232,10 +249,7 @@ def _fits(ax, fit: dict, materials, duration: float, log: bool, first: float,
             continue
         colour = MATERIAL_COLOURS[i % len(MATERIAL_COLOURS)]
         start = starts.get(key, 0.0)
-        if mfit.get("T1") is not None or "P_target" in mfit:
-            _decay_fit(ax, mfit, tt, offset, start, target, prefix, colour, f"{key[2:]} ")
-        else:
-            _buildup_fits(ax, mfit, tt, offset, start, prefix, colour, f"{key[2:]} ", main=False)
+        _buildup_fits(ax, mfit, tt, offset, start, prefix, colour, f"{key[2:]} ", main=False)
 
 
 def _buildup_fits(ax, fit: dict, tt, offset, p_start, prefix, colour, what: str, main: bool,

@@ -100,10 +100,10 @@ def _profile(folder: Path, formats) -> list[Path]:
     from .results import read_profile, read_timeseries
     stages = _stages(folder, read_timeseries(folder)) if (folder / "timeseries.csv").is_file() \
         else None
-    title = _summary(folder).get("case", folder.name) if (folder / "summary.json").is_file() \
-        else folder.name
-    return plot_profile(read_profile(folder), folder / "profile.png", title=title,
-                        stages=stages, formats=formats)
+    summary = _summary(folder) if (folder / "summary.json").is_file() else {}
+    return plot_profile(read_profile(folder), folder / "profile.png",
+                        title=summary.get("case", folder.name), stages=stages, formats=formats,
+                        conditions=summary.get("conditions"))
 
 
 def _sweep(folder: Path, formats) -> list[Path]:

@@ -265,7 +265,9 @@ def dataframe(result: Any, what: str = "timeseries"):
     if what == "profile":
         prof = result.profile
         if prof is None:
-            raise ValueError("no radial profile in this result: run with output.profile = true")
+            raise ValueError("no radial profile in this result: the case had output.profile = "
+                             "false (set it to true and run again), or its geometry has no "
+                             "centres to take a profile around")
         m, k = prof["P"].shape
         return pd.DataFrame({"time_s": np.repeat(prof["time_s"], k),
                              "r_nm": np.tile(prof["r_nm"], m), "P": prof["P"].ravel()})

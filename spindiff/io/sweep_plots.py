@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..figure_style import (colours, figure, is_log_spaced, log_ticks, quantity_label,
+from ..figure_style import (colours, figure, is_log_spaced, quantity_label,
                             quantity_name, save, subtitle, thin_log_ticks)
 
 _NUMBER_UNIT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
@@ -97,11 +97,12 @@ def _curves(ax, rows, keys, curves) -> None:
         times.append(t)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("<P> over the sample")
-    ax.set_title("buildup of every variant")
+    ax.set_title("<P> of every variant")
     if times and is_log_spaced(times[0]):  # t = 0 is left out of a log axis
         ax.set_xscale("log", nonpositive="mask")
-        ax.set_xlim(left=0.8 * min(float(t[t > 0].min()) for t in times))
-        log_ticks(ax.xaxis)
+        lo = min(float(t[t > 0].min()) for t in times)
+        ax.set_xlim(left=0.8 * lo)
+        thin_log_ticks(ax.xaxis, lo, max(float(t.max()) for t in times))
 
 
 def _levels(rows, key) -> list:
