@@ -199,19 +199,24 @@ def profiles(problem: Problem, best: FitOutcome, asked: list[str], auto: list[st
                                 + ", ".join(names))
     wanted = list(dict.fromkeys([*asked, *[a for a in auto if a not in asked]]))
     t0 = time.perf_counter()
-    e0 = problem.total_evaluations()
     tasks = [(n, side, n in asked) for n in wanted for side in (-1, +1)]
-    sides = problem.map_tasks(tasks, lambda t: _side(problem, best, names.index(t[0]), t[1],
-                                                      points if t[2] else None))
-    cost = problem.total_evaluations() - e0
+
+    def run(task):
+        before = problem.evaluations
+        pts = _side(problem, best, names.index(task[0]), task[1], points if task[2] else None)
+        return pts, problem.evaluations - before
+    sides = problem.map_tasks(tasks, run)
     out = {}
     for n in wanted:
         k = names.index(n)
-        left, right = (sides[tasks.index((n, s, n in asked))] for s in (-1, +1))
+        (left, e_left), (right, e_right) = (sides[tasks.index((n, s, n in asked))]
+                                            for s in (-1, +1))
         pts = [*reversed(left), (best.x.copy(), best.chi2), *right]
         out[n] = _summarise(problem, best, k, pts, "grid" if n in asked else "crossings")
-        out[n]["evaluations"] = int(round(cost / len(wanted)))
-        out[n]["wall_time_s"] = (time.perf_counter() - t0) / len(wanted)
+        out[n]["evaluations"] = e_left + e_right
+    wall = time.perf_counter() - t0
+    for n in wanted:
+        out[n]["wall_time_s"] = wall / len(wanted)
     return out
 
 

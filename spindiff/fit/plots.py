@@ -91,7 +91,7 @@ def _panel(fig, cell, d, pr: np.ndarray, cv: dict, info: dict, i: int) -> None:
     axr.set_ylabel(rlabel, fontsize=7)
     axr.set_xlabel("time (s)")
     c = info["conditions"].get("concentration_mM")
-    where = f" ({c:.4g} mM)" if c else ""
+    where = f" ({c:.4g} mM)" if c and f"{c:.4g}mM" not in d.name.replace(" ", "") else ""
     fit_text = (r"$\chi^2/N$" + f" = {info['chi2'] / max(info['points'], 1):.3g}"
                 if info["chi2"] is not None else
                 f"rms {info['residual_rms']:.2g} ({100 * info['relative_rms']:.2g} % of range)")
