@@ -156,10 +156,18 @@ def test_fit_figures(tmp_path, saved):
         "parameters": [{"key": "source.C6", "start": "2 nm^6/s", "min": "0.1 nm^6/s",
                         "max": "100 nm^6/s"}],
         "datasets": [{"name": "d", "case": "case.toml", "data": "data.csv"}]}))
-    fit(tmp_path / "fit.toml", out=tmp_path / "out", profile="source.C6")
+    res = fit(tmp_path / "fit.toml", out=tmp_path / "out", profile="source.C6")
     assert_good(saved, ("1H", "7.05 T", "1.2 K", "20 mM"))
     text = "\n".join(t for _, _, t in saved)
-    assert "source strength C6 (nm⁶/s)" in text and "determined" in text, text
+    assert "source strength C6 (nm⁶/s)" in text, text
+    # fit.png states the verdict the summary prints, word for word
+    from spindiff.figure_style import pretty_unit
+    from spindiff.fit.report import parameter_text
+    flat = " ".join(text.split())
+    for name, p in res.parameters.items():
+        head, verdict = parameter_text(name, p, pretty_unit)
+        assert " ".join(f"{head}   {verdict}".split()) in flat, (verdict, flat)
+        assert verdict.split(" (")[0] in " ".join(res.summary()), verdict
 
 
 def test_physics_figures_use_the_style(tmp_path, saved):
