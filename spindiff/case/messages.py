@@ -68,7 +68,8 @@ def _plain(err: dict, loc: list[Any]) -> str:
               "less_than_equal": "<="}
     if kind in bounds:
         limit = next(iter(ctx.values()), "")
-        return f"must be {bounds[kind]} {limit}"
+        shown = f"{limit:g}" if isinstance(limit, (int, float)) else limit
+        return f"must be {bounds[kind]} {shown}"
     return err["msg"]
 
 
