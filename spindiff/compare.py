@@ -152,6 +152,10 @@ def write(comparisons: list[Comparison], out_dir: str | Path, comm: MPI.Comm = M
     return out
 
 
+CONVENTIONAL = "conventional, D = D0 (wide, light)"
+CORRECTED = "corrected, D = D0/√(1−P̃²) (dashed)"
+
+
 def difference(c: Comparison) -> dict:
     """The largest difference corrected - conventional of <P>_sample: absolute, relative to
     the conventional value, and when."""
@@ -188,9 +192,9 @@ def plot(comparisons: list[Comparison], path: Path, title: str = "",
             conv, corr = c.curves["conventional"]["P_sample"], c.curves["corrected"]["P_sample"]
             lab = "" if single else f"{_pretty(c.label)}: "
             ax.plot(t[keep], conv[keep], "-", color=col, lw=3.2, alpha=0.35,
-                    label=f"{lab}conventional, D = D0")
+                    label=CONVENTIONAL if single else "_")
             ax.plot(t[keep], corr[keep], "--", color=col, lw=1.2,
-                    label=f"{lab}corrected, D = D0/√(1−P̃²)")
+                    label=CORRECTED if single else _pretty(c.label))
             diff = difference(c)
             axd.plot(t[keep], (corr - conv)[keep], "-", color=col, lw=1.2)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -206,6 +210,9 @@ def plot(comparisons: list[Comparison], path: Path, title: str = "",
             ax.set_xscale("log", nonpositive="mask")
             log_ticks(ax.xaxis)
         ax.set_ylabel("<P> over the sample")
+        if not single:  # one entry per comparison (its colour), the line styles once
+            ax.plot([], [], "-", color="0.5", lw=3.2, alpha=0.35, label=CONVENTIONAL)
+            ax.plot([], [], "--", color="0.3", lw=1.2, label=CORRECTED)
         ax.legend(fontsize=7, loc="best")
         axd.axhline(0, color="0.5", lw=0.6)
         axd.set_ylabel("ΔP = corrected − conv.")
