@@ -23,7 +23,7 @@ import numpy as np
 from mpi4py import MPI
 
 from . import __version__
-from .analysis.stages import stage_ends, stage_fits, stage_kind
+from .analysis.stages import final_enhancement, stage_ends, stage_fits, stage_kind
 from .case.describe import conditions
 from .case.schema import Case
 from .mesh.domain import Domain
@@ -69,23 +69,22 @@ class Observer:
     def close(self, sim: "Simulation") -> None:
         """When the simulation ends, normally or not."""
 
-    #: the observer keeps the radial profile (a Simulation then does not record it itself)
-    records_profile = False
-
 
 class ProfileRecorder(Observer):
     """The radial profile <P>(r) at every output row, in memory (RunResult.profile of
-    `Simulation.run` for output.profile = true when no other observer records it)."""
+    `Simulation.run` for output.profile = true when no other observer records it: an
+    observer with `records_profile = True`, such as a results folder's ProfileWriter)."""
     records_profile = True
 
-    def __init__(self, sim: "Simulation", bins: int):
-        self.radii = np.asarray(sim.disc.radial_profile_shells(bins), dtype=float)
-        self.times: list[float] = []
-        self.values: list[np.ndarray] = []
+    def __init__(self, bins: int):
+        self.bins, self.radii, self.times, self.values = bins, np.empty(0), [], []
+
+    def setup(self, sim: "Simulation") -> None:  # the shells around the centres
+        self.radii = np.asarray(_profiles(sim).radial_profile_shells(self.bins), dtype=float)
 
     def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
         self.times.append(float(row[0]))
-        self.values.append(np.asarray(sim.disc.radial_profile(sim.P), dtype=float))
+        self.values.append(np.asarray(_profiles(sim).radial_profile(sim.P), dtype=float))
 
     def profile(self) -> dict:
         """{"time_s": (m,), "r_nm": (k,), "P": (m, k)}, as spindiff.io.results.read_profile."""
@@ -232,12 +231,13 @@ class Simulation:
             self.stepper.advance_to(t)
 
     def run(self) -> RunResult:
-        """Integrate to the end of the protocol; the summary has fits, final values, costs.
-        With output.profile = true the result holds the radial profile (recorded here unless
-        an observer, such as a results folder's, keeps it)."""
+        """Integrate to the end of the protocol; the summary has fits, final values, costs;
+        with output.profile = true the result has the radial profile."""
         if (self.case.output.profile and not self._started and len(self.domain.centres)
-                and not any(o.records_profile for o in self.observers)):
-            self.observe(ProfileRecorder(self, self.case.output.profile_bins))
+                and not any(getattr(o, "records_profile", False) for o in self.observers)):
+            recorder = ProfileRecorder(self.case.output.profile_bins)
+            recorder.setup(self)
+            self.observe(recorder)
         try:
             self.advance_to(self.end_time)
         finally:
@@ -319,7 +319,7 @@ class Simulation:
             "case": case.case.name,
             "status": status,
             "thermal_polarization": model.thermal_polarization,
-            "final": {"P": final, **_enhancement(series, model.thermal_polarization),
+            "final": {"P": final, **final_enhancement(series, model.thermal_polarization),
                       "time_s": float(series["time_s"][-1])},
             "conditions": conditions(case),
             "fits": stage_fits(series, model, self.starts, case.solver.rtol, case.solver.atol),
@@ -349,6 +349,10 @@ class Simulation:
             "versions": {"spindiff": __version__, **compat.versions()},
             **({"model_notes": model.notes} if model.notes else {}),
         }
+
+
+def _profiles(sim: "Simulation"):  # what computes the radial profile of the field
+    return getattr(sim, "observables", sim.disc)
 
 
 def peak_resident_mb() -> float:
@@ -388,12 +392,3 @@ def _columns(rows: list[list], columns: list[str]) -> dict[str, np.ndarray]:
         vals = [r[j] for r in rows]
         out[name] = np.array(vals) if name == "stage" else np.array(vals, dtype=float)
     return out
-
-
-def _enhancement(series: dict, P0: float) -> dict:
-    """The final enhancement <P>/P0, or null with the reason when P0 = 0 (no thermal
-    polarization to compare with)."""
-    if P0 == 0:
-        return {"enhancement": None,
-                "enhancement_note": "undefined: the thermal polarization P0 is 0"}
-    return {"enhancement": float(series["enhancement"][-1])}

@@ -142,6 +142,15 @@ def stage_ends(series: dict[str, np.ndarray], model: "TransportModel") -> dict[s
     return out
 
 
+def final_enhancement(series: dict, P0: float) -> dict:
+    """The enhancement <P>/P0 after the last stage, or null with the reason when P0 = 0 (no
+    thermal polarization to compare with)."""
+    if P0 == 0:
+        return {"enhancement": None,
+                "enhancement_note": "undefined: the thermal polarization P0 is 0"}
+    return {"enhancement": float(series["enhancement"][-1])}
+
+
 def _pm(value: float, error: float | None, unit: str = "") -> str:
     err = f" ± {error:.2g}" if error is not None and np.isfinite(error) else ""
     return f"{value:.4g}{err}{unit}"

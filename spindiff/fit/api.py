@@ -58,16 +58,31 @@ class FitResult:
 def fit(spec: FitSpec | str | Path, out: str | Path | None = None, *,
         profile: list[str] | str | None = None, overwrite: bool = False, resume: bool = False,
         plots: bool = True, log: Callable[[str], None] | None = None, comm=None) -> FitResult:
-    """Fit the free case keys of a fit file to its data sets.
+    """Fit the free case keys of a fit file to its data sets (docs/fitting.md): the global
+    stage, the local fits, the profiles asked for and those the verdicts need.
 
-    spec: a fit file path or a FitSpec (spindiff.fit.spec.load_fit); out: a results folder
-    (fit.json, fit.png, fitted_case*.toml, evaluations.csv, profile_*.csv), or None to write
-    nothing; profile: parameter name(s) whose chi-square profile is computed (besides the
-    file's [fit] profile); resume: continue an interrupted fit in `out` (its evaluations are
-    read back); log: called with progress lines; comm: the MPI ranks that share the work
-    (default MPI.COMM_WORLD; spindiff.fit.problem). Raises CaseError / SpindiffError (one line)
-    for bad fit files and data; an interrupted fit raises RunInterrupted (one line) after
-    leaving OUT.partial with its evaluations."""
+    Args:
+        spec: a fit file path or a FitSpec (spindiff.fit.spec.load_fit).
+        out: a results folder (fit.json, fit.png, fitted_case*.toml, fit_points.csv,
+            evaluations.csv, profile_*.csv/.png), claimed before the first evaluation; None
+            to write nothing.
+        profile: parameter name(s) whose chi-square profile is computed (besides the file's
+            [fit] profile).
+        overwrite: let the fit replace an earlier fit folder at `out`.
+        resume: continue an interrupted fit in `out` (its evaluations are read back).
+        plots: draw fit.png and the profile figures.
+        log: called with progress lines.
+        comm: the MPI ranks that share the work (default MPI.COMM_WORLD; with 1D radial
+            models the design points, local fits and profile sides are spread over them).
+
+    Returns:
+        The FitResult (values, uncertainties, verdicts, the printed summary).
+
+    Raises:
+        CaseError: a bad fit file (one line).
+        SpindiffError: bad data or a profile of a parameter that is not fitted (one line).
+        RunInterrupted: SIGINT or SIGTERM during the fit; OUT.partial keeps its evaluations.
+    """
     from ..errors import SpindiffError
     from .folder import write_outputs
     from .report import build_report, dense_curves
