@@ -161,6 +161,28 @@ class Problem:
         """(chi2, x) of the lowest chi-square evaluated so far (None before the first)."""
         return self._best
 
+    def with_best_scales(self, x: np.ndarray) -> np.ndarray:
+        """x with every fitted signal scale set to its best linear value for the other
+        parameters, sum(w^2 y m) / sum(w^2 m^2) within its bounds (the curves are integrated
+        once and kept, so the residuals at the new point cost nothing more)."""
+        x = np.asarray(x, dtype=float).copy()
+        values = self.values(x)
+        for j, p in enumerate(self.free):
+            if p.key is not None:
+                continue
+            m = self.by_name[p.datasets[0]]
+            try:
+                curve = m.curve(self.changes_for(m.data.name, values))
+            except SpindiffError:
+                continue
+            w2 = self.weights(m) ** 2
+            den = float(np.sum(w2 * curve ** 2))
+            if den > 0:
+                best = float(np.sum(w2 * curve * m.data.value)) / den
+                if best > 0:
+                    x[j] = min(max(self.to_x(p, best), self.lower[j]), self.upper[j])
+        return x
+
     def chi2(self, x: np.ndarray) -> float:
         r = self.residuals(x)
         return float(r @ r)

@@ -4,9 +4,10 @@ from its best distinct points, until the lowest chi-square has been reached twic
 1. Design: `starts` points of a scrambled Sobol sequence (scipy.stats.qmc, fixed seed, so a
    fit is reproducible) over the box of transformed bounds (log bounds for "log" parameters),
    plus the start values of the fit file; default starts = 2^ceil(log2(4 (k + 1))) for k
-   free parameters (8 for one, 16 for two or three, 32 for four to seven). Each point costs
-   one model evaluation (one integration of every data set's case); over several MPI ranks
-   the points are spread over the ranks.
+   free parameters (8 for one, 16 for two or three, 32 for four to seven). A fitted signal
+   scale, being linear, is set at each point to its best value for the other parameters
+   instead of sampled. Each point costs one model evaluation (one integration of every data
+   set's case); over several MPI ranks the points are spread over the ranks.
 2. Local fits (trust-region reflective least squares, `local_fit`) from the points of lowest
    chi-square, skipping points within 10 % of the range (in every parameter) of one already
    used: two at first (as many as there are ranks when they share the work), then one more
@@ -119,6 +120,9 @@ def global_search(problem: Problem, x_start: np.ndarray | None = None,
         run = local_fit(problem, x_start, "start")
         return SearchResult(runs=[run], design_points=0)
     points = [x_start, *design(problem, n)]
+    if any(p.key is None for p in problem.free):
+        # a fitted signal scale is linear: each design point gets its best value
+        points = problem.map_tasks(points, problem.with_best_scales)
     chi2 = [float(r @ r) for r in problem.residuals_many(points)]
     problem.log(f"global stage: {len(points) - 1} design points, chi2 from {min(chi2):.4g} "
                 f"to {max(chi2):.4g} (start values: {chi2[0]:.4g})")
