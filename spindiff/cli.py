@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_options import parse_set, parse_vary, petsc_overrides, resume_command
 from .errors import SpindiffError
 
 
@@ -32,42 +33,6 @@ def say(*args, **kwargs) -> None:
     """print on rank 0 only."""
     if _rank() == 0:
         print(*args, **kwargs, flush=True)
-
-
-def _petsc_overrides(items: list[str] | None) -> dict:
-    """--petsc KEY=VALUE pairs -> solver.petsc_options.KEY overrides (the names and values are
-    then checked like the case file's, spindiff.case.petsc.check_petsc_options)."""
-    import re
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key = key.strip().lstrip("-")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_]+", key):
-            raise SpindiffError(f"--petsc {item!r}: expected KEY=VALUE with a PETSc option name "
-                                "(letters, digits, _), e.g. pc_hypre_boomeramg_strong_threshold=0.7")
-        out[f"solver.petsc_options.{key}"] = value.strip()
-    return out
-
-
-def _parse_set(items: list[str]) -> dict:
-    """--set key=value pairs; values are parsed as TOML values when possible (else kept as
-    text). The key is a dotted path with non-empty parts; where it leads is checked when the
-    case is loaded (spindiff.case.dotted.set_dotted)."""
-    import tomllib
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key or any(not part.strip() for part in key.split(".")):
-            raise SpindiffError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. "
-                                "materials.glass.D0=\"50 nm^2/s\"")
-        try:
-            out[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key] = value
-        except RecursionError:
-            raise SpindiffError(f"--set {key}: the value is nested too deeply") from None
-    return out
 
 
 def _output(out: Path, kind: str, case, args, **extra):
@@ -87,7 +52,7 @@ def cmd_check(args) -> int:
     """Validate a case as `run` and `sweep` would: the file, the schema, the cross-field rules
     and resource bounds (load_case), the [sweep] variants and a user mesh file's content."""
     from .case import load_case
-    overrides = {**_parse_set(args.set), **_petsc_overrides(getattr(args, "petsc", None))}
+    overrides = {**parse_set(args.set), **petsc_overrides(getattr(args, "petsc", None))}
     case = load_case(args.case, overrides)
     from .fem.linear_solver import check_options
     check_options(case, args.case)
@@ -126,7 +91,7 @@ def cmd_run(args) -> int:
     from .case import load_case
     from .io.interrupt import RunInterrupted
     from .runner import run
-    overrides = {**_parse_set(args.set), **_petsc_overrides(args.petsc)}
+    overrides = {**parse_set(args.set), **petsc_overrides(args.petsc)}
     if args.radial:
         overrides["mesh.model"] = "radial"
     case = load_case(args.case, overrides)
@@ -143,29 +108,25 @@ def cmd_run(args) -> int:
     if overrides:
         text += "\n# command-line overrides: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items()) + "\n"
     say(f"spindiff {__version__}: {'resuming' if args.resume else 'running'} {args.case} -> {out}")
+    again = resume_command(args, out)
     try:
         res = run(case, out_dir=out, progress=not args.quiet, case_text=text,
-                  resume=bool(args.resume), overwrite=args.overwrite)
+                  resume=bool(args.resume), overwrite=args.overwrite, resume_hint=again)
     except RunInterrupted as exc:
-        raise RunInterrupted(f"{exc}; continue with: spindiff run {args.case} --resume {out}",
-                             exc.signum) from None
+        raise RunInterrupted(f"{exc}; continue with: {again}", exc.signum) from None
     s = res.summary
     fin = s["final"]
     say(f"done in {s['wall_time_s']:.1f} s on {s['ranks']} rank(s): {s['mesh']['dofs']} dofs "
         f"({s['mesh']['model']}), {s['time_stepping']['accepted']} steps "
         f"({s['time_stepping']['rejected_error']} rejected), peak memory "
         f"{s['peak_memory_MB'] / 1024:.2f} GB")
+    from .analysis.stages import describe
     enh = fin["enhancement"]
     enh_text = f", enhancement {enh:.4g}" if enh is not None and enh == enh else ""
-    say(f"final <P> = {fin['P']['sample']:.5g} (visible {fin['P']['visible']:.5g}){enh_text} "
-        f"at t = {fin['time_s']:g} s")
+    say(f"after the last stage: <P> = {fin['P']['sample']:.5g} (visible "
+        f"{fin['P']['visible']:.5g}){enh_text} at t = {fin['time_s']:g} s")
     for name, fit in s["fits"].items():
-        if fit.get("mono"):
-            m, st = fit["mono"], fit.get("stretched")
-            line = f"stage {name}: T_B = {m['T_B_s']:.4g} s, P_inf = {m['P_inf']:.4g}"
-            if st:
-                line += f"; stretched T_B = {st['T_B_s']:.4g} s, beta = {st['beta']:.3f}"
-            say(line)
+        say(describe(name, fit))
     written = (sorted(p.name for p in Path(out).iterdir() if not p.name.startswith("."))
                if _rank() == 0 else [])
     say(f"results: {out}/ ({', '.join(written)})")
@@ -175,7 +136,7 @@ def cmd_run(args) -> int:
 def cmd_compare(args) -> int:
     from . import compare as cmp
     from .case import load_case
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     if args.radial:
         overrides["mesh.model"] = "radial"
     case = load_case(args.case, overrides)
@@ -183,8 +144,7 @@ def cmd_compare(args) -> int:
     say(f"spindiff {__version__}: conventional vs corrected diffusion for {args.case} -> {out}")
     vals = None
     if args.vary:
-        key, _, values = args.vary.partition("=")
-        vals = list(_parse_set([f"v=[{values}]"])["v"])
+        key, vals = parse_vary(args.vary)
     with _output(out, "compare", case, args, vary=args.vary) as folder:
         if vals is not None:
             comps = cmp.vary(case, key.strip(), vals, progress=not args.quiet)
@@ -200,7 +160,7 @@ def cmd_plot_diffusion(args) -> int:
     """D(r) family of the case's [electron] model for P_e = 0, 0.1, ..., 1 (and the stages')."""
     from . import diffusion_family as dfam
     from .case import load_case
-    case = load_case(args.case, _parse_set(args.set))
+    case = load_case(args.case, parse_set(args.set))
     family = dfam.diffusion_family(case)
     out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-diffusion"
     with _output(out, "diffusion", case, args) as folder:
@@ -219,7 +179,7 @@ def cmd_rates(args) -> int:
     from . import rates
     from .case import load_case
     from .errors import CaseError
-    case = load_case(args.case, _parse_set(args.set))
+    case = load_case(args.case, parse_set(args.set))
     if case.agent is None or case.conditions is None:
         raise CaseError("agent", "(missing)", "spindiff rates needs [agent] and [conditions] tables",
                         args.case)
@@ -239,16 +199,20 @@ def cmd_sweep(args) -> int:
     from . import sweep
     from .case import load_case
     from mpi4py import MPI
-    case = load_case(args.case, {**_parse_set(args.set), **_petsc_overrides(args.petsc)})
+    case = load_case(args.case, {**parse_set(args.set), **petsc_overrides(args.petsc)})
     variants = sweep.expand(case, args.case)
     out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-sweep"
     size = MPI.COMM_WORLD.size
     g = args.group_size or case.sweep.group_size
     say(f"spindiff {__version__}: sweep of {args.case}: {len(variants)} variants on {size} rank(s), "
         f"{size // g if size % g == 0 else '?'} group(s) of {g} -> {out}")
+    import shlex
+    again = " ".join(shlex.quote(str(w)) for w in
+                     ["spindiff", "sweep", args.case, *[x for item in args.set or []
+                                                        for x in ("--set", item)], "--out", out])
     info = sweep.run_sweep(case, out, group_size=args.group_size,
                            case_text=Path(args.case).read_text(), progress=not args.quiet, say=say,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, resume_hint=again)
     if _rank() == 0:
         say(sweep.format_table(info))
         say(f"results: {out}/ (sweep.csv, sweep.json, sweep.png, variants/)")
@@ -257,7 +221,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_particle_series(args) -> int:
     from .particle_series import command
-    return command(args, _parse_set(args.set))
+    return command(args, parse_set(args.set))
 
 
 def cmd_plot(args) -> int:

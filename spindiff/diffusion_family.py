@@ -63,15 +63,20 @@ def write(case: Case, family: DiffusionFamily, out: Path) -> None:
     params = flipflop_params(case)
     grid = [p for p in family.polarizations if p not in family.stage_polarizations
             or p in np.round(np.arange(0.0, 1.0001, 0.1), 10)]
+    import textwrap
+
+    from .case.describe import conditions
+    from .figure_style import DPI, conditions_text
     fig = plot_diffusion_family(params, family.r, grid, None, relative=family.relative,
                                 r_h=family.visible_radius, r_mv=family.cell_radius,
                                 title=f"{case.case.name}: D(r; P_e) for electron "
-                                      "polarizations P_e = 0 ... 1")
+                                      "polarizations P_e = 0 ... 1\n"
+                                      + textwrap.fill(conditions_text(conditions(case)), 90))
     for ax in fig.axes:  # the flip-flop module writes P̄ for the electron polarization
         legend = ax.get_legend()
         for text in legend.get_texts() if legend is not None else []:
             text.set_text(text.get_text().replace("P̄", "P_e"))
-    fig.savefig(out / "diffusion_family.png", dpi=150)
+    fig.savefig(out / "diffusion_family.png", dpi=DPI)
     with open(out / "diffusion_family.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["r_nm"] + [f"D_nm2_per_s_Pe={p:g}" for p in family.polarizations])

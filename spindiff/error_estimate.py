@@ -72,6 +72,8 @@ def quantities(summary: dict, series: dict | None = None) -> dict[str, float]:
     for stage, fit in summary.get("fits", {}).items():
         if fit.get("mono") and moves("P_sample"):
             out[f"T_B {stage} sample"] = float(fit["mono"]["T_B_s"])
+        if fit.get("T1") and moves("P_sample"):  # a decay toward P0
+            out[f"T1 {stage} sample"] = float(fit["T1"]["T1_s"])
         for mat, mfit in (fit.get("materials") or {}).items():
             if mfit.get("mono") and moves(f"P_{mat}"):
                 out[f"T_B {stage} {mat}"] = float(mfit["mono"]["T_B_s"])

@@ -37,6 +37,8 @@ class ProfileWriter(Observer):
     (time_s, r_nm, P: one row per shell; r_nm is the shell's mid radius in nm). A sample
     without centres has no profile (no file)."""
 
+    records_profile = True
+
     def __init__(self, writer: ResultsWriter, bins: int):
         self.writer, self.bins = writer, bins
         self.radii: np.ndarray | None = None
@@ -101,9 +103,13 @@ class Checkpointer(Observer):
     (output.checkpoint_wall, checkpoint_simulated), and at once on SIGINT/SIGTERM (then raises
     RunInterrupted); restores them."""
 
-    def __init__(self, sim: Simulation, writer: ResultsWriter, guard=None):
+    def __init__(self, sim: Simulation, writer: ResultsWriter, guard=None,
+                 resume_hint: str | None = None):
         from .mesh import compat
         self.sim, self.writer, self.guard = sim, writer, guard
+        #: the command that continues the run (named in the STATUS note of an interruption)
+        self.resume_hint = resume_hint or (f"spindiff.run(case, out_dir={writer.folder.shown!r}, "
+                                           "resume=True)")
         out = sim.case.output
         self.wall_every = out.checkpoint_wall
         self.sim_every = out.checkpoint_simulated
@@ -149,8 +155,7 @@ class Checkpointer(Observer):
         if signum:
             message = (f"interrupted by {signal_name(signum)} at t = {sim.t:.6g} s of "
                        f"{sim.end_time:g} s; checkpoint written to {self.writer.path}")
-            self.writer.abort(f"{message}\ncontinue with: spindiff run <case file> --resume "
-                              f"{self.writer.folder.shown}")
+            self.writer.abort(f"{message}\ncontinue with: {self.resume_hint}")
             raise RunInterrupted(message, signum)
 
     def save(self, event: int, t: float, nrows: int, done: bool = True) -> None:

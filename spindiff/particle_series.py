@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 from mpi4py import MPI
 
+from .case.describe import conditions
 from .case.schema import Case
 from .errors import CaseError
 from .io.results import dumps_json
@@ -198,7 +199,8 @@ def run_series(case: Case, sizes: Sequence[float], out_dir: str | Path | None = 
             "particle": case.geometry.particle_material, "matrix": case.geometry.matrix_material,
             "case_duration_s": t_case,
             "law": "T_D = R_p^2 / (alpha^2 D_p), alpha = "
-                   f"{shape_of(case.geometry.shape).alpha:.6g}", "ranks": comm.size}
+                   f"{shape_of(case.geometry.shape).alpha:.6g}", "ranks": comm.size,
+            "conditions": conditions(case)}
     if out_dir is not None:
         identity = {**case_identity(case), "sizes_nm": list(sizes), "mesh.model": mesh_model}
         with output_folder(out_dir, comm, "particle-series", identity, overwrite) as folder:
@@ -220,9 +222,12 @@ def write(info: dict, out: Path, title: str) -> None:
 
 def plot(info: dict, path: Path, title: str = "") -> None:
     """T_B and enhancement against R_p, log axes, with the diffusion-limited law."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figure_style import DPI, styled, subtitle
+    with styled() as plt:
+        _plot(plt, info, path, title, DPI, subtitle)
+
+
+def _plot(plt, info: dict, path: Path, title: str, dpi: int, subtitle) -> None:
     rows = info["rows"]
     R = np.array([r["R_p_nm"] for r in rows])
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 4.3), constrained_layout=True)
@@ -256,9 +261,10 @@ def plot(info: dict, path: Path, title: str = "") -> None:
     a2.set_ylim(bottom=0)
     a2.legend(fontsize=8)
     a2.grid(True, which="major", alpha=0.3)
-    fig.suptitle(f"{title}: {info['shape']} of {info['particle']} in {info['matrix']} "
-                 f"({'1D reduction' if info['mesh_model'] == 'radial' else '3D'})", fontsize=10)
-    fig.savefig(path, dpi=130)
+    subtitle(fig, info.get("conditions"), fontsize=9,
+             title=f"{title}: {info['shape']} of {info['particle']} in {info['matrix']} "
+                   f"({'1D reduction' if info['mesh_model'] == 'radial' else '3D'})")
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
 

@@ -47,7 +47,8 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
 def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD,
         mesh_model: str | None = None, progress: bool = True, case_text: str | None = None,
         domain: Domain | None = None, resume: bool = False, overwrite: bool = False,
-        observers: Sequence[Observer] = (), **simulation_options) -> RunResult:
+        observers: Sequence[Observer] = (), resume_hint: str | None = None,
+        **simulation_options) -> RunResult:
     """Simulate `case` to the end of its protocol; write the results folder when `out_dir` is
     given. With `out_dir`, SIGINT and SIGTERM stop the run between two steps with a
     checkpoint (RunInterrupted).
@@ -66,6 +67,8 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
             `out_dir` (nothing else is ever replaced, see spindiff.io.folders).
         observers: Observer objects told about the run (docs/architecture.md), beside those
             of the results folder.
+        resume_hint: the command that continues an interrupted run, for its STATUS note
+            (default: the Python call).
         **simulation_options: passed to `Simulation` (model, initial, forcing, fixed_dt).
 
     Returns:
@@ -99,7 +102,8 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
                               [*folder_observers, *observers], simulation_options)
             return _run_into(sim, writer, state, guard, progress,
                              lambda res: _spatial_error(sim, res, mesh_model, domain is not None,
-                                                        simulation_options))
+                                                        simulation_options),
+                             resume_hint=resume_hint)
         except BaseException as exc:
             _leave(folder, exc)
             raise
@@ -128,12 +132,12 @@ def _folder_writers(case: Case, folder, comm: MPI.Comm, case_text: str | None):
 
 
 def _run_into(sim: Simulation, writer, state: dict | None, guard, progress: bool,
-              finish=lambda res: res) -> RunResult:
+              finish=lambda res: res, resume_hint: str | None = None) -> RunResult:
     """Attach the other results-folder observers, restore a checkpoint, run, write the summary
     (after `finish(result)`: the spatial error estimate)."""
     from .observers import Checkpointer, FieldWriter, Progress
     case = sim.case
-    keeper = Checkpointer(sim, writer, guard)
+    keeper = Checkpointer(sim, writer, guard, resume_hint)
     if case.output.fields:
         sim.observe(FieldWriter(writer, sim, resumes=state["resumes"] + 1 if state else 0))
     sim.observe(Progress(sim, enabled=progress), keeper)

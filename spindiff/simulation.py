@@ -22,7 +22,8 @@ import numpy as np
 from mpi4py import MPI
 
 from . import __version__
-from .analysis.fits import fit_buildup
+from .analysis.stages import final_enhancement, stage_ends, stage_fits, stage_kind
+from .case.describe import conditions
 from .case.schema import Case
 from .mesh.domain import Domain
 from .model import TransportModel, stage_boundaries, transport_model
@@ -31,6 +32,28 @@ from .io.progress import peak_resident_mb
 from .run_types import Observer, RunResult, series_of
 
 __all__ = ["Simulation", "Observer", "RunResult", "build_domain", "steady_state", "stage_fits"]
+
+
+class ProfileRecorder(Observer):
+    """The radial profile <P>(r) at every output row, in memory (RunResult.profile of
+    `Simulation.run` for output.profile = true when no other observer records it: an
+    observer with `records_profile = True`, such as a results folder's ProfileWriter)."""
+    records_profile = True
+
+    def __init__(self, bins: int):
+        self.bins, self.radii, self.times, self.values = bins, np.empty(0), [], []
+
+    def setup(self, sim: "Simulation") -> None:  # the shells around the centres
+        self.radii = np.asarray(_profiles(sim).radial_profile_shells(self.bins), dtype=float)
+
+    def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
+        self.times.append(float(row[0]))
+        self.values.append(np.asarray(_profiles(sim).radial_profile(sim.P), dtype=float))
+
+    def profile(self) -> dict:
+        """{"time_s": (m,), "r_nm": (k,), "P": (m, k)}, as spindiff.io.results.read_profile."""
+        return {"time_s": np.array(self.times), "r_nm": self.radii,
+                "P": np.array(self.values).reshape(len(self.times), len(self.radii))}
 
 
 def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
@@ -218,6 +241,9 @@ class Simulation:
             The RunResult: the series, the summary (fits, final values, costs; no spatial
             error estimate, which `spindiff.run` adds) and the final field.
         """
+        if (self.case.output.profile and not self._started and len(self.domain.centres)
+                and not any(getattr(o, "records_profile", False) for o in self.observers)):
+            self.observe(ProfileRecorder(self.case.output.profile_bins))
         try:
             self.advance_to(self.end_time)
         finally:
@@ -228,9 +254,11 @@ class Simulation:
         from .mesh import compat
         series = self.series
         compat.scatter_forward(self.disc.P)
+        recorder = next((o for o in self.observers if isinstance(o, ProfileRecorder)), None)
         return RunResult(series=series, summary=self.summary(series), out_dir=out_dir,
                          final_field=self.disc.P.x.array.copy(),
-                         coordinates=compat.dof_coordinates(self.disc.P.function_space).copy())
+                         coordinates=compat.dof_coordinates(self.disc.P.function_space).copy(),
+                         profile=recorder.profile() if recorder is not None else None)
 
     def close(self) -> None:
         for o in self.observers:
@@ -291,18 +319,22 @@ class Simulation:
         ncells = self.solve_comm.allreduce(
             compat.num_cells_local(domain.mesh, with_ghosts=False), op=MPI.SUM)
         final = {k[2:]: float(series[k][-1]) for k in series if k.startswith("P_")}
+        ends = stage_ends(series, model)
         return {
             "spindiff_version": __version__,
             "case": case.case.name,
             "status": status,
             "thermal_polarization": model.thermal_polarization,
-            "final": {"P": final, **_enhancement(series, model.thermal_polarization),
+            "final": {"P": final, **final_enhancement(series, model.thermal_polarization),
                       "time_s": float(series["time_s"][-1])},
-            "fits": stage_fits(series, model, self.starts),
+            "conditions": conditions(case),
+            "fits": stage_fits(series, model, self.starts, case.solver.rtol, case.solver.atol),
             "stages": [{"name": st.name, "start_s": float(t0), "end_s": float(t1),
                         "source_on": st.source_on, "saturate": st.saturate,
                         "spacing": st.spacing, "pulsed": st.pulsed,
-                        "electron_polarization": st.electron_polarization}
+                        "electron_polarization": st.electron_polarization,
+                        "kind": stage_kind(st.source_on, st.saturate),
+                        **{k: v for k, v in ends.get(st.name, {}).items() if k != "time_s"}}
                        for st, t0, t1 in zip(model.stages, self.starts[:-1], self.starts[1:])],
             "diffusion": {"model": model.diffusion.model,
                           "polarization": model.diffusion.polarization,
@@ -325,24 +357,8 @@ class Simulation:
         }
 
 
-def stage_fits(series: dict[str, np.ndarray], model: TransportModel, starts: np.ndarray) -> dict:
-    """Mono- and stretched-exponential fits of <P>_sample (and of each material) per stage,
-    with time measured from the stage start; stages with fewer than 4 rows are skipped."""
-    fits = {}
-    t = series["time_s"]
-    for stage, t0, t1 in zip(model.stages, starts[:-1], starts[1:]):
-        sel = (t >= t0) & (t <= t1) & (series["stage"] == stage.name)
-        if sel.sum() < 4:
-            continue
-        tt, pp = t[sel] - t0, series["P_sample"][sel]
-        fit = fit_buildup(tt, pp)
-        fit["P_start"] = float(pp[0])
-        fit["source_on"] = stage.source_on
-        materials = [k for k in series if k.startswith("P_") and k[2:] in model.materials]
-        if materials:
-            fit["materials"] = {k[2:]: fit_buildup(tt, series[k][sel]) for k in materials}
-        fits[stage.name] = fit
-    return fits
+def _profiles(sim: "Simulation"):  # what computes the radial profile of the field
+    return getattr(sim, "observables", sim.disc)
 
 
 def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,
@@ -374,10 +390,3 @@ def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | 
     return disc, P
 
 
-def _enhancement(series: dict, P0: float) -> dict:
-    """The final enhancement <P>/P0, or null with the reason when P0 = 0 (no thermal
-    polarization to compare with)."""
-    if P0 == 0:
-        return {"enhancement": None,
-                "enhancement_note": "undefined: the thermal polarization P0 is 0"}
-    return {"enhancement": float(series["enhancement"][-1])}

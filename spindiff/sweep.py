@@ -5,8 +5,12 @@ tables). The world communicator is split into groups of `group_size` ranks; grou
 variants g, g + G, g + 2G, ... each with its own results folder DIR/variants/<id>/ (the usual
 contract: timeseries.csv, summary.json, ...). When all are done, rank 0 gathers one table
 (sweep.csv, sweep.json) and one figure (sweep.png: the curves coloured by the swept
-value, T_B and the enhancement against each swept parameter). A sweep can be resumed: finished
-variants are skipped, an interrupted one continues from its checkpoint.
+value, T_B and the enhancement at the end of the buildup stage against each swept
+parameter). The buildup stage of a variant is its first fitted stage with the source on
+(`buildup_stage` in the table): its T_B and the enhancement at its end, not after later
+stages (a decay), are what the table and figure show; `enhancement` is the value after the
+last stage. A sweep can be resumed: finished variants are skipped, an interrupted one
+continues from its checkpoint.
 """
 from __future__ import annotations
 
@@ -28,6 +32,10 @@ from .io.results import dumps_json
 
 #: largest number of variants in one sweep
 MAX_VARIANTS = 10_000
+#: the columns of sweep.csv that are results (the others are the swept keys)
+RESULT_COLUMNS = ("variant", "P_final", "P_visible_final", "enhancement", "buildup_stage",
+                  "P_end_buildup", "enhancement_end_buildup", "T_B_s", "T_B_stderr_s",
+                  "T_B_stretched_s", "beta", "dofs", "steps", "wall_time_s", "ranks")
 
 
 @dataclass
@@ -80,9 +88,10 @@ def expand(case: Case, source: str | None = None) -> list[Variant]:
 
 def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
               group_size: int | None = None, case_text: str = "", progress: bool = False,
-              say=print, overwrite: bool = False) -> dict:
+              say=print, overwrite: bool = False, resume_hint: str | None = None) -> dict:
     """Run every variant; returns the gathered table (rank 0; {} elsewhere). `out_dir` must be
-    new, empty, or this sweep's folder (continued); another sweep's only with `overwrite`."""
+    new, empty, or this sweep's folder (continued); another sweep's only with `overwrite`.
+    resume_hint: the command that continues the sweep (an interrupted variant's STATUS)."""
     from .io.folders import SweepFolder
     from .io.identity import case_identity
     variants = expand(case)
@@ -91,7 +100,8 @@ def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
         raise CaseError("sweep.group_size", g, f"must divide the number of ranks ({comm.size})")
     folder = SweepFolder(out_dir, comm, case_identity(case), overwrite=overwrite)
     try:
-        table = _run_variants(variants, folder.path, comm, g, case_text, progress, say)
+        table = _run_variants(variants, folder.path, comm, g, case_text, progress, say,
+                              resume_hint)
     except BaseException:
         folder.release()
         raise
@@ -100,7 +110,7 @@ def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
 
 
 def _run_variants(variants: list[Variant], out: Path, comm: MPI.Comm, g: int, case_text: str,
-                  progress: bool, say) -> dict:
+                  progress: bool, say, resume_hint: str | None = None) -> dict:
     from .io.folders import partial_of
     from .runner import run
     ngroups = comm.size // g
@@ -118,7 +128,8 @@ def _run_variants(variants: list[Variant], out: Path, comm: MPI.Comm, g: int, ca
         t0 = time.perf_counter()
         text = case_text + "\n# sweep variant " + v.label + ": " + v.describe() + "\n"
         run(v.case, out_dir=folder, comm=sub, progress=progress and comm.rank == 0,
-            case_text=text, resume=resume)
+            case_text=text, resume=resume,
+            resume_hint=resume_hint or f"spindiff sweep CASE --out {out}")
         timings[v.label] = time.perf_counter() - t0
         if sub.rank == 0:
             (folder / "variant.json").write_text(json.dumps(
@@ -143,12 +154,17 @@ def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_
     for v in variants:
         folder = out / "variants" / v.label
         s = json.loads((folder / "summary.json").read_text())
-        fit = next(iter(s["fits"].values()), {}) or {}
+        stage = buildup_stage(s)
+        fit = s["fits"].get(stage, {}) if stage else {}
         mono = fit.get("mono") or {}
         st = fit.get("stretched") or {}
+        end = next((x for x in s.get("stages", []) if x["name"] == stage), {})
         row = {"variant": v.label, **{k: v.changes.get(k, "") for k in keys},
                "P_final": s["final"]["P"]["sample"], "P_visible_final": s["final"]["P"]["visible"],
-               "enhancement": s["final"]["enhancement"], "T_B_s": mono.get("T_B_s"),
+               "enhancement": s["final"]["enhancement"], "buildup_stage": stage or "",
+               "P_end_buildup": (end.get("P_end") or {}).get("sample"),
+               "enhancement_end_buildup": end.get("enhancement_end"),
+               "T_B_s": mono.get("T_B_s"), "T_B_stderr_s": mono.get("T_B_stderr_s"),
                "T_B_stretched_s": st.get("T_B_s"), "beta": st.get("beta"),
                "dofs": s["mesh"]["dofs"], "steps": s["time_stepping"]["accepted"],
                "wall_time_s": s["wall_time_s"], "ranks": s["ranks"]}
@@ -163,22 +179,40 @@ def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_
             "variants_per_minute": 60.0 * len(rows) / wall if wall > 0 else None}
     (out / "sweep.json").write_text(dumps_json(info) + "\n")
     from .io.sweep_plots import plot_sweep
-    plot_sweep(rows, keys, curves, out / "sweep.png", title=out.name)
+    plot_sweep(rows, keys, curves, out / "sweep.png", title=out.name,
+               conditions=_conditions(out, variants))
     return info
+
+
+def _conditions(out: Path, variants: list[Variant]) -> dict | None:
+    """The sample and conditions of the sweep (the first variant's; sweep_plots leaves the
+    swept ones out)."""
+    s = json.loads((out / "variants" / variants[0].label / "summary.json").read_text())
+    return s.get("conditions")
+
+
+def buildup_stage(summary: dict) -> str | None:
+    """The first fitted stage with the source on (the buildup whose T_B and enhancement a
+    sweep reports), else None."""
+    return next((n for n, f in summary["fits"].items()
+                 if f.get("source_on") and f.get("fitted", True)), None)
 
 
 def format_table(info: dict) -> str:
     rows = info["variants"]
-    keys = [k for k in rows[0] if k not in ("variant", "P_final", "P_visible_final", "enhancement",
-                                           "T_B_s", "T_B_stretched_s", "beta", "dofs", "steps",
-                                           "wall_time_s", "ranks")]
+    keys = [k for k in rows[0] if k not in RESULT_COLUMNS]
+    stages = sorted({r["buildup_stage"] for r in rows if r["buildup_stage"]})
+    at = f" ({', '.join(stages)})" if stages else ""
     head = f"{'variant':<8}" + "".join(f"{k[-24:]:>26}" for k in keys) + \
-        f"{'P_final':>10}{'T_B (s)':>10}{'steps':>7}{'wall (s)':>9}"
-    lines = [head]
+        f"{'P_final':>10}{'T_B (s)':>10}{'enh. end':>10}{'steps':>7}{'wall (s)':>9}"
+    lines = [f"T_B and the enhancement at the end of the buildup stage{at}; P_final after "
+             "the last stage", head]
     for r in rows:
         tb = f"{r['T_B_s']:10.4g}" if r["T_B_s"] is not None else f"{'-':>10}"
+        en = (f"{r['enhancement_end_buildup']:10.4g}" if r["enhancement_end_buildup"] is not None
+              else f"{'-':>10}")
         lines.append(f"{r['variant']:<8}" + "".join(f"{str(r[k])[:24]:>26}" for k in keys) +
-                     f"{r['P_final']:10.4g}{tb}{r['steps']:7d}{r['wall_time_s']:9.1f}")
+                     f"{r['P_final']:10.4g}{tb}{en}{r['steps']:7d}{r['wall_time_s']:9.1f}")
     lines.append(f"{len(rows)} variants in {info['wall_time_s']:.1f} s on {info['groups']} group(s) "
                  f"of {info['group_size']} rank(s): {info['variants_per_minute']:.2f} variants/min")
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 Read with the ast module (every import, at the top of a module or inside a function), so a
 lazy import cannot hide an upward edge. Layers, bottom to top:
 
-    errors                       the one-line errors
+    errors, figure_style         the one-line errors; the one figure style
     physics, io                  pure numpy/scipy; files and signals
     units, analysis, centre_laws unit parsing; curve fits; k(r), P_src(r), R1(r), s_e(r)
                                  around a centre
@@ -18,7 +18,7 @@ lazy import cannot hide an upward edge. Layers, bottom to top:
     simulation                   the Simulation object
     observers, homogenize        results-folder observers; homogenized matrices
     runner                       spindiff.run
-    compare, sweep, fit          studies built on run
+    compare, sweep, fit          studies built on run; command-line values (cli_options)
     cli                          the command line
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "spindiff"
 
 LAYERS = [
-    {"spindiff", "errors"},
+    {"spindiff", "errors", "figure_style"},
     {"physics", "io"},
     {"units", "analysis", "centre_laws"},
     {"sources"},
@@ -45,7 +45,7 @@ LAYERS = [
     {"simulation"},
     {"observers", "homogenize", "error_estimate"},
     {"runner"},
-    {"compare", "sweep", "fit", "particle_series"},
+    {"compare", "sweep", "fit", "particle_series", "cli_options"},
     {"cli"},
 ]
 LEVEL = {name: i for i, group in enumerate(LAYERS) for name in group}

@@ -19,7 +19,7 @@ def main() -> None:
     from spindiff import rates
     from spindiff.analysis.fits import time_to_fraction
     from spindiff.case import load_case
-    from spindiff.io.figure_style import panels_with_legend, save, thin_log_ticks
+    from spindiff.figure_style import panels_with_legend, save, thin_log_ticks
     from spindiff.runner import run
     print("| source | C6_src (nm^6/s) | P_src | C6_rel (nm^6/s) | <P> after DNP | t63 of DNP (s) | "
           "t50 (s) | t90 (s) | peak visible P |")

@@ -1,6 +1,6 @@
 """pydantic validation errors as the one-line CaseError users see: the dotted key, the value,
 and what is allowed (for an unknown key, the closest allowed key and the keys the table does
-allow)."""
+allow), in the words of a case file rather than pydantic's ("a plain number", "one of ...")."""
 from __future__ import annotations
 
 import difflib
@@ -31,11 +31,46 @@ def first_error(exc: ValidationError, root: type[BaseModel], source: str | None)
         guess = f" (did you mean {close[0]!r}?)" if close else ""
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return CaseError(key, err.get("input"), f"unknown key{guess}{hint}", source)
-    msg = err["msg"]
+    msg = _plain(err, loc)
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     return CaseError(key, err.get("input"), msg, source)
+
+
+#: keys whose value is a polarization (a fraction, |P| < 1)
+POLARIZATIONS = {"polarization", "initial_polarization", "P0", "source_polarization",
+                 "electron_polarization", "outer_polarization"}
+
+
+def _plain(err: dict, loc: list[Any]) -> str:
+    """What is allowed, for pydantic's type errors (the other messages are spindiff's own)."""
+    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
+    name = str(loc[-1]) if loc else ""
+    if kind in ("float_parsing", "float_type"):
+        if name in POLARIZATIONS:
+            hint = " (80 % is 0.8)" if isinstance(value, str) and "%" in value else ""
+            return f"a plain number with |P| < 1, a fraction{hint}"
+        return "a plain number"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "true or false"
+    if kind == "literal_error":
+        options = str(ctx.get("expected", "")).replace(" or ", ", ")
+        close = difflib.get_close_matches(str(value), [o.strip("' ") for o in options.split(",")],
+                                          n=1, cutoff=0.6)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"one of {options}{guess}"
+    if kind in ("string_type", "str_type"):
+        return "a text in quotes"
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+              "less_than_equal": "<="}
+    if kind in bounds:
+        limit = next(iter(ctx.values()), "")
+        shown = f"{limit:g}" if isinstance(limit, (int, float)) else limit
+        return f"must be {bounds[kind]} {shown}"
+    return err["msg"]
 
 
 def _dotted(loc: list[Any]) -> str:

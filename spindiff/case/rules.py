@@ -11,6 +11,7 @@ from ..errors import CaseError
 from .geometry_kinds import BOXES, SINGLE_CELL
 from .limits import check_resources
 from .petsc import check_petsc_options
+from .unused import check_unused
 
 if TYPE_CHECKING:
     from .schema import Case
@@ -135,6 +136,7 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     _check_positions(case, source)
     check_resources(case, source)
     check_petsc_options(case, source)
+    check_unused(case, source)
 
 
 def _check_geometry(case: Case, source: str | None) -> None:

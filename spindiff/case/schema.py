@@ -247,7 +247,9 @@ Components = Annotated[dict[str, float], BeforeValidator(_component_table)]
 
 class Material(Section):
     """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0, bulk T1n;
-    regions: the physical groups (names or tags) of a user mesh made of this material.
+    regions: the physical groups (names or tags) of a user mesh made of this material;
+    nucleus: the nucleus these values (and the case's source and relaxation rates) describe,
+    default 1H; it must be the observed conditions.nucleus (spindiff.case.unused).
 
     Instead of nuclear_density: preset (a sample of spindiff.physics.composition.PRESETS,
     e.g. "dnp_juice") or composition (fractions of named components, `fractions` = "volume"
@@ -259,6 +261,7 @@ class Material(Section):
     D0: Diffusivity
     T1n: TimeOrInf = math.inf
     regions: Optional[list[Union[str, int]]] = Field(default=None, max_length=MAX_ITEMS)
+    nucleus: Optional[Nucleus] = None
     preset: Optional[Annotated[str, AfterValidator(_material_preset)]] = None
     composition: Optional[Components] = None
     fractions: Literal["volume", "mass"] = "volume"

@@ -6,9 +6,12 @@
 
 The package itself is callable as the function, so `spindiff.fit(...)` works whether the name
 is resolved as this package or as its `fit` function. Modules: spec (fit files), data (CSV curves),
-model (a data set's case evaluated at its measured times), solve (least squares, covariance,
-identifiability, chi-square profiles), report (fit.json, fit.png, fitted cases), api (`fit`),
-command (the `spindiff fit` command).
+model (a data set's case evaluated at its measured times), problem (the parameter vector and
+cached, MPI-parallel evaluations), search (the global stage: a design and local fits), solve
+(covariance and goodness of fit), identify (whether the data determine each parameter;
+chi-square profiles), report (fit.json and the printed summary), plots (fit.png), folder (the
+results folder, streamed evaluations, resume), api (`fit`), command (the `spindiff fit`
+command).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`spindiff fit FIT.toml [--out DIR] [--profile KEY] [--overwrite] [--quiet]`."""
+"""`spindiff fit FIT.toml [--out DIR] [--profile KEY] [--overwrite] [--resume DIR] [--quiet]`."""
 from __future__ import annotations
 
 import argparse
@@ -17,33 +17,27 @@ def _say(*args) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    """Fit, print one line per parameter (value, stderr, determined or why not) and the
-    goodness of fit, and write the results folder."""
+    """Fit, print the goodness of fit, one line per parameter (value, stderr, determined or
+    why not), the profiles and any warning, and write the results folder."""
     from .. import __version__
-    from .api import fit, parameter_lines
+    from ..errors import SpindiffError
+    from .api import fit
+    from .report import summary_lines
     from .spec import load_fit
     spec = load_fit(args.case)
-    out = Path(args.out) if args.out else Path("results") / f"{spec.name}-fit"
-    _say(f"spindiff {__version__}: fit {args.case} -> {out}")
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        raise SpindiffError(f"--out {args.out} and --resume {args.resume}: give one folder "
+                            "(--resume DIR continues the fit in DIR)")
+    out = Path(args.resume or args.out or Path("results") / f"{spec.name}-fit")
+    _say(f"spindiff {__version__}: {'resuming ' if args.resume else ''}fit {args.case} -> {out}")
     log = None if args.quiet else _say
-    result = fit(spec, out=out, profile=args.profile or [], overwrite=args.overwrite, log=log)
+    result = fit(spec, out=out, profile=args.profile or [], overwrite=args.overwrite,
+                 resume=bool(args.resume), log=log)
     d = result.data
-    _say(f"{d['status']} after {d['model_evaluations']} model evaluations in "
-         f"{d['wall_time_s']:.1f} s: chi2 = {d['chi2']:.4g}, "
-         f"reduced chi2 = {d['reduced_chi2']:.3g} ({d['dof']} dof), residual rms = "
-         f"{d['residual_rms']:.3g}")
-    for line in parameter_lines(d):
-        _say("  " + line)
-    for name, prof in d["profiles"].items():
-        _say(f"  profile of {name}: {'determined' if prof['determined'] else 'NOT determined'} "
-             f"(delta chi2 from {min(prof['delta_chi2']):.2g} to {max(prof['delta_chi2']):.3g} "
-             f"over {prof['values'][0]:.3g} ... {prof['values'][-1]:.3g} {prof['unit']}; "
-             f"{prof['evaluations']} model evaluations)")
-    if not d["identifiability"]["all_determined"]:
-        _say("  the data do not determine: " + ", ".join(d["identifiability"]["not_determined"])
-             + " (fix them, or add data sets that constrain them)")
+    for line in summary_lines(d):
+        _say(line)
     cases = "fitted_case.toml" if len(d["datasets"]) == 1 else "fitted_case_<dataset>.toml"
-    _say(f"results: {out}/ (fit.json, fit.png, {cases}, fit_points.csv"
+    _say(f"results: {out}/ (fit.json, fit.png, {cases}, fit_points.csv, evaluations.csv"
          + (", profile_*.csv/.png" if d["profiles"] else "") + ")")
     return 0
 
@@ -59,6 +53,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--profile", action="append", metavar="KEY",
                    help="chi-square profile of a fitted parameter (repeatable), e.g. "
                         "--profile materials.glass.D0")
+    c.add_argument("--resume", metavar="DIR", help="continue an interrupted fit whose results "
+                   "folder is DIR (its evaluations are read back from DIR.partial)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.set_defaults(func=cmd_fit)
     return c

@@ -1,5 +1,8 @@
-"""Results of a fit: fit.json, fit.png (data, fitted curves, residuals), fitted_case*.toml
-(runnable with `spindiff run`) and profile_<parameter>.csv/.png."""
+"""Results of a fit: fit.json, the printed summary, fit.png (data, fitted curves, residuals),
+fitted_case*.toml (runnable with `spindiff run`), fit_points.csv and profile_<parameter>.csv/
+.png. The printed lines, fit.json and fit.png state the same verdicts: they are all made from
+the fit.json content (`build_report`) by `parameter_text` and `summary_lines`.
+"""
 from __future__ import annotations
 
 import csv
@@ -10,18 +13,23 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from .solve import FitOutcome, Problem
+from ..figure_style import DPI, quantity_label, subtitle
+from .problem import Problem
+from .solve import FitOutcome
 
 
 def build_report(problem: Problem, out: FitOutcome) -> dict[str, Any]:
     """The content of fit.json (strict JSON: no inf or nan)."""
+    from ..case.describe import conditions
     spec = problem.spec
     params = {}
     for j, p in enumerate(problem.free):
         v, err = float(out.values[j]), float(out.stderr[j])
+        iv = out.intervals[j]
         entry: dict[str, Any] = {
             "value": v, "unit": p.unit, "stderr": err if math.isfinite(err) else None,
-            "determined": not out.flags[j], "flags": out.flags[j],
+            "determined": not out.flags[j], "flags": out.flags[j], "notes": out.notes[j],
+            "interval": iv["interval"], "interval_basis": iv["basis"],
             "key": p.key if p.key is not None else "scale", "datasets": p.datasets,
             "start": p.start, "min": p.lower, "max": p.upper, "transform": p.transform}
         if p.transform == "log":
@@ -30,37 +38,127 @@ def build_report(problem: Problem, out: FitOutcome) -> dict[str, Any]:
                                         if sx < 50 else None)
         params[p.name] = entry
     sets = {}
-    preds = problem.predictions(out.values)
-    for m, pr in zip(problem.models, preds):
+    for m, pr in zip(problem.models, problem.predictions(out.values)):
         d = m.data
         w = problem.weights(m)
+        span = float(np.ptp(d.value)) or 1.0
+        ss_tot = float(np.sum((d.value - d.value.mean()) ** 2))
+        rms = float(np.sqrt(np.mean((pr - d.value) ** 2)))
         sets[d.name] = {
             "case": str(d.case_path), "data": str(d.data_path), "observable": d.observable,
             "quantity": d.quantity, "points": len(d.time_s),
             "scale": problem.scale_for(d.name, out.values) if d.quantity == "signal" else None,
-            "overrides": d.overrides, "chi2": float(np.sum(((pr - d.value) * w) ** 2)),
-            "residual_rms": float(np.sqrt(np.mean((pr - d.value) ** 2))),
-            "has_sigma": d.sigma is not None}
-    names = [p.name for p in problem.free]
+            "overrides": d.overrides,
+            "chi2": float(np.sum(((pr - d.value) * w) ** 2)) if d.sigma is not None else None,
+            "residual_rms": rms, "relative_rms": rms / span,
+            "r_squared": 1.0 - float(np.sum((pr - d.value) ** 2)) / ss_tot if ss_tot > 0 else None,
+            "has_sigma": d.sigma is not None, "conditions": conditions(m.case)}
     flagged = [n for n, p in params.items() if not p["determined"]]
+    search = out.search
     return {
         "spindiff_version": __version__, "fit": spec.name, "fit_file": str(spec.path),
         "status": out.status, "success": out.success, "message": out.message,
         "mesh_model": problem.models[0].mesh_model,
-        "parameters": params, "parameter_names": names,
+        "parameters": params, "parameter_names": problem.names,
         "correlation": [[float(c) for c in row] for row in out.correlation],
         "condition_number": out.condition if math.isfinite(out.condition) else None,
         "chi2": out.chi2, "dof": out.dof, "reduced_chi2": out.reduced_chi2,
+        "weighted": problem.weighted, "goodness_of_fit": out.goodness,
         "residual_rms": out.rms, "points": problem.npoints,
         "absolute_sigma": spec.absolute_sigma,
         "model_evaluations": out.evaluations,
         "simulations": sum(m.simulations for m in problem.models),
         "wall_time_s": out.wall_time_s,
+        "global_search": {
+            "design_points": search.design_points, "confirmed": search.confirmed,
+            "design_chi2_min": min(search.design_chi2) if search.design_chi2 else None,
+            "local_fits": [{"origin": r.origin, "chi2": r.chi2, "evaluations": r.evaluations,
+                            "values": dict(zip(problem.names, problem.values(r.x).tolist())),
+                            "success": r.success} for r in search.runs]},
+        "restarts": out.restarts, "warnings": out.warnings,
         "identifiability": {"all_determined": not flagged, "not_determined": flagged},
         "datasets": sets,
-        "profiles": out.profiles,
+        "profiles": {n: {k: v for k, v in p.items() if k != "lower"} | {
+            "lower": None if p["lower"] is None else {"chi2": p["lower"]["chi2"],
+                                                     "value": p["lower"]["value"]}}
+            for n, p in out.profiles.items()},
     }
 
+
+# --- the printed summary ------------------------------------------------------------------
+
+def goodness_line(d: dict) -> str:
+    """chi2 and reduced chi2 with uncertainties; residual rms, its fraction of the data range
+    and R^2 without them (a sum of squares in data units is not a chi-square)."""
+    g = d["goodness_of_fit"]
+    r2 = f", R^2 = {g['r_squared']:.5f}" if g.get("r_squared") is not None else ""
+    if d["weighted"]:
+        return (f"chi2 = {d['chi2']:.4g}, reduced chi2 = {d['reduced_chi2']:.3g} ({d['dof']} dof), "
+                f"residual rms = {g['residual_rms']:.3g}{r2}")
+    return (f"residual rms = {g['residual_rms']:.3g} (data units; {100 * g['relative_rms']:.2g} % "
+            f"of the data range){r2}; no uncertainties given, so no chi-square in units of the "
+            "noise")
+
+
+def parameter_text(name: str, p: dict, unit_style=str) -> tuple[str, str]:
+    """(`name = value +- stderr unit (rel)`, the verdict: `determined ...` or `NOT DETERMINED:
+    reasons`, with the notes), as printed and in fit.png."""
+    unit = f" {unit_style(p['unit'])}" if p["unit"] else ""
+    err = p["stderr"]
+    err_text = f"{err:.2g}" if err is not None else "inf"
+    rel = (f" ({100 * err / abs(p['value']):.2g} %)" if err is not None and p["value"] else "")
+    head = f"{name} = {p['value']:.5g} +- {err_text}{unit}{rel}"
+    notes = "; ".join(p.get("notes") or [])
+    if p["determined"]:
+        lo, hi = p.get("interval") or (None, None)
+        where = (f"profile: {lo:.4g} ... {hi:.4g}{unit}" if p.get("interval_basis") == "profile"
+                 and lo is not None else "")
+        inner = "; ".join(t for t in (where, notes) if t)
+        return head, "determined" + (f" ({inner})" if inner else "")
+    return head, "NOT DETERMINED: " + "; ".join(p["flags"]) + (f" ({notes})" if notes else "")
+
+
+def parameter_lines(data: dict[str, Any]) -> list[str]:
+    """One line per parameter: value +- stderr, whether the data determine it and why."""
+    width = max(len(n) for n in data["parameters"])
+    out = []
+    for name, p in data["parameters"].items():
+        head, tail = parameter_text(f"{name:<{width}}", p)
+        out.append(f"{head}   {tail}")
+    return out
+
+
+def summary_lines(d: dict[str, Any]) -> list[str]:
+    """Everything `spindiff fit` prints after its progress: status and cost, goodness of fit,
+    parameters, profiles, restarts, warnings and what the data do not determine."""
+    s = d["global_search"]
+    stage = (f"global stage: {s['design_points']} design points, {len(s['local_fits'])} local "
+             f"fits" if s["design_points"] else "no global stage: one local fit from the start values")
+    lines = [f"{d['status']} after {d['model_evaluations']} model evaluations in "
+             f"{d['wall_time_s']:.1f} s ({stage})", goodness_line(d)]
+    lines += ["  " + line for line in parameter_lines(d)]
+    for name, prof in d["profiles"].items():
+        lo, hi = prof["interval"]
+        unit = f" {prof['unit']}" if prof["unit"] else ""
+        shown = (f"1-sigma interval {lo:.4g} ... {hi:.4g}{unit}" if prof["determined"] else
+                 "open " + ("below and above" if lo is None and hi is None else
+                            "below" if lo is None else "above"))
+        lines.append(f"  profile of {name} ({'asked' if prof['mode'] == 'grid' else 'automatic'}): "
+                     f"{'closed' if prof['determined'] else 'NOT closed'}, {shown} (delta chi2 "
+                     f"up to {max(prof['delta_chi2']):.3g} over {prof['values'][0]:.4g} ... "
+                     f"{prof['values'][-1]:.4g}{unit}; {prof['evaluations']} model evaluations)")
+    for r in d["restarts"]:
+        lines.append(f"  restarted from the {r}")
+    for w in d["warnings"]:
+        lines.append(f"  WARNING: {w}")
+    if not d["identifiability"]["all_determined"]:
+        lines.append("  the data do not determine: " + ", ".join(
+            d["identifiability"]["not_determined"]) + " (fix them, or add data sets that "
+            "constrain them)")
+    return lines
+
+
+# --- files --------------------------------------------------------------------------------
 
 def dense_curves(problem: Problem, out: FitOutcome, n: int = 200) -> list[dict[str, np.ndarray]]:
     """The fitted model of each data set on `n` times spanning its data (log-spaced when the
@@ -90,28 +188,6 @@ def log_spaced(t: np.ndarray) -> bool:
     return float(np.std(lg) / np.mean(lg)) < float(np.std(lin) / np.mean(lin))
 
 
-def write_outputs(result, out: Path, overwrite: bool = False, plots: bool = True) -> Path:
-    """Write the results folder (claimed with spindiff.io.folders.output_folder)."""
-    from mpi4py import MPI
-
-    from ..io.folders import output_folder
-    from ..io.results import dumps_json
-    problem = result.problem
-    identity = {"fit_file": str(problem.spec.path.resolve()), "fit": problem.spec.name}
-    with output_folder(out, MPI.COMM_WORLD, "fit", identity, overwrite=overwrite) as folder:
-        if MPI.COMM_WORLD.rank == 0:
-            path = folder.path
-            (path / "fit.json").write_text(dumps_json(result.data) + "\n")
-            (path / "fit.toml").write_text(problem.spec.text)
-            write_fitted_cases(problem, result.outcome, path)
-            write_points(problem, result.outcome, path / "fit_points.csv")
-            for name, prof in result.outcome.profiles.items():
-                write_profile(prof, path)
-            if plots:
-                plot_fit(problem, result.outcome, result.curves, path / "fit.png")
-    return out
-
-
 def fitted_case_name(problem: Problem, dataset: str) -> str:
     return ("fitted_case.toml" if len(problem.models) == 1
             else f"fitted_case_{dataset}.toml")
@@ -134,10 +210,11 @@ def write_fitted_cases(problem: Problem, out: FitOutcome, folder: Path) -> list[
         lines = [f"# Fitted by spindiff {__version__} fit {problem.spec.name} "
                  f"(data set {d.name}: {d.data_path.name}).",
                  f"# Based on {d.case_path}; fitted keys:"]
-        for p, v, e in zip(problem.free, out.values, out.stderr):
+        for j, (p, v, e) in enumerate(zip(problem.free, out.values, out.stderr)):
             if d.name in p.datasets:
                 unit = f" {p.unit}" if p.unit else ""
-                lines.append(f"#   {p.name} = {v:.6g}{unit} (stderr {e:.2g})")
+                verdict = "determined" if not out.flags[j] else "NOT determined"
+                lines.append(f"#   {p.name} = {v:.6g}{unit} (stderr {e:.2g}; {verdict})")
         text = "\n".join(lines) + "\n" + tomli_w.dumps(raw)
         path = folder / fitted_case_name(problem, d.name)
         path.write_text(text)
@@ -159,118 +236,37 @@ def write_points(problem: Problem, out: FitOutcome, path: Path) -> None:
                             repr(float(pr[i])), repr(float(pr[i] - d.value[i]))])
 
 
-def write_profile(prof: dict, folder: Path) -> None:
-    """profile_<name>.csv and .png: chi-square against the fixed parameter value."""
+def write_profile(prof: dict, folder: Path, conditions: dict | None = None) -> None:
+    """profile_<name>.csv and .png: Delta chi2 against the fixed parameter value, with the
+    1 and 2 sigma levels and the interval."""
+    from ..figure_style import figure, log_ticks
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in prof["parameter"])
     with open(folder / f"profile_{safe}.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["value", "chi2", "delta_chi2"])
         for row in zip(prof["values"], prof["chi2"], prof["delta_chi2"]):
             w.writerow([repr(float(x)) for x in row])
-    from ..io.figure_style import pyplot
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.8, 3.6), dpi=150)
-    ax.plot(prof["values"], prof["delta_chi2"], "o-", color="C0", ms=4)
-    ax.axhline(1.0, color="0.5", ls="--", lw=0.8, label=r"$\Delta\chi^2 = 1$ (1 $\sigma$)")
-    ax.axhline(4.0, color="0.5", ls=":", lw=0.8, label=r"$\Delta\chi^2 = 4$ (2 $\sigma$)")
-    v = np.asarray(prof["values"])
-    if v.min() > 0 and v.max() / v.min() > 10:
-        from matplotlib.ticker import FuncFormatter, LogLocator
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_locator(LogLocator(subs=(2, 5)))
-        plain = FuncFormatter(lambda value, _: f"{value:g}")
-        ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
-    top = max(prof["delta_chi2"])
-    ax.set_ylim(-0.3, min(1.08 * top, 12.0) if top > 0 else 1.5)
-    unit = f" ({_pretty_unit(prof['unit'])})" if prof["unit"] else ""
-    ax.set_xlabel(f"{prof['parameter']}{unit}")
-    ax.set_ylabel(r"$\Delta\chi^2$ (others refitted)")
-    ax.set_title(f"{'determined' if prof['determined'] else 'NOT determined'} by the data",
-                 fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(folder / f"profile_{safe}.png")
-    plt.close(fig)
-
-
-_LABELS = {"polarization": "nuclear polarization", "enhancement": r"enhancement $P/P_0$",
-           "signal": "signal (arb. units)"}
-
-
-def plot_fit(problem: Problem, out: FitOutcome, curves: list[dict], path: Path) -> None:
-    """Per data set: data (with error bars), the fitted curve, and normalised residuals."""
-    from ..io.figure_style import pyplot
-    plt = pyplot()
-    n = len(problem.models)
-    ncol = n if n <= 3 else (2 if n == 4 else 3)
-    nrow = math.ceil(n / ncol)
-    per_line = 1 if ncol == 1 else 2
-    nlines = 1 + math.ceil(len(problem.free) / per_line)
-    height = 0.3 + 0.16 * nlines + 4.1 * nrow
-    fig = plt.figure(figsize=(max(5.2, 3.9 * ncol), height), dpi=150)
-    outer = fig.add_gridspec(nrow, ncol, hspace=0.32, wspace=0.32,
-                             top=1 - (0.35 + 0.16 * nlines) / height)
-    preds = problem.predictions(out.values)
-    for i, (m, pr, cv) in enumerate(zip(problem.models, preds, curves)):
-        d = m.data
-        r, c = divmod(i, ncol)
-        inner = outer[r, c].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.06)
-        ax = fig.add_subplot(inner[0])
-        axr = fig.add_subplot(inner[1], sharex=ax)
-        t = d.time_s
-        sel = t > 0 if cv["log"] else np.ones(len(t), bool)
-        color = f"C{i % 10}"
-        if d.sigma is not None:
-            ax.errorbar(t[sel], d.value[sel], yerr=d.sigma[sel], fmt="o", ms=3, color=color,
-                        mfc="white", elinewidth=0.6, capsize=0, label="data", zorder=2)
-        else:
-            ax.plot(t[sel], d.value[sel], "o", ms=3, color=color, mfc="white", label="data")
-        tt = cv["time_s"]
-        keep = tt > 0 if cv["log"] else np.ones(len(tt), bool)
-        ax.plot(tt[keep], cv["model"][keep], "-", color="k", lw=1.2, label="fit", zorder=3)
-        if d.sigma is not None:
-            res, rlabel = (pr - d.value) / d.sigma, r"(model$-$data)/$\sigma$"
-        else:
-            res, rlabel = pr - d.value, "model$-$data"
-        axr.axhline(0, color="0.4", lw=0.8)
-        axr.plot(t[sel], res[sel], "o", ms=2.5, color=color)
-        if cv["log"]:
+    v, dchi = np.asarray(prof["values"]), np.asarray(prof["delta_chi2"])
+    with figure(1, 1, width=4.8, height=3.8) as (fig, axes):
+        ax = axes[0][0]
+        ax.plot(v, dchi, "o-", color="C0", ms=4, label="profile (others refitted)")
+        ax.axhline(1.0, color="0.5", ls="--", lw=0.8, label=r"$\Delta\chi^2 = 1$ (1 $\sigma$)")
+        ax.axhline(4.0, color="0.5", ls=":", lw=0.8, label=r"$\Delta\chi^2 = 4$ (2 $\sigma$)")
+        lo, hi = prof["interval"]
+        if lo is not None and hi is not None:
+            ax.axvspan(lo, hi, color="C0", alpha=0.12, lw=0, label="1 σ interval")
+        if v.min() > 0 and v.max() / v.min() > 10:
             ax.set_xscale("log")
-        ax.tick_params(labelbottom=False)
-        ax.set_ylabel(_LABELS[d.quantity] + ("" if d.observable == "sample"
-                                              else f" ({d.observable})"))
-        axr.set_ylabel(rlabel, fontsize=8)
-        axr.set_xlabel("time (s)")
-        ax.set_title(f"{d.name}: " + (r"$\chi^2/N$" + f" = {_chi2_red(pr, d):.3g}"
-                                      if d.sigma is not None else
-                                      f"rms residual {np.sqrt(np.mean((pr - d.value) ** 2)):.2g}"),
-                     fontsize=9)
-        ax.grid(alpha=0.3)
-        axr.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-    lines = []
-    for p, v, e, f in zip(problem.free, out.values, out.stderr, out.flags):
-        unit = f" {_pretty_unit(p.unit)}" if p.unit else ""
-        mark = "" if not f else "   (NOT determined)"
-        lines.append(f"{p.name} = {v:.4g} ± {e:.2g}{unit}{mark}")
-    text = "\n".join("      ".join(lines[k:k + per_line]) for k in range(0, len(lines), per_line))
-    fig.suptitle(f"fit {problem.spec.name}" + r" ($\chi^2_\nu$" + f" = {out.reduced_chi2:.3g})\n"
-                 + text, fontsize=8, y=1 - 0.1 / height, va="top")
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
+            log_ticks(ax.xaxis)
+        top = float(np.nanmax(dchi)) if len(dchi) else 1.0
+        ax.set_ylim(min(-0.3, float(np.nanmin(dchi)) - 0.3), min(1.08 * top, 12.0) if top > 0 else 1.5)
+        unit = prof["unit"]
+        ax.set_xlabel(quantity_label(prof["parameter"], unit))
+        ax.set_ylabel(r"$\Delta\chi^2$ (units of the noise)")
+        state = "closed" if prof["determined"] else "NOT closed"
+        ax.set_title(f"profile of {prof['parameter']}: {state}", fontsize=9)
+        ax.legend(fontsize=7)
+        subtitle(fig, conditions, fontsize=7)
+        fig.savefig(folder / f"profile_{safe}.png", dpi=DPI)
 
 
-_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
-
-
-def _pretty_unit(unit: str) -> str:
-    """"nm^6/s" -> "nm⁶/s" for figure labels."""
-    import re
-    return re.sub(r"\s*(?:\^|\*\*)\s*([+-]?\d+)", lambda m: m.group(1).lstrip("+").translate(_SUPERSCRIPT), unit)
-
-
-def _chi2_red(pred: np.ndarray, d) -> float:
-    w = 1.0 / d.sigma
-    return float(np.sum(((pred - d.value) * w) ** 2) / max(len(d.value), 1))

@@ -6,8 +6,10 @@ A fit file is TOML (paths relative to it):
     name = "concentration_series"   # results folder name (default: the file's stem)
     mesh_model = "radial"           # "radial" (1D reduction: sphere_cell, particle, layers) or "3d"
     solver_rtol = 1e-7              # integration tolerance used while fitting (smooth Jacobians)
-    max_evaluations = 400           # optimiser steps' model evaluations (finite-difference Jacobians not counted)
+    max_evaluations = 400           # per local fit: optimiser steps' model evaluations (Jacobians not counted)
+    starts = 16                     # design points of the global stage (default 2^ceil(log2(4 (k+1))); 0: none)
     profile = ["materials.glass.D0"]  # chi-square profiles (also `--profile KEY`)
+    auto_profile = true             # profile the parameters whose standard error is doubtful
 
     [[parameters]]                  # one table per free case key
     key = "source.C6"
@@ -49,7 +51,10 @@ from ..errors import CaseError
 from .data_formats import read_dataset
 
 FIT_KEYS = {"name", "description", "mesh_model", "solver_rtol", "solver_atol",
-            "max_evaluations", "profile", "profile_points", "absolute_sigma"}
+            "max_evaluations", "profile", "profile_points", "absolute_sigma", "starts",
+            "auto_profile"}
+#: largest design of the global stage
+MAX_STARTS = 4096
 PARAMETER_KEYS = {"key", "start", "min", "max", "transform", "per_dataset", "datasets"}
 DATASET_KEYS = {"name", "case", "data", "observable", "quantity", "scale", "sigma",
                 "time_offset", "overrides", "columns",
@@ -125,6 +130,10 @@ class FitSpec:
     parameters: list[ParameterSpec]
     datasets: list[DatasetSpec]
     text: str = field(default="", repr=False)
+    #: design points of the global stage (None: spindiff.fit.search.auto_starts; 0: none)
+    starts: int | None = None
+    #: profile the parameters whose standard error is doubtful (spindiff.fit.identify)
+    auto_profile: bool = True
 
 
 def load_fit(path: str | Path) -> FitSpec:
@@ -173,6 +182,14 @@ def fit_from_dict(raw: dict[str, Any], path: str | Path, text: str = "") -> FitS
     absolute = head.get("absolute_sigma")
     if absolute is not None and not isinstance(absolute, bool):
         raise CaseError("fit.absolute_sigma", absolute, "true or false", src)
+    starts = head.get("starts")
+    if starts is not None and (not isinstance(starts, int) or isinstance(starts, bool)
+                               or not 0 <= starts <= MAX_STARTS):
+        raise CaseError("fit.starts", starts, f"an integer from 0 (no global stage) to "
+                        f"{MAX_STARTS} (rounded up to a power of two)", src)
+    auto_profile = head.get("auto_profile", True)
+    if not isinstance(auto_profile, bool):
+        raise CaseError("fit.auto_profile", auto_profile, "true or false", src)
 
     datasets = [_dataset(d, i, base, src) for i, d in enumerate(_tables(raw, "datasets", src))]
     names = [d.name for d in datasets]
@@ -189,7 +206,8 @@ def fit_from_dict(raw: dict[str, Any], path: str | Path, text: str = "") -> FitS
     return FitSpec(path=path, name=name, description=str(head.get("description", "")),
                    mesh_model=mesh_model, solver_rtol=rtol, solver_atol=atol,
                    max_evaluations=max_eval, profile=profile, profile_points=points,
-                   absolute_sigma=absolute, parameters=params, datasets=datasets, text=text)
+                   absolute_sigma=absolute, parameters=params, datasets=datasets, text=text,
+                   starts=starts, auto_profile=auto_profile)
 
 
 # --- parameters ---------------------------------------------------------------------------

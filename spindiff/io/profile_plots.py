@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .figure_style import figure, save
+from ..figure_style import figure, save, subtitle
 
 
 def chosen_rows(times: np.ndarray, count: int = 8) -> list[int]:
@@ -23,8 +23,9 @@ def chosen_rows(times: np.ndarray, count: int = 8) -> list[int]:
 
 def plot_profile(profile: dict, path: str | Path, title: str = "",
                  stages: Sequence[dict] | None = None, rows: Sequence[int] | None = None,
-                 formats: Iterable[str] = ("png",)) -> list[Path]:
-    """The profile figure from {"time_s", "r_nm", "P"} (spindiff.io.results.read_profile)."""
+                 formats: Iterable[str] = ("png",), conditions: dict | None = None) -> list[Path]:
+    """The profile figure from {"time_s", "r_nm", "P"} (spindiff.io.results.read_profile);
+    conditions: the sample and its conditions for the subtitle (summary.json)."""
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
     from matplotlib.cm import ScalarMappable
@@ -41,7 +42,7 @@ def plot_profile(profile: dict, path: str | Path, title: str = "",
         bar.set_ticklabels(time_labels(t[rows]))
         bar.set_label("time (s)")
         ax.set_xlabel("distance from the nearest centre r (nm)")
-        ax.set_ylabel("<P> in the shell")
+        ax.set_ylabel("<P> in the shell around r")
         ax.set_title("profiles at chosen output times")
         edges = np.concatenate([[r[0] - 0.5 * (r[1] - r[0])], 0.5 * (r[1:] + r[:-1]),
                                 [r[-1] + 0.5 * (r[-1] - r[-2])]]) if len(r) > 1 else [0, 1]
@@ -51,16 +52,20 @@ def plot_profile(profile: dict, path: str | Path, title: str = "",
         ticks = chosen_rows(t, 7)
         ax2.set_yticks(ticks, time_labels(t[ticks]))
         ax2.grid(False)
+        last = {"right": -np.inf, "left": -np.inf}
         for stage in (stages or [])[1:]:
             k = int(np.searchsorted(t, float(stage["start_s"]), side="right"))
             ax2.axhline(k - 0.5, color="w", lw=0.8, ls="--")
-            ax2.text(edges[-1], k - 0.5, f" {stage['name']}", color="w", ha="right",
-                     va="bottom", fontsize=7)
+            # the name on the right, or on the left where it would run into the one before
+            side = next((s for s in ("right", "left") if k - last[s] >= 0.06 * len(t)), None)
+            if side is not None:
+                ax2.text(edges[-1] if side == "right" else edges[0], k - 0.5,
+                         f" {stage['name']} ", color="w", ha=side, va="bottom", fontsize=7)
+                last[side] = k
         ax2.set_xlabel("distance from the nearest centre r (nm)")
         ax2.set_ylabel("output time (s), one row per output")
         ax2.set_title("P(r, t)")
-        if title:
-            fig.suptitle(title)
+        subtitle(fig, conditions, title=title, fontsize=9)
         return save(fig, path, formats)
 
 

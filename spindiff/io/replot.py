@@ -38,7 +38,7 @@ def plot_results(folder: str | Path, what: Sequence[str] | None = None,
                  formats: Iterable[str] = ("png",)) -> list[Path]:
     """Draw `what` (default: every figure the folder allows) in `formats`; returns the files.
     SpindiffError (one line) for a folder without results or a figure it cannot give."""
-    from .figure_style import FORMATS
+    from ..figure_style import FORMATS
     folder = Path(folder)
     if not folder.is_dir():
         raise SpindiffError(f"{folder}: no such results folder")
@@ -91,7 +91,8 @@ def _buildup(folder: Path, formats) -> list[Path]:
     s = _summary(folder)
     return plot_buildup(series, folder / "buildup.png", title=s.get("case", folder.name),
                         fits=s.get("fits"), stages=_stages(folder, series),
-                        thermal_polarization=s.get("thermal_polarization"), formats=formats)
+                        thermal_polarization=s.get("thermal_polarization"), formats=formats,
+                        conditions=s.get("conditions"))
 
 
 def _profile(folder: Path, formats) -> list[Path]:
@@ -99,10 +100,10 @@ def _profile(folder: Path, formats) -> list[Path]:
     from .results import read_profile, read_timeseries
     stages = _stages(folder, read_timeseries(folder)) if (folder / "timeseries.csv").is_file() \
         else None
-    title = _summary(folder).get("case", folder.name) if (folder / "summary.json").is_file() \
-        else folder.name
-    return plot_profile(read_profile(folder), folder / "profile.png", title=title,
-                        stages=stages, formats=formats)
+    summary = _summary(folder) if (folder / "summary.json").is_file() else {}
+    return plot_profile(read_profile(folder), folder / "profile.png",
+                        title=summary.get("case", folder.name), stages=stages, formats=formats,
+                        conditions=summary.get("conditions"))
 
 
 def _sweep(folder: Path, formats) -> list[Path]:
@@ -110,15 +111,19 @@ def _sweep(folder: Path, formats) -> list[Path]:
     from .sweep_plots import plot_sweep
     with open(folder / "sweep.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    fixed = {"variant", "P_final", "P_visible_final", "enhancement", "T_B_s", "T_B_stretched_s",
-             "beta", "dofs", "steps", "wall_time_s", "ranks"}
+    fixed = {"variant", "P_final", "P_visible_final", "enhancement", "buildup_stage",
+             "P_end_buildup", "enhancement_end_buildup", "T_B_s", "T_B_stderr_s",
+             "T_B_stretched_s", "beta", "dofs", "steps", "wall_time_s", "ranks"}
     keys = [k for k in (rows[0] if rows else {}) if k not in fixed]
     curves = {}
     for r in rows:
         ts = read_timeseries(folder / "variants" / r["variant"])
         curves[r["variant"]] = (ts["time_s"], ts["P_sample"], "")
+    first = folder / "variants" / rows[0]["variant"] / "summary.json" if rows else None
+    conditions = (json.loads(first.read_text()).get("conditions")
+                  if first is not None and first.is_file() else None)
     return plot_sweep(rows, keys, curves, folder / "sweep.png", title=folder.name,
-                      formats=formats)
+                      formats=formats, conditions=conditions)
 
 
 _DRAW = {"buildup": _buildup, "profile": _profile, "sweep": _sweep}

@@ -185,7 +185,7 @@ def strict_json(o: Any) -> Any:
         return [strict_json(v) for v in o]
     if isinstance(o, np.ndarray):
         return strict_json(o.tolist())
-    if isinstance(o, (np.floating, np.integer)):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
         o = o.item()
     if isinstance(o, float) and not math.isfinite(o):
         return None
@@ -215,7 +215,7 @@ def _fmt(v: Any) -> Any:
 
 
 def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.floating, np.integer)):
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     if isinstance(o, np.ndarray):
         return o.tolist()
@@ -278,7 +278,9 @@ def dataframe(result: Any, what: str = "timeseries"):
     if what == "profile":
         prof = result.profile
         if prof is None:
-            raise ValueError("no radial profile in this result: run with output.profile = true")
+            raise ValueError("no radial profile in this result: the case had output.profile = "
+                             "false (set it to true and run again), or its geometry has no "
+                             "centres to take a profile around")
         m, k = prof["P"].shape
         return pd.DataFrame({"time_s": np.repeat(prof["time_s"], k),
                              "r_nm": np.tile(prof["r_nm"], m), "P": prof["P"].ravel()})

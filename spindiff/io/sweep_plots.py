@@ -1,7 +1,9 @@
 """sweep.png: the curves of every variant, coloured by the swept value, and the buildup time
-T_B and the final enhancement against each swept parameter (from sweep.csv and the variants'
-timeseries). Values such as "5 mM" are read as number and unit; a parameter whose values are
-not numbers is shown by position.
+T_B and the enhancement at the end of the buildup stage (both labelled with that stage's name)
+against each swept parameter, under a subtitle with the sample and the conditions that are not
+swept (from sweep.csv and the variants' timeseries). Axes are labelled with the physical
+names of the swept keys and their units. Values such as "5 mM" are read as number and unit;
+a parameter whose values are not numbers is shown by position.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .figure_style import colours, figure, is_log_spaced, log_ticks, save, thin_log_ticks
+from ..figure_style import (colours, figure, is_log_spaced, quantity_label,
+                            quantity_name, save, subtitle, thin_log_ticks)
 
 _NUMBER_UNIT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 LINESTYLES = ("-", "--", ":", "-.")
@@ -33,30 +36,49 @@ def numeric(values: Sequence) -> tuple[np.ndarray | None, str]:
     return np.array(nums), (unit_set.pop() if unit_set else "")
 
 
+#: the conditions a swept key replaces in the subtitle
+SWEPT_CONDITIONS = {"geometry.concentration": "concentration_mM", "conditions.B0": "B0_T",
+                    "conditions.temperature": "temperature_K"}
+
+
 def plot_sweep(rows: Sequence[dict], keys: Sequence[str], curves: dict, path: str | Path,
-               title: str = "", formats: Iterable[str] = ("png",)) -> list[Path]:
+               title: str = "", formats: Iterable[str] = ("png",),
+               conditions: dict | None = None) -> list[Path]:
     """rows: sweep.csv as dicts; keys: the swept (dotted) keys; curves: variant label ->
-    (time_s, P_sample, description)."""
+    (time_s, P_sample, description); conditions: the first variant's summary.json
+    "conditions" (the swept ones are left out of the subtitle)."""
     keys = list(keys) or ["variant"]
     nrows = 1 + len(keys)
-    with figure(nrows, 2, width=7.5, height=2.9 * nrows) as (fig, axes):
+    stages = sorted({str(r.get("buildup_stage") or "") for r in rows} - {""})
+    at = f" {stages[0]!r}" if len(stages) == 1 else ""
+    per_stage = rows and "enhancement_end_buildup" in rows[0]
+    enh_col = "enhancement_end_buildup" if per_stage else "enhancement"
+    enh_label = (f"enhancement <P>/P0 at the end\nof the buildup stage{at}" if per_stage
+                 else "enhancement <P>/P0\nafter the last stage")
+    tb_label = f"T_B of the buildup\nstage{at} (s)" if per_stage else "buildup time T_B (s)"
+    with figure(nrows, 2, width=7.5, height=2.9 * nrows + 0.4) as (fig, axes):
         _curves(axes[0][0], rows, keys, curves)
         axes[0][1].axis("off")
         handles, labels = axes[0][0].get_legend_handles_labels()
         axes[0][1].legend(handles, labels, loc="center left", fontsize=7,
                           title=_legend_title(keys))
         for i, key in enumerate(keys):
-            _against(axes[1 + i][0], rows, keys, key, "T_B_s", "buildup time T_B (s)")
-            _against(axes[1 + i][1], rows, keys, key, "enhancement", "final enhancement <P>/P0")
-        if title:
-            fig.suptitle(title)
+            _against(axes[1 + i][0], rows, keys, key, "T_B_s", tb_label)
+            _against(axes[1 + i][1], rows, keys, key, enh_col, enh_label)
+        shown = dict(conditions or {})
+        for key in keys:
+            if key in SWEPT_CONDITIONS:
+                shown[SWEPT_CONDITIONS[key]] = None
+        swept = "swept: " + ", ".join(quantity_name(k) for k in keys if k != "variant")
+        subtitle(fig, shown if conditions else None, title=title,
+                 extra=swept if conditions and keys != ["variant"] else "", fontsize=9)
         return save(fig, path, formats)
 
 
 def _legend_title(keys: Sequence[str]) -> str:
-    title = f"colour: {keys[0]}"
+    title = f"colour: {quantity_name(keys[0])}"
     if len(keys) > 1:
-        title += f"\nline: {keys[1]}"
+        title += f"\nline: {quantity_name(keys[1])}"
     return title
 
 
@@ -75,11 +97,12 @@ def _curves(ax, rows, keys, curves) -> None:
         times.append(t)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("<P> over the sample")
-    ax.set_title("buildup of every variant")
+    ax.set_title("<P> of every variant")
     if times and is_log_spaced(times[0]):  # t = 0 is left out of a log axis
         ax.set_xscale("log", nonpositive="mask")
-        ax.set_xlim(left=0.8 * min(float(t[t > 0].min()) for t in times))
-        log_ticks(ax.xaxis)
+        lo = min(float(t[t > 0].min()) for t in times)
+        ax.set_xlim(left=0.8 * lo)
+        thin_log_ticks(ax.xaxis, lo, max(float(t.max()) for t in times))
 
 
 def _levels(rows, key) -> list:
@@ -103,7 +126,7 @@ def _against(ax, rows, keys, key, column: str, ylabel: str) -> None:
         x = [nums[levels.index(r.get(key))] if nums is not None else levels.index(r.get(key))
              for r in members]
         y = [_float(r.get(column)) for r in members]
-        label = ", ".join(f"{k.split('.')[-1]} = {v}" for k, v in zip(others, combo)) or None
+        label = ", ".join(f"{quantity_name(k)} = {v}" for k, v in zip(others, combo)) or None
         ax.plot(x, y, "o-", color=palette[g], ms=4, label=label)
     if nums is not None and nums.min() > 0 and nums.max() / nums.min() >= 10:
         ax.set_xscale("log")
@@ -115,7 +138,7 @@ def _against(ax, rows, keys, key, column: str, ylabel: str) -> None:
     if ys and min(ys) > 0 and max(ys) / min(ys) >= 10:
         ax.set_yscale("log")
         thin_log_ticks(ax.yaxis, min(ys), max(ys))
-    ax.set_xlabel(f"{key}" + (f" ({unit})" if unit else ""))
+    ax.set_xlabel(quantity_label(key, unit))
     ax.set_ylabel(ylabel)
     if others:
         ax.legend(fontsize=7)

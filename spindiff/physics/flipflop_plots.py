@@ -1,11 +1,13 @@
 """Figures of the flip-flop model (spindiff.physics.flipflop): the D(r; P_e) family near a
-centre (Chessari Fig. 3a analogue) and Eq. 9 against its limits. matplotlib is imported lazily.
+centre (Chessari Fig. 3a analogue) and Eq. 9 against its limits, in the spindiff figure style
+(spindiff.figure_style: fonts, grid, DPI). matplotlib is imported lazily.
 """
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..figure_style import DPI, styled
 from .flipflop import (FlipFlopParams, breakdown_radius, diffusion_coefficient,
                        suppression_factor)
 
@@ -35,7 +37,6 @@ def plot_diffusion_family(params: FlipFlopParams, r: ArrayLike, pbar_values: Arr
     with a grey vertical line, r_mv (nm) with a black one; markers=(p_on, p_off) draws hollow
     circles at r_h for two polarizations (the paper's 0.5 and 0.9993). The region where
     |A_z| > Γc (`breakdown_radius`) is shaded. Saves to `path` if given; returns the figure."""
-    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     r = np.asarray(r, dtype=float)
@@ -46,7 +47,18 @@ def plot_diffusion_family(params: FlipFlopParams, r: ArrayLike, pbar_values: Arr
     def curve(p):
         return suppression_factor(r, p, params) if relative else diffusion_coefficient(r, p, params)
 
-    fig = Figure(figsize=(6.4, 4.8))
+    with styled():
+        fig = Figure(figsize=(6.4, 4.8))
+        _family(fig, params, r, pbar_values, curve, relative, r_h, r_mv, markers,
+                shade_breakdown, title)
+        if path is not None:
+            fig.savefig(path, dpi=DPI)
+    return fig
+
+
+def _family(fig, params, r, pbar_values, curve, relative, r_h, r_mv, markers, shade_breakdown,
+            title) -> None:
+    from matplotlib import colormaps
     ax = fig.add_subplot()
     cmap = colormaps["viridis"]
     for i, p in enumerate(pbar_values):
@@ -78,9 +90,6 @@ def plot_diffusion_family(params: FlipFlopParams, r: ArrayLike, pbar_values: Arr
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150)
-    return fig
 
 
 def plot_limits_comparison(params: FlipFlopParams, r: ArrayLike, path: str | None,
@@ -94,7 +103,15 @@ def plot_limits_comparison(params: FlipFlopParams, r: ArrayLike, path: str | Non
     r = np.asarray(r, dtype=float)
     fn = (lambda m: suppression_factor(r, pbar, params, m)) if relative else \
         (lambda m: diffusion_coefficient(r, pbar, params, model=m))
-    fig = Figure(figsize=(6.4, 4.8))
+    with styled():
+        fig = Figure(figsize=(6.4, 4.8))
+        _limits(fig, r, fn, pbar, params, relative, r_h, title)
+        if path is not None:
+            fig.savefig(path, dpi=DPI)
+    return fig
+
+
+def _limits(fig, r, fn, pbar, params, relative, r_h, title) -> None:
     ax = fig.add_subplot()
     ax.loglog(r, fn("exact"), "k-", lw=2.2, label="Eq. 9 (exact)")
     ax.loglog(r, fn("slow"), "C3--", lw=1.5, label="Eq. 10 (slow electron, long τc)")
@@ -111,6 +128,3 @@ def plot_limits_comparison(params: FlipFlopParams, r: ArrayLike, path: str | Non
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150)
-    return fig

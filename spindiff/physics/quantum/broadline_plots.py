@@ -1,17 +1,20 @@
 """PNG figures of the broad-line model: EPR line with its burnt-in electron polarization
-profile, and the DNP sweep profile with its extrema (matplotlib imported lazily, Agg)."""
+profile, and the DNP sweep profile with its extrema (matplotlib imported lazily, Agg), in the
+spindiff figure style (spindiff.figure_style)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
+from ...figure_style import DPI, in_style
 from .plots import _plt
 
 TWO_PI = 2.0 * np.pi
 MHZ = TWO_PI * 1e6
 
 
+@in_style
 def plot_electron_profile(state, line, path: str | Path, omega_n: float | None = None,
                           title: str = "", thermal_state=None) -> Path:
     """EPR line g(eps) (shaded) and the stationary packet polarization P_e(eps) under CW
@@ -45,11 +48,12 @@ def plot_electron_profile(state, line, path: str | Path, omega_n: float | None =
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower right")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return Path(path)
 
 
+@in_style
 def plot_broadline_sweep(sweep, line, path: str | Path, title: str = "",
                          branches: bool = True) -> Path:
     """Nuclear polarization against microwave offset (all mechanisms; triple spin flips alone
@@ -88,6 +92,6 @@ def plot_broadline_sweep(sweep, line, path: str | Path, title: str = "",
     ax.set_title(title or f"extrema separated by {e['separation'] / MHZ:.0f} MHz "
                           f"(omega_n/2pi = {sweep.omega_n / MHZ:.0f} MHz)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return Path(path)

@@ -1,18 +1,21 @@
-"""PNG plots of rate tables and sweep profiles (matplotlib imported lazily, Agg backend)."""
+"""PNG plots of rate tables and sweep profiles (matplotlib imported lazily, Agg backend), in
+the spindiff figure style (spindiff.figure_style: its rc settings and DPI)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
+from ...figure_style import in_style
+
 
 def _plt():
-    import matplotlib  # noqa: PLC0415
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-    return plt
+    """pyplot on the Agg backend."""
+    from ...figure_style import pyplot
+    return pyplot()
 
 
+@in_style
 def plot_rate_table(table, path: str | Path, title: str | None = None) -> Path:
     """k(r) and R1_para(r) (log-log, with the C6/r^6 fits) and P_src(r); writes a PNG. The
     title gives the agent, mechanism, method, B0, T, nucleus, nutation and microwave offset."""
@@ -75,14 +78,16 @@ def _distance_ticks(axis, r: np.ndarray) -> None:
 
 
 def _save(plt, fig, path: str | Path) -> Path:
+    from ...figure_style import DPI
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
 
+@in_style
 def plot_sweep_profile(profile, path: str | Path, title: str | None = None) -> Path:
     """Sweep profile (enhancement vs microwave offset in MHz) with the EPR line positions."""
     plt = _plt()
