@@ -45,6 +45,12 @@ class SourceLaw:
     fixes_barrier: ClassVar[bool] = False
     #: its centre laws come from the quantum rate module's tables (spindiff.rates)
     needs_rate_tables: ClassVar[bool] = False
+    #: the [source] keys it reads (any other one given in a case is refused: spindiff.case.unused)
+    reads: ClassVar[tuple[str, ...]] = ("C6", "polarization")
+    #: it computes the paramagnetic relaxation itself ([relaxation] C6 is then refused)
+    computes_relaxation: ClassVar[bool] = False
+    #: why the keys it does not read have no effect (the refusal's words)
+    unread_note: ClassVar[str] = ""
 
     surface_rate: float = 0.0
     region_radius: float = 0.0
@@ -76,6 +82,7 @@ class SourceLaw:
 class VolumeSource(SourceLaw):
     """k(r) = C6 / r^6 for r >= b (source.C6)."""
     name = "volume"
+    unread_note = "its rate is C6 / r^6"
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,8 @@ class SurfaceSource(SourceLaw):
     name = "surface"
     has_volume_law = False
     barrier_flux = True
+    reads = ("kappa", "polarization")
+    unread_note = "kappa is the rate of the flux through the barrier"
 
     @classmethod
     def from_case(cls, case: Case) -> SourceLaw:
@@ -96,12 +105,16 @@ class FixedSource(SourceLaw):
     name = "fixed"
     has_volume_law = False
     fixes_barrier = True
+    reads = ("polarization",)
+    unread_note = "P = P_src on the barrier surface"
 
 
 @dataclass(frozen=True)
 class RegionSource(SourceLaw):
     """Exchange at source.rate (1/s) with the nuclei within source.radius of a centre."""
     name = "region"
+    reads = ("rate", "radius", "polarization")
+    unread_note = "its exchange rate replaces C6 / r^6"
     rate: float = 0.0
 
     @classmethod
@@ -123,6 +136,10 @@ class RateTableSource(SourceLaw):
     """k(r), P_src(r) and R1_para(r) of the quantum rate module, one table per stage."""
     name = "rates"
     needs_rate_tables = True
+    reads = ()
+    computes_relaxation = True
+    unread_note = ("the quantum rate module computes k(r), P_src(r) and the paramagnetic R1(r) "
+                   "for the [agent]")
 
     def centre_physics(self, case: Case, rate_tables: Optional[dict] = None):
         if rate_tables is None:

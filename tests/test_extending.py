@@ -137,6 +137,7 @@ class UniformCentres:
 class UniformSource(SourceLaw):
     """Exchange at source.rate (1/s) with every nucleus outside the barrier."""
     name = "uniform"
+    reads = ("rate", "polarization")  # any other [source] key is refused as having no effect
     rate: float = 0.0
 
     @classmethod

@@ -93,7 +93,8 @@ def test_every_preset_states_its_sources(preset):
 
 def _juice(changes=None, nucleus="1H"):
     base = {"materials.m.nuclear_density": None, "materials.m.preset": "dnp_juice",
-            "conditions": {"B0": "7.05 T", "temperature": "1.2 K", "nucleus": nucleus}}
+            "conditions": {"B0": "7.05 T", "temperature": "1.2 K", "nucleus": nucleus},
+            "materials.m.nucleus": nucleus}
     return make_case({**base, **(changes or {})})
 
 

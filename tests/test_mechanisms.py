@@ -17,8 +17,9 @@ REGION = {"source.model": "region", "source.C6": None, "source.rate": "1000 1/s"
 
 @pytest.mark.parametrize("changes, law, volume, flux, fixes, radii", [
     ({}, VolumeSource, True, False, False, ()),
-    ({"source.model": "surface", "source.kappa": "0.5 nm/s"}, SurfaceSource, False, True, False, ()),
-    ({"source.model": "fixed"}, FixedSource, False, False, True, ()),
+    ({"source.model": "surface", "source.C6": None, "source.kappa": "0.5 nm/s"}, SurfaceSource,
+     False, True, False, ()),
+    ({"source.model": "fixed", "source.C6": None}, FixedSource, False, False, True, ()),
     (REGION, RegionSource, True, False, False, (1.2,)),
 ])
 def test_each_source_law_says_what_the_solver_needs(changes, law, volume, flux, fixes, radii):

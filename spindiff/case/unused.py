@@ -5,7 +5,10 @@ refused in one line naming what overrides it, so that a number in a case file al
 something: e.g. [relaxation] C6 with source.model = "rates" (the rate module computes the
 paramagnetic relaxation), a [source] kappa with a volume source, diffusion.regularization
 with conventional diffusion. The rules follow the model code (spindiff.model,
-spindiff.centre_laws, spindiff.fem): each entry of `UNUSED` says when its key is not read.
+spindiff.centre_laws, spindiff.fem): each entry of `UNUSED` says when its key is not read;
+the [source] keys a source law reads, and whether it computes the paramagnetic relaxation
+itself, are declared by the law (spindiff.sources.SourceLaw.reads, .computes_relaxation), so
+a law added from outside the package is checked the same way.
 
 The nucleus rule: the transport parameters of a material (nuclear_density, D0, T1n) and the
 rates of the case (source C6, kappa, rate; relaxation C6) are those of one nucleus, which a
@@ -26,27 +29,25 @@ if TYPE_CHECKING:
 DEFAULT_NUCLEUS = "1H"
 
 
-def _rates(case: "Case") -> str | None:
-    return ('source.model = "rates" (the quantum rate module computes k(r), P_src(r) and the '
-            'paramagnetic R1(r) for the [agent])' if case.source.model == "rates" else None)
+def _source_law(case: "Case"):
+    from ..sources import SOURCE_LAWS
+    return SOURCE_LAWS[case.source.model]
 
 
-def _not_surface(case: "Case") -> str | None:
-    m = case.source.model
-    return None if m == "surface" else f'source.model = "{m}" (kappa is the rate of a "surface" source)'
+def _why(case: "Case") -> str:
+    law = _source_law(case)
+    note = f" ({law.unread_note})" if law.unread_note else ""
+    return f'source.model = "{law.name}"{note}'
 
 
-def _not_region(case: "Case") -> str | None:
-    m = case.source.model
-    return None if m == "region" else (f'source.model = "{m}" (rate and radius describe a '
-                                       '"region" source)')
+def _not_read(key: str) -> Callable[["Case"], str | None]:
+    """A [source] key the case's source law does not read (SourceLaw.reads)."""
+    return lambda case: None if key in _source_law(case).reads else _why(case)
 
 
-def _region_or_rates(case: "Case") -> str | None:
-    m = case.source.model
-    if m == "region":
-        return 'source.model = "region" (its exchange rate replaces C6 / r^6)'
-    return _rates(case)
+def _relaxation_computed(case: "Case") -> str | None:
+    """The source law computes the paramagnetic relaxation itself."""
+    return _why(case) if _source_law(case).computes_relaxation else None
 
 
 def _conventional(case: "Case") -> str | None:
@@ -72,12 +73,12 @@ def _no_profile(case: "Case") -> str | None:
 
 #: (section, key, unit shown, when it is not used: a reason or None)
 UNUSED: list[tuple[str, str, str, Callable[["Case"], str | None]]] = [
-    ("source", "C6", " nm^6/s", _region_or_rates),
-    ("source", "polarization", "", _rates),
-    ("source", "kappa", " nm/s", lambda c: _rates(c) or _not_surface(c)),
-    ("source", "rate", " 1/s", lambda c: _rates(c) or _not_region(c)),
-    ("source", "radius", " nm", lambda c: _rates(c) or _not_region(c)),
-    ("relaxation", "C6", " nm^6/s", _rates),
+    ("source", "C6", " nm^6/s", _not_read("C6")),
+    ("source", "polarization", "", _not_read("polarization")),
+    ("source", "kappa", " nm/s", _not_read("kappa")),
+    ("source", "rate", " 1/s", _not_read("rate")),
+    ("source", "radius", " nm", _not_read("radius")),
+    ("relaxation", "C6", " nm^6/s", _relaxation_computed),
     ("diffusion", "polarization", "", _conventional),
     ("diffusion", "regularization", "", _conventional),
     ("centres", "barrier_diffusion", "", _not_kept),
@@ -99,7 +100,7 @@ def check_unused(case: "Case", source: str | None = None) -> None:
     for i, st in enumerate(case.protocol.stages):
         on = st.microwaves if st.source is None else st.source
         if "source_polarization" in st.model_fields_set:
-            why = _rates(case) or (None if on or st.pulses is not None else
+            why = _not_read("polarization")(case) or (None if on or st.pulses is not None else
                                    "the source off in this stage (microwaves = false, no pulses)")
             if why is not None:
                 raise CaseError(f"protocol.stages[{i}].source_polarization", st.source_polarization,
