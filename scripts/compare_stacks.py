@@ -43,10 +43,18 @@ def read_columns(folder: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max |a| (absolute where a is zero everywhere); inf if lengths differ."""
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float | None:
+    """max |a - b| / max |a| over the entries finite in both (absolute where a is zero there);
+    inf if the lengths differ or an entry is finite in one only; None if none is finite (an
+    enhancement over a zero thermal polarization, say)."""
     if a.shape != b.shape:
         return float("inf")
+    finite = np.isfinite(a)
+    if not np.array_equal(finite, np.isfinite(b)):
+        return float("inf")
+    if not finite.any():
+        return None
+    a, b = a[finite], b[finite]
     scale = float(np.max(np.abs(a))) or 1.0
     return float(np.max(np.abs(a - b))) / scale
 
@@ -93,7 +101,9 @@ def compare(a: Path, b: Path) -> dict[str, float]:
         if k in cb and k not in ("time_s", "t"):
             if not same_times and ta is not None and tb is not None:
                 cb[k] = np.interp(ta, tb, cb[k])  # output times differ: b at a's times
-            diffs[k] = relative_difference(ca[k], cb[k])
+            d = relative_difference(ca[k], cb[k])
+            if d is not None:
+                diffs[k] = d
     sa, sb = summary_numbers(a), summary_numbers(b)
     for k in sorted(set(sa) & set(sb)):
         diffs[k] = abs(sa[k] - sb[k]) / (abs(sa[k]) or 1.0)

@@ -41,7 +41,7 @@ TREE=/srv/spindiff                     # the copy of the working tree inside the
 # overrides (the periodic box with six centres shortened to 10 s of its buildup).
 COMPARE_CASES="${SPINDIFF_COMPARE_CASES:-cases/default.toml; cases/takeda_cube.toml;
     cases/many_centres_box.toml:protocol.stages.0.duration=10 s,protocol.stages.0.outputs=20}"
-EXTRA_PACKAGES="make ca-certificates"
+EXTRA_PACKAGES="${SPINDIFF_STACK_EXTRA_PACKAGES:-make ca-certificates}"
 MOUNTED=()
 
 log() { echo "[$SUITE] $*"; }
@@ -241,7 +241,7 @@ build_rootfs() {
         log "reusing the root file system in $ROOT_DIR ($(sed -n 3p "$ROOT_DIR/.complete"))"
         return 0
     fi
-    local mirror start logfile failed
+    local mirror start logfile failed out
     mirror=$(host_mirror)
     start=$(date +%s)
     logfile="$(dirname "$ROOT_DIR")/spindiff-$SUITE-debootstrap.log"
@@ -264,8 +264,11 @@ build_rootfs() {
         umount_all
         skip "apt-get update failed for $SUITE from $mirror"
     fi
-    if ! in_chroot "apt-get install -y -qq --no-install-recommends $(apt_packages) $EXTRA_PACKAGES >/dev/null"; then
-        failed=$(uninstallable_package || echo "the list (apt gave no single package)")
+    if ! out=$(in_chroot "apt-get install -y -qq --no-install-recommends $(apt_packages) $EXTRA_PACKAGES" 2>&1); then
+        if ! failed=$(uninstallable_package); then
+            echo "$out" | tail -n 5 >&2    # no single package to blame: apt's own last lines
+            failed="the package list: $(echo "$out" | grep -E '^E: ' | tail -n 1)"
+        fi
         umount_all
         skip "apt cannot install $failed"
     fi
