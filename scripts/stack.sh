@@ -315,7 +315,7 @@ run_tests() {
 run_cases() {
     # Each comparison case once (serial) on this stack; its results folder goes to $1/$SUITE/.
     # SUITE "host": on the host itself, in the working tree's .venv.
-    local dest="$1/$SUITE" spec file name item scratch=/tmp/spindiff-stacks
+    local dest="$1/$SUITE" spec file name item scratch=/tmp/spindiff-stacks failed=0
     local -a cases args sets
     mkdir -p "$dest"
     if [ "$SUITE" = host ]; then
@@ -336,18 +336,18 @@ run_cases() {
             for item in "${sets[@]}"; do args+=(--set "$item"); done
         fi
         log "case $spec on $NAME"
+        rm -rf "${dest:?}/$name"
         if [ "$SUITE" = host ]; then
-            (cd "$REPO" && .venv/bin/spindiff "${args[@]}")
-            rm -rf "${dest:?}/$name"
-            mv "$scratch/$name" "$dest/$name"
+            (cd "$REPO" && .venv/bin/spindiff "${args[@]}") && mv "$scratch/$name" "$dest/$name" \
+                || { log "case $name FAILED on $NAME"; failed=1; }
         else
-            in_chroot "cd $TREE && .venv/bin/spindiff $(printf '%q ' "${args[@]}")"
-            rm -rf "${dest:?}/$name"
-            mv "$ROOT_DIR$scratch/$name" "$dest/$name"
+            in_chroot "cd $TREE && .venv/bin/spindiff $(printf '%q ' "${args[@]}")" \
+                && mv "$ROOT_DIR$scratch/$name" "$dest/$name" \
+                || { log "case $name FAILED on $NAME"; failed=1; }
         fi
     done
-    [ "$SUITE" = host ] && rmdir "$scratch"
-    return 0
+    [ "$SUITE" = host ] && rm -rf "$scratch"
+    return "$failed"
 }
 
 main() {
@@ -375,7 +375,7 @@ main() {
     mount_all
     local rc=0
     case $what in
-        exec) in_chroot "cd $TREE && $2" || rc=$? ;;
+        exec) in_chroot "cd $TREE && ${2:?exec needs a command line}" || rc=$? ;;
         cases) run_cases "$(realpath -m "$2")" || rc=$? ;;
         test) run_tests || rc=$? ;;
         *) echo "unknown command '$what'" >&2; rc=2 ;;
