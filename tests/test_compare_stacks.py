@@ -28,7 +28,7 @@ def _results(folder: Path, scale: float = 1.0, T_B: float = 5.0, P0: float = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         eps = P / P0 if P0 else np.full_like(P, np.nan)
     lines = ["time_s,P_sample,enhancement,stage"] + [
-        f"{a!r},{b!r},{e!r},buildup" for a, b, e in zip(t, P, eps)]
+        f"{float(a)!r},{float(b)!r},{float(e)!r},buildup" for a, b, e in zip(t, P, eps)]
     (folder / "timeseries.csv").write_text("\n".join(lines) + "\n")
     summary = {"versions": {"dolfinx": "x", "petsc": "y", "gmsh": "z"},
                "mesh": {"cells": 10, "dofs": 5},
