@@ -2,7 +2,9 @@
 #   make demo   set up (apt + venv + pip) and run the default case
 #   make test   set up and run the whole test suite (lint, serial, under mpirun -n 2)
 #   make test-quick      the fast loop: lint and every test not marked slow (about 2 minutes)
-#   make test-debian13   the same suite on Debian 13 in a chroot (scripts/debian13.sh)
+#   make test-stack SUITE=trixie|sid   the suite in a Debian 13 / unstable chroot (scripts/stack.sh);
+#                        make test-debian13 and make test-sid are the same; STACK_TESTS=quick|full
+#   make compare-stacks  the comparison cases on the host and in each chroot, compared
 # Set-up is idempotent: a second run checks stamps and skips in a second.
 
 SHELL      := /bin/bash
@@ -19,7 +21,8 @@ APT_PACKAGES := python3-dolfinx-real python3-dolfinx-mpc python3-gmsh python3-me
                 python3-scipy python3-matplotlib python3-h5py python3-pandas python3-venv python3-pip \
                 openmpi-bin libopenmpi-dev g++ pkg-config
 
-.PHONY: setup demo test test-quick lint test-serial test-mpi test-debian13 print-apt-packages bench clean
+.PHONY: setup demo test test-quick lint test-serial test-mpi test-stack test-debian13 test-sid \
+        compare-stacks print-apt-packages bench clean
 
 setup: $(SETUP)/pip.stamp
 
@@ -45,8 +48,8 @@ $(SETUP)/pip.stamp: $(SETUP)/venv.stamp pyproject.toml
 	    want = open('$(SETUP)/constraints.txt').read().split('==')[1].strip(); \
 	    assert numpy.__version__ == want, f'venv numpy {numpy.__version__} != system numpy {want}'"
 	@# the one-process mesh builder (compiled once into ~/.cache/spindiff; create_mesh without it)
-	@$(PY) -c "from spindiff.mesh.serial_build import serial_mesh_builder as b; \
-	    print('serial mesh builder:', 'compiled' if b() else 'not available (create_mesh is used)')"
+	@$(PY) -c "from spindiff.mesh.serial_build import unavailable_reason as r; \
+	    print('serial mesh builder:', r() or 'compiled')"
 	@touch $@
 
 # --overwrite: a second `make demo` replaces the results folder the first one made (and only
@@ -68,10 +71,32 @@ test-serial: setup
 test-mpi: setup
 	$(MPIRUN) $(PY) -m pytest -q -p no:cacheprovider -m mpi tests
 
-# The suite again on Debian 13 (DOLFINx 0.9, numpy 2) in a debootstrap'ed chroot, built once
-# outside the clone; then the default and a periodic-box case compared between the two stacks.
-test-debian13: setup
-	scripts/debian13.sh
+# The suite again on another Debian release in a debootstrap'ed chroot, built once outside the
+# clone (/var/cache/spindiff-SUITE): trixie = Debian 13 (DOLFINx 0.9), sid = Debian unstable
+# (DOLFINx 0.11, conda-forge's release). STACK_TESTS=full runs `make test` there, quick runs
+# `make test-quick test-mpi`. Where the machine cannot host a chroot, or the suite's packages
+# cannot be installed today, one line says so and the target succeeds.
+SUITE       ?= trixie
+STACK_TESTS ?= full
+STACKS_OUT  ?= results/stacks
+test-stack: setup
+	SPINDIFF_STACK_TESTS=$(STACK_TESTS) scripts/stack.sh $(SUITE) test
+
+test-debian13:
+	@$(MAKE) --no-print-directory test-stack SUITE=trixie
+
+test-sid:
+	@$(MAKE) --no-print-directory test-stack SUITE=sid
+
+# The comparison cases (scripts/stack.sh: the default case, the Takeda cube, a shortened
+# periodic box with six centres) on the host and in each chroot that can be built, then
+# compared pairwise; fails beyond scripts/compare_stacks.py's tolerance.
+compare-stacks: setup
+	rm -rf $(STACKS_OUT)
+	scripts/stack.sh host cases $(STACKS_OUT)
+	scripts/stack.sh trixie cases $(STACKS_OUT)
+	scripts/stack.sh sid cases $(STACKS_OUT)
+	$(PY) scripts/compare_stacks.py $(STACKS_OUT)
 
 print-apt-packages:
 	@echo $(APT_PACKAGES)

@@ -20,6 +20,7 @@ from petsc4py import PETSc
 
 import basix
 import dolfinx
+import dolfinx.graph
 from dolfinx import fem, mesh as dmesh
 import dolfinx.fem.petsc  # noqa: F401  (registers fem.petsc)
 
@@ -239,7 +240,7 @@ def packed_law(form: Any, values: np.ndarray | None) -> dict | None:
     its values per cell (cells with ghosts, points), cell-major: DOLFINx's own packing would
     copy them for each assembly (8 bytes per point). None for any other form, or where the
     form does not expose its coefficients (DOLFINx >= 0.6's Python forms): DOLFINx packs."""
-    from dolfinx.cpp.fem import IntegralType
+    IntegralType = fem.IntegralType  # noqa: N806 (DOLFINx 0.5 to 0.11)
     coefficients = getattr(form, "coefficients", None)
     if (values is None or not isinstance(coefficients, list) or len(coefficients) != 1
             or set(getattr(form, "integral_types", ())) != {IntegralType.cell}
@@ -406,12 +407,21 @@ def tetrahedral_mesh(comm: MPI.Comm, arrays: list, order: int = 1):
     if build is not None:  # one process: no distribution step (the list is taken over)
         msh = _wrap_cpp_mesh(build(comm.py2f(), cells, x, perm, order), domain)
     else:
-        msh = dmesh.create_mesh(comm, cells, x, domain, **_serial_partitioner(comm, ncells))
+        msh = create_mesh(comm, cells, x, domain, **_serial_partitioner(comm, ncells))
     del cells
     ct = cell_tags_by_input_index(msh, cell_values)
     ft = DeferredMeshTags(msh, 2, np.asarray(facets, dtype=np.int64).reshape(-1, nodes[1]),
                           facet_values)
     return msh, ct, ft
+
+
+def create_mesh(comm: MPI.Comm, cells: Any, x: np.ndarray, domain: Any, **kwargs) -> Mesh:
+    """dolfinx.mesh.create_mesh of cells, coordinates x (nodes, gdim) and the UFL mesh `domain`
+    (DOLFINx <= 0.9 takes the coordinates before the element, >= 0.10 after it)."""
+    params = list(inspect.signature(dmesh.create_mesh).parameters)
+    if params.index("x") > 2:  # pragma: no cover - DOLFINx >= 0.10: (comm, cells, e, x)
+        return dmesh.create_mesh(comm, cells, domain, x, **kwargs)
+    return dmesh.create_mesh(comm, cells, x, domain, **kwargs)
 
 
 def morton_order(points: np.ndarray) -> np.ndarray:
@@ -491,7 +501,11 @@ def _tags_from_entities(msh: Mesh, dim: int, entities: np.ndarray, values: np.nd
         ents, vals = cpp.io.distribute_entity_data(getattr(msh, "_mesh", msh), dim, entities, values)
     tdim = msh.topology.dim
     msh.topology.create_connectivity(dim, 0 if dim == tdim else tdim)
-    adj = cpp.graph.AdjacencyList_int32(ents)
+    ents = np.ascontiguousarray(ents, dtype=np.int32)
+    if hasattr(dolfinx.graph, "adjacencylist"):  # pragma: no cover - DOLFINx >= 0.7 (0.10 wraps it)
+        adj = dolfinx.graph.adjacencylist(ents)
+    else:
+        adj = cpp.graph.AdjacencyList_int32(ents)
     return dmesh.meshtags_from_entities(msh, dim, adj, np.asarray(vals, dtype=np.int32))
 
 
@@ -509,7 +523,7 @@ def interval_mesh(comm: MPI.Comm, nodes: np.ndarray) -> Mesh:
     else:  # pragma: no cover - DOLFINx >= 0.7
         import basix.ufl
         domain = ufl.Mesh(basix.ufl.element("Lagrange", "interval", 1, shape=(1,)))
-    return dmesh.create_mesh(comm, cells, x, domain)
+    return create_mesh(comm, cells, x, domain)
 
 
 def meshtags(msh: Mesh, dim: int, entities: np.ndarray, values: np.ndarray):
@@ -606,10 +620,9 @@ class FieldWriter:
             domain = ufl.Mesh(basix.ufl.element("Lagrange", msh.topology.cell_name(), 1, shape=(gdim,)))
         gathered = comm.gather(cells, root=0)
         if comm.rank == 0:
-            lin = dmesh.create_mesh(comm, np.concatenate(gathered), coords[:, :gdim], domain)
+            lin = create_mesh(comm, np.concatenate(gathered), coords[:, :gdim], domain)
         else:
-            lin = dmesh.create_mesh(comm, np.empty((0, nverts), dtype=np.int64),
-                                    np.empty((0, gdim)), domain)
+            lin = create_mesh(comm, np.empty((0, nverts), dtype=np.int64), np.empty((0, gdim)), domain)
         self._lin = lin
         self._out = fem.Function(lagrange_space(lin, 1), name=name)
         # where each source dof's value goes: its vertex id; where each output dof reads

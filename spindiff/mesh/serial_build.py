@@ -11,9 +11,11 @@ create_mesh would reorder them by a dual graph.
 
 The helper is compiled once per source, DOLFINx build and Python into the user's cache folder
 ($XDG_CACHE_HOME or ~/.cache, then spindiff/) with the system's C++ compiler against the
-DOLFINx that is imported (pkg-config, pybind11). Where that fails (no compiler or headers, a
-DOLFINx whose C++ or binding layer differs: 0.9 binds with nanobind) the failure is recorded
-there and `serial_mesh_builder()` returns None: create_mesh is used.
+DOLFINx that is imported (pkg-config, pybind11). It is not tried where DOLFINx's own Python
+bindings are not pybind11 (from 0.8 on they are nanobind: the helper could not take or return
+DOLFINx's objects). Where it cannot be built (that, or no compiler or headers) the failure is
+recorded there, `serial_mesh_builder()` returns None and create_mesh is used;
+`unavailable_reason()` says why in one line.
 """
 from __future__ import annotations
 
@@ -39,15 +41,34 @@ def cache_folder() -> Path:
     return Path(base) / "spindiff"
 
 
+_REASON: list[str] = []
+
+
 @functools.lru_cache(maxsize=1)
 def serial_mesh_builder() -> Callable | None:
     """build(comm_fortran_handle, cells AdjacencyList_int64 (emptied), x (N, 3), original
     (int64, each cell's input index), degree) -> the C++ mesh; or None where the helper cannot
-    be compiled or loaded."""
+    be compiled or loaded (`unavailable_reason()` says why)."""
     try:
         return _load().build
-    except Exception:  # noqa: BLE001 - any failure means: use create_mesh
+    except Exception as err:  # noqa: BLE001 - any failure means: use create_mesh
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        _REASON[:] = [next((line for line in lines if "error" in line), lines[0] if lines else repr(err))]
         return None
+
+
+def unavailable_reason() -> str | None:
+    """One line saying why the helper is not available (None where it is)."""
+    if serial_mesh_builder() is not None:
+        return None
+    return _REASON[0] if _REASON else "not available"
+
+
+def _binds_with_pybind11() -> bool:
+    """True where DOLFINx's Python bindings are pybind11's (0.5 to 0.7), whose objects the
+    helper takes and returns; nanobind (0.8 on) registers its types apart."""
+    from dolfinx import cpp
+    return type(cpp.graph.AdjacencyList_int64).__module__.startswith("pybind11")
 
 
 def _flags() -> list[str] | None:
@@ -61,6 +82,9 @@ def _flags() -> list[str] | None:
 
 def _load():
     import dolfinx
+    if not _binds_with_pybind11():
+        raise RuntimeError("DOLFINx's Python bindings are nanobind, the helper's pybind11 "
+                           "(create_mesh is used)")
     flags = _flags()
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     if flags is None or compiler is None:
