@@ -14,6 +14,8 @@ SETUP      := .setup
 CASE       ?= cases/default.toml
 OUT        ?= results/default
 NP         ?= 2
+# pytest worker processes for the serial suite (pytest-xdist; one test per core at a time)
+TEST_JOBS  ?= 2
 # yield_when_idle: oversubscribed ranks sleep instead of busy-waiting (OpenMPI 4 and 5)
 MPIRUN     := mpirun --allow-run-as-root --oversubscribe --mca mpi_yield_when_idle 1 -n $(NP)
 
@@ -60,13 +62,13 @@ demo: setup
 test: setup lint test-serial test-mpi
 
 test-quick: setup lint
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) -m "not slow" tests
 
 lint: setup
 	$(PY) -m ruff check spindiff tests benchmarks scripts
 
 test-serial: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) tests
 
 test-mpi: setup
 	$(MPIRUN) $(PY) -m pytest -q -p no:cacheprovider -m mpi tests
