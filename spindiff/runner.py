@@ -86,6 +86,10 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
 def _simulation(case, comm, mesh_model, domain, wall0, progress, options) -> Simulation:
     model = options.pop("model", None) or model_for_case(case, comm, progress)
     bins = case.output.profile_bins if case.output.profile else None
+    if (mesh_model or case.mesh.model) == "spins":  # individual nuclei (spindiff.spins)
+        from .spins.simulation import SpinSimulation
+        return SpinSimulation(case, model=model, comm=comm, started_at=wall0,
+                              progress=progress, profile_bins=bins, **options)
     return Simulation(case, model=model, domain=domain, comm=comm, mesh_model=mesh_model,
                       started_at=wall0, progress=progress, profile_bins=bins, **options)
 
@@ -107,7 +111,8 @@ def _run_into(sim: Simulation, folder, guard, case_text: str | None, progress: b
     if case.output.profile and len(sim.domain.centres):
         sim.observe(ProfileWriter(writer, sim, case.output.profile_bins))
     if case.output.fields:
-        sim.observe(FieldWriter(writer, sim, resumes=state["resumes"] + 1 if state else 0))
+        make = getattr(sim, "field_writer", lambda w, resumes: FieldWriter(w, sim, resumes))
+        sim.observe(make(writer, resumes=state["resumes"] + 1 if state else 0))
     sim.observe(Progress(sim, enabled=progress), keeper)
     if state is not None:
         keeper.restore(state)
@@ -139,6 +144,8 @@ def _spatial_error(sim: Simulation, result: RunResult, mesh_model: str | None,
     case = sim.case if mesh_model is None else sim.case.with_changes({"mesh.model": mesh_model})
     if domain_given:
         err = {"method": "off", "note": "not estimated for a mesh given to run()"}
+    elif case.mesh.model == "spins":
+        err = {"method": "off", "note": "individual nuclei: no mesh to refine"}
     else:
         err = estimate(case, result, sim, sim.comm, **options)
     result.summary["spatial_error"] = err

@@ -14,7 +14,8 @@ lazy import cannot hide an upward edge. Layers, bottom to top:
     geometry | fem               Gmsh builders | weak forms and time stepping (siblings)
     domains                      case -> Domain
     simulation                   the Simulation object
-    observers, homogenize        results-folder observers; homogenized matrices
+    observers, homogenize, spins results-folder observers; homogenized matrices; individual
+                                 nuclei (the step system and the Simulation adapter)
     runner                       spindiff.run
     compare, sweep, fit          studies built on run
     cli                          the command line
@@ -40,7 +41,7 @@ LAYERS = [
     {"geometry", "fem"},
     {"domains"},
     {"simulation"},
-    {"observers", "homogenize", "error_estimate"},
+    {"observers", "homogenize", "error_estimate", "spins"},
     {"runner"},
     {"compare", "sweep", "fit", "particle_series"},
     {"cli"},
