@@ -133,10 +133,14 @@ class SpinSample:
         self.settings = flipflop_settings(case)
         self.tail = self._tail() if s.tail == "second_moment" else None
         # distances to the nearest electron: visibility, profiles, saturation, pulses
-        tree = cKDTree(self.region.wrap(self.electron_xyz), boxsize=self.region.boxsize)
-        self.nearest, _ = tree.query(self.region.wrap(self.x) if self.region.periodic
-                                     else self.x, k=1)
-        self.r_c, self.cos_c = spin_laws.nearest_centres(self.x, self.centres, self.region)
+        if len(self.electron_xyz):
+            tree = cKDTree(self.region.wrap(self.electron_xyz), boxsize=self.region.boxsize)
+            self.nearest, _ = tree.query(self.region.wrap(self.x) if self.region.periodic
+                                         else self.x, k=1)
+            self.r_c, self.cos_c = spin_laws.nearest_centres(self.x, self.centres, self.region)
+        else:  # no centres: every nucleus is visible, no laws act
+            self.nearest = np.full(len(self.x), np.inf)
+            self.r_c = self.cos_c = np.zeros((len(self.x), 0))
         self._stage_cache: StageRates | None = None
 
     @property
@@ -178,8 +182,10 @@ class SpinSample:
         if self._stage_cache is not None and self._stage_cache.key == key:
             return self._stage_cache
         field = ElectronField(self.x, electrons, self.region, self.settings)
+        common = (float(electrons.polarization[0]), float(electrons.gamma_c[0])) \
+            if len(electrons.polarization) else (1.0, 1.0)
         builder = RowBuilder(self.x, self.region, self.rc, self.settings, field, self.tail,
-                             float(electrons.polarization[0]), float(electrons.gamma_c[0]))
+                             *common)
         b = self.model.barrier_radius if self.case.centres.barrier != "none" else 0.0
         rate = _continued(laws.source_rate, b)
         target = laws.source_target

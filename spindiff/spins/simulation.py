@@ -81,7 +81,8 @@ class NucleiField:
         """Shells of the nearest-electron distance from 0 to the largest one."""
         if self._profile is None or self._profile[0] != nbins:
             r = self.sample.nearest
-            edges = np.linspace(0.0, float(r.max()) * (1 + 1e-9), nbins + 1)
+            rmax = float(np.max(r[np.isfinite(r)], initial=1.0))
+            edges = np.linspace(0.0, rmax * (1 + 1e-9), nbins + 1)
             shell = np.clip(np.digitize(r[self.lo:self.hi], edges) - 1, 0, nbins - 1)
             counts = self.comm.allreduce(np.bincount(shell, minlength=nbins), op=MPI.SUM)
             self._profile = (nbins, shell, counts, 0.5 * (edges[:-1] + edges[1:]))

@@ -25,8 +25,9 @@ from ..model import StageSpec
 from .sample import SpinSample, StageRates
 
 PC_REBUILD_RATIO = 3.0
-#: below this many nuclei the "auto" solver is LU (MUMPS on several ranks)
-DIRECT_MAX = 20_000
+#: up to this many nuclei the "auto" solver is LU (MUMPS on several ranks); the flip-flop
+#: graph is three-dimensional with tens of neighbours per row, so LU fills in fast beyond it
+DIRECT_MAX = 400
 
 
 def ownership(n: int, comm: MPI.Comm) -> tuple[int, int]:
@@ -75,6 +76,9 @@ class SpinStepSystem:
         self.rates = rates
         self._assemble(rates)
         self.s.array[:] = rates.source[self.lo:self.hi]
+        self.kappa_vec = self.s.duplicate()
+        self.kappa_vec.array[:] = rates.kappa[self.lo:self.hi]
+        self.kappa_sum = self.kappa_vec.sum()
         self._pc_c = None
         self.stats["matrix_builds"] += 1
         self.stats["matrix_build_s"] += time.perf_counter() - t0
@@ -147,6 +151,8 @@ class SpinStepSystem:
         if not rebuild and (not ok or its > max(2 * self._pc_its, self._pc_its + 10)):
             ok, its = self._krylov(rhs, out, True)
             rebuild = True
+        if ok:
+            self._balance(c, rhs, out)
         if rebuild:
             self._pc_c, self._pc_its = c, max(its, 1)
             self.stats["pc_setups"] += 1
@@ -156,6 +162,18 @@ class SpinStepSystem:
             self.stats["failures"] += 1
             self._pc_c = None
         return ok
+
+    def _balance(self, c: float, rhs: PETSc.Vec, x: PETSc.Vec) -> None:
+        """Make the global balance of the step exact: 1^T (c I + A) = c 1^T + kappa^T, so
+        c sum(x) + kappa . x must equal sum(rhs); a uniform shift of x by the (round-off or
+        Krylov-residual sized) difference restores it. Without sources and relaxation this
+        conserves sum_j p_j to round-off at any step size."""
+        kappa = self.kappa_vec
+        total = c * x.getSize() + self.kappa_sum
+        if total <= 0.0:
+            return
+        gap = rhs.sum() - c * x.sum() - kappa.dot(x)
+        x.shift(gap / total)
 
     def _krylov(self, rhs: PETSc.Vec, x: PETSc.Vec, rebuild: bool) -> tuple[bool, int]:
         self.ksp.setOperators(self.A)

@@ -103,7 +103,10 @@ class TailCorrection:
 
 
 def _solve(kept_rate, kept, mix, full_rate, full, rate_mix, rc) -> TailCorrection:
-    alpha = np.linalg.solve(mix, full - kept)
+    try:
+        alpha = np.linalg.solve(mix, full - kept)
+    except np.linalg.LinAlgError:  # no pairs kept (a few isolated nuclei): nothing to scale
+        alpha = np.zeros(3)
     return TailCorrection(alpha, rc, kept_rate, full_rate, kept, full,
                           float(kept_rate + rate_mix @ alpha))
 
