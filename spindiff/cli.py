@@ -9,6 +9,7 @@
     spindiff fit FIT.toml           fit case keys to measured curves (docs/fitting.md)
     spindiff plot RESULTS_DIR       redraw a results folder's figures (--what, --format pdf)
     spindiff particle-series CASE   T_B and enhancement against particle size (docs/heterogeneous.md)
+    spindiff derive CASE            D0 and barrier radius implied by individual nuclei (docs/spins.md)
 """
 from __future__ import annotations
 
@@ -252,6 +253,11 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_derive(args) -> int:
+    from .spins.command import command
+    return command(args, _parse_set(args.set), say)
+
+
 def cmd_particle_series(args) -> int:
     from .particle_series import command
     return command(args, _parse_set(args.set))
@@ -322,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", action="append", metavar="FMT[,FMT]",
                     help="png (default), pdf, svg")
     pl.set_defaults(func=cmd_plot)
+    dv = _command(sub, "derive", cmd_derive, "D0 and barrier radius implied by individual nuclei")
+    dv.add_argument("--seeds", type=int, default=3, help="random samples per estimate (3)")
+    dv.add_argument("--json", metavar="FILE", help="also write the values to a JSON file")
     from .fit.command import add_parser as add_fit_parser
     add_fit_parser(sub)
     from .particle_series import add_parser as add_series_parser

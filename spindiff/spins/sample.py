@@ -95,6 +95,18 @@ def flipflop_settings(case: Case) -> FlipFlopSettings:
                             hyperfine=spins_table(case).hyperfine)
 
 
+def stage_electron(case: Case, stage: StageSpec) -> tuple[float, float]:
+    """(P_e, Gamma_c in 1/s) of single centres during a stage: the stage's P_e
+    (spindiff.model.stage_electron_polarization), or the thermal one without an [electron]
+    table; Gamma_c = 1 / electron.correlation_time (0.5 us without the table)."""
+    c, e = case.conditions, case.electron
+    pe = stage.electron_polarization
+    if pe is None:
+        pe = thermal_electron_polarization(c.B0, c.temperature, e.g if e else 2.0023)
+    tau = e.correlation_time if e is not None else DEFAULT_TAU_C
+    return float(pe), 1.0 / tau
+
+
 def file_path(case: Case) -> Path:
     """spins.file as given, or relative to the case file's folder."""
     path = Path(spins_table(case).file)
@@ -165,14 +177,9 @@ class SpinSample:
 
     def electron_state(self, stage: StageSpec) -> Electrons:
         """P_e and Gamma_c of every electron during `stage`."""
-        c, e = self.case.conditions, self.case.electron
-        pe = stage.electron_polarization
-        if pe is None:
-            pe = thermal_electron_polarization(c.B0, c.temperature, e.g if e else 2.0023)
-        tau = e.correlation_time if e is not None else DEFAULT_TAU_C
+        pe, gc = stage_electron(self.case, stage)
         m = len(self.electron_xyz)
-        return Electrons(self.electron_xyz, np.full(m, float(pe)), np.full(m, 1.0 / tau),
-                         self.electron_centre)
+        return Electrons(self.electron_xyz, np.full(m, pe), np.full(m, gc), self.electron_centre)
 
     def stage_rates(self, stage: StageSpec) -> StageRates:
         """The rates of a stage (the previous stage's object when nothing differs)."""
