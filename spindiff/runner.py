@@ -30,7 +30,9 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
     cell on every rank). progress: a line per phase with its wall time on rank 0."""
     from .io.progress import phase
     tables = None
-    if case.source.model == "rates":
+    if case.source.model == "rates" and _pair_spins(case):
+        tables = {}  # electron pairs of the spins model compute their own rates per nucleus
+    elif case.source.model == "rates":
         from .rates import tables_for_case
         with phase(comm, "rate tables", progress):
             tables = tables_for_case(case, comm)
@@ -40,6 +42,11 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
         with phase(comm, "homogenized matrix rates", progress):
             homogenized = effective_rates(case)
     return transport_model(case, tables, homogenized)
+
+
+def _pair_spins(case: Case) -> bool:
+    return (case.mesh.model == "spins" and case.spins is not None
+            and case.spins.pair_distance is not None)
 
 
 def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD,

@@ -429,7 +429,8 @@ class Spins(Section):
     electron pair (biradical) of this e-e distance, oriented along (pair_theta, pair_phi) in
     degrees from B0 ("fixed") or at random ("random", seeded); pair_offsets: the two
     electrons' frequencies minus the electron (g_iso) frequency (default 0 and the nuclear
-    Larmor frequency: the matched cross effect).
+    Larmor frequency: the matched cross effect). flipflops = false switches the nuclear
+    flip-flops off (the reference without spin diffusion).
     """
     lattice: Literal["random", "sc", "fcc", "file"] = "random"
     file: Optional[str] = None
@@ -446,6 +447,7 @@ class Spins(Section):
     pair_phi: float = Field(default=0.0, ge=-360.0, le=360.0)
     pair_offsets: Optional[list[Annotated[float, _quantity("frequency")]]] = Field(
         default=None, min_length=2, max_length=2)
+    flipflops: bool = True
 
 
 class Solver(Section):

@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..case.schema import Case
-from ..model import transport_model
 from ..physics.spins import positions as pos
 from ..physics.spins import tail as tails
 from ..physics.spins.couplings import ElectronField, Electrons, nuclear_prefactor
 from ..physics.spins.operator import RowBuilder, laplacian
-from .sample import flipflop_settings, spins_table, stage_electron
+from .sample import flipflop_settings, spin_model, spins_table, stage_electron
 
 SEEDS = 3
 BOX_SPACINGS = 12  # periodic test boxes of 12 mean spacings (about 1,700 nuclei)
@@ -261,11 +260,7 @@ def _wigner_seitz(case: Case) -> Case:
 
 def derive(case: Case, seeds: int = SEEDS, equivalent: bool = True) -> Derived:
     """D0 and barrier radii of a case (collective-free; pure numpy/scipy)."""
-    tables = None
-    if case.source.model == "rates":
-        from ..rates import tables_for_case
-        tables = tables_for_case(case)
-    model = transport_model(case, tables)
+    model = spin_model(case)
     bulk = bulk_diffusion(case, seeds)
     barrier = {}
     seen = {}

@@ -1,12 +1,35 @@
-"""fields/P.xdmf for the spins model: the nuclei as a point cloud (one vertex cell per nucleus)
-with the polarization P and the distance to the nearest electron r_nm as point data, one time
-step per output row (meshio's XDMF time series; ParaView opens it, "Point Gaussian" shows the
-nuclei). Rank 0 gathers and writes."""
+"""fields/P.xdmf for the spins model: the nuclei as a point cloud (Polyvertex topology, one
+point per nucleus) with the polarization P at every output row and the distance to the
+nearest electron r_nm, in fields/P.h5 (h5py) next to it. ParaView opens P.xdmf ("Point
+Gaussian" shows the nuclei). Rank 0 gathers and writes; the XML is rewritten after every row,
+so an interrupted run leaves a readable file."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from ..simulation import Observer
+
+
+def xdmf_text(h5: str, n: int, times: list[float]) -> str:
+    """The XDMF 3 temporal collection of a point cloud of n points."""
+    steps = []
+    for k, t in enumerate(times):
+        steps.append(
+            f'<Grid Name="nuclei" GridType="Uniform"><Time Value="{t!r}"/>'
+            f'<Topology TopologyType="Polyvertex" NumberOfElements="{n}" NodesPerElement="1"/>'
+            f'<Geometry GeometryType="XYZ"><DataItem Dimensions="{n} 3" NumberType="Float" '
+            f'Precision="8" Format="HDF">{h5}:/geometry</DataItem></Geometry>'
+            f'<Attribute Name="P" AttributeType="Scalar" Center="Node"><DataItem '
+            f'Dimensions="{n}" NumberType="Float" Precision="8" Format="HDF">{h5}:/P/{k}'
+            f'</DataItem></Attribute>'
+            f'<Attribute Name="r_nm" AttributeType="Scalar" Center="Node"><DataItem '
+            f'Dimensions="{n}" NumberType="Float" Precision="8" Format="HDF">{h5}:/r_nm'
+            f'</DataItem></Attribute></Grid>')
+    return ('<?xml version="1.0"?>\n<Xdmf Version="3.0"><Domain><Grid Name="P" '
+            'GridType="Collection" CollectionType="Temporal">' + "".join(steps)
+            + "</Grid></Domain></Xdmf>\n")
 
 
 class NucleiWriter(Observer):
@@ -14,25 +37,29 @@ class NucleiWriter(Observer):
 
     def __init__(self, writer, sim, resumes: int = 0):
         self.writer, self.sim = writer, sim
-        name = "P.xdmf" if resumes == 0 else f"P.resumed{resumes}.xdmf"
-        self.path = writer.path / "fields" / name
-        self.series = None
+        stem = "P" if resumes == 0 else f"P.resumed{resumes}"
+        self.xdmf = Path(writer.path) / "fields" / f"{stem}.xdmf"
+        self.h5name = f"{stem}.h5"
+        self.file = None
+        self.times: list[float] = []
         if sim.comm.rank == 0:
-            import meshio
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            x = sim.sample.x
-            self.series = meshio.xdmf.TimeSeriesWriter(str(self.path))
-            self.series.__enter__()
-            self.series.write_points_cells(x, [("vertex", np.arange(len(x))[:, None])])
-            self.r = sim.sample.nearest
+            import h5py
+            self.xdmf.parent.mkdir(parents=True, exist_ok=True)
+            self.file = h5py.File(self.xdmf.parent / self.h5name, "w")
+            self.file.create_dataset("geometry", data=sim.sample.x)
+            r = np.where(np.isfinite(sim.sample.nearest), sim.sample.nearest, -1.0)
+            self.file.create_dataset("r_nm", data=r)
 
     def on_row(self, sim, event, row: list) -> None:
-        self.writer.ensure_space(16 * sim.sample.count + 2**18, "fields/P.h5")
+        self.writer.ensure_space(8 * sim.sample.count + 2**16, f"fields/{self.h5name}")
         p = sim.gather()
-        if self.series is not None:
-            self.series.write_data(float(row[0]), point_data={"P": p, "r_nm": self.r})
+        if self.file is not None:
+            self.file.create_dataset(f"P/{len(self.times)}", data=p)
+            self.file.flush()
+            self.times.append(float(row[0]))
+            self.xdmf.write_text(xdmf_text(self.h5name, sim.sample.count, self.times))
 
     def close(self, sim) -> None:
-        if self.series is not None:
-            self.series.__exit__(None, None, None)
-            self.series = None
+        if self.file is not None:
+            self.file.close()
+            self.file = None

@@ -49,6 +49,20 @@ class StageRates:
     extras: dict = field(default_factory=dict)
 
 
+def spin_model(case: Case, comm=None) -> TransportModel:
+    """The transport model the spins model needs: electron pairs compute their rates per
+    nucleus (no rate tables); otherwise the case's (with rate tables for source.model =
+    "rates", computed on rank 0 of `comm` and cached)."""
+    from ..model import transport_model
+    if case.spins is not None and case.spins.pair_distance is not None:
+        return transport_model(case, rate_tables={})
+    tables = None
+    if case.source.model == "rates":
+        from ..rates import tables_for_case
+        tables = tables_for_case(case, comm)
+    return transport_model(case, tables)
+
+
 def spins_table(case: Case) -> Spins:
     return case.spins if case.spins is not None else Spins()
 
@@ -181,18 +195,64 @@ class SpinSample:
         m = len(self.electron_xyz)
         return Electrons(self.electron_xyz, np.full(m, pe), np.full(m, gc), self.electron_centre)
 
+    @property
+    def pairs(self) -> bool:
+        return self.spins.pair_distance is not None
+
+    def _pair_stage(self, stage: StageSpec):
+        """Per-nucleus cross-effect rates of the electron pairs (spindiff.physics.spins.pairs)."""
+        from ..physics.spins.pairs import pair_rates
+        from ..physics.quantum.agents import spin_params
+        from ..rates import agent_of, conditions_of, microwave_settings
+        nu1, off = microwave_settings(self.case)[stage.name]
+        if not stage.source_on:
+            nu1 = 0.0
+        agent = agent_of(self.case)
+        params = spin_params(agent, conditions_of(self.case, nu1, off))
+        c = self.case.conditions
+        offsets = self.spins.pair_offsets
+        if offsets is None:
+            offsets = [0.0, nuclear_larmor(c.nucleus, c.B0) / (2 * math.pi)]
+        omega = 2 * math.pi * (np.asarray(offsets, float) - off)
+        _, pair_of = cKDTree(self.region.wrap(self.centres), boxsize=self.region.boxsize).query(
+            self.region.wrap(self.x) if self.region.periodic else self.x, k=1)
+        return pair_rates(self.x, self.electron_xyz, np.asarray(pair_of), omega, self.region,
+                          c.nucleus, agent.g, params, stage.source_on and nu1 > 0)
+
     def stage_rates(self, stage: StageSpec) -> StageRates:
         """The rates of a stage (the previous stage's object when nothing differs)."""
-        laws = self.model.laws(stage)
-        electrons = self.electron_state(stage)
-        key = (tuple(electrons.polarization), tuple(electrons.gamma_c), laws)
-        if self._stage_cache is not None and self._stage_cache.key == key:
-            return self._stage_cache
+        if self.pairs:
+            from ..rates import microwave_settings
+            key = ("pairs", stage.source_on, microwave_settings(self.case)[stage.name])
+            if self._stage_cache is not None and self._stage_cache.key == key:
+                return self._stage_cache
+            pr = self._pair_stage(stage)
+            electrons = Electrons(self.electron_xyz, pr.p_e, pr.gamma_c, self.electron_centre)
+            k, kp, r1 = pr.k, pr.k_target, pr.r1_para
+            extras = {"k": k, "R1_para": r1, "eta1_min": pr.eta1_min,
+                      "gamma_over_r2_max": pr.gamma_over_r2_max}
+        else:
+            laws = self.model.laws(stage)
+            electrons = self.electron_state(stage)
+            key = (tuple(electrons.polarization), tuple(electrons.gamma_c), laws)
+            if self._stage_cache is not None and self._stage_cache.key == key:
+                return self._stage_cache
+            k, kp, r1 = self._law_terms(laws)
+            extras = {"k": k, "R1_para": r1}
         field = ElectronField(self.x, electrons, self.region, self.settings)
         common = (float(electrons.polarization[0]), float(electrons.gamma_c[0])) \
             if len(electrons.polarization) else (1.0, 1.0)
         builder = RowBuilder(self.x, self.region, self.rc, self.settings, field, self.tail,
-                             *common)
+                             *common, factor=1.0 if self.spins.flipflops else 0.0)
+        bulk = next(iter(self.model.materials.values())).R1_bulk
+        p0 = self.model.thermal_polarization
+        kappa = k + r1 + bulk
+        source = kp + (r1 + bulk) * p0
+        self._stage_cache = StageRates(key, electrons, builder, kappa, source, extras)
+        return self._stage_cache
+
+    def _law_terms(self, laws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k, k P_src and R1_para of every nucleus from the stage's laws around the centres."""
         b = self.model.barrier_radius if self.case.centres.barrier != "none" else 0.0
         rate = _continued(laws.source_rate, b)
         target = laws.source_target
@@ -202,13 +262,7 @@ class SpinSample:
         k, kp = spin_laws.law_terms(self.r_c, self.cos_c, rate, target, dipolar)
         r1 = spin_laws.relaxation_terms(self.r_c, self.cos_c,
                                         _continued(laws.paramagnetic_rate, b))
-        bulk = next(iter(self.model.materials.values())).R1_bulk
-        p0 = self.model.thermal_polarization
-        kappa = k + r1 + bulk
-        source = kp + (r1 + bulk) * p0
-        self._stage_cache = StageRates(key, electrons, builder, kappa, source,
-                                       {"k": k, "R1_para": r1})
-        return self._stage_cache
+        return k, kp, r1
 
     # --- regions -------------------------------------------------------------------------
 

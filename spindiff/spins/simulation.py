@@ -20,10 +20,10 @@ from petsc4py import PETSc
 from .. import __version__
 from ..case.schema import Case
 from ..fem.stepper import AdaptiveBDF2
-from ..model import TransportModel, stage_boundaries, transport_model
+from ..model import TransportModel, stage_boundaries
 from ..protocol import protocol_events
 from ..simulation import Observer, RunResult, Simulation, peak_resident_mb, stage_fits
-from .sample import SpinSample
+from .sample import SpinSample, spin_model
 from .system import SpinStepSystem
 
 
@@ -106,7 +106,7 @@ class SpinSimulation(Simulation):
         from ..io.progress import phase
         self.wall0 = started_at if started_at is not None else time.perf_counter()
         self.case, self.comm = case, comm
-        self.model = model if model is not None else transport_model(case)
+        self.model = model if model is not None else spin_model(case, comm)
         t0 = time.perf_counter()
         with phase(comm, "nuclei and neighbours", progress):
             self.sample = SpinSample(case, self.model)

@@ -48,9 +48,11 @@ class RowBuilder:
 
     def __init__(self, x: np.ndarray, region: Region, rc: float, settings: FlipFlopSettings,
                  field: ElectronField | None = None, tail: Callable | None = None,
-                 pe_all: float = 1.0, gamma_c_all: float = 2e6):
+                 pe_all: float = 1.0, gamma_c_all: float = 2e6, factor: float = 1.0):
+        """factor multiplies every flip-flop rate (0: no nuclear flip-flops)."""
         self.x, self.region, self.rc, self.settings = x, region, rc, settings
         self.field, self.tail, self.pe_all, self.gamma_c_all = field, tail, pe_all, gamma_c_all
+        self.factor = factor
         self.tree = cKDTree(region.wrap(x) if region.periodic else x, boxsize=region.boxsize)
 
     def neighbour_counts(self, start: int, stop: int) -> np.ndarray:
@@ -73,8 +75,8 @@ class RowBuilder:
         i, j = i[keep], j[keep]
         order = np.lexsort((j, i))
         i, j = i[order], j[order]
-        w = pair_rates(i, j, self.x, self.field, self.settings, self.region, self.pe_all,
-                       self.gamma_c_all, self.tail)
+        w = self.factor * pair_rates(i, j, self.x, self.field, self.settings, self.region,
+                                     self.pe_all, self.gamma_c_all, self.tail)
         n = stop - start
         counts = np.bincount(i - start, minlength=n)
         # the diagonal sum_k W_jk, summed in sorted column order (rank-independent)
