@@ -417,6 +417,7 @@ def test_results_folder_fields_profile_and_resume(tmp_path):
     assert np.allclose(a["P_sample"], b["P_sample"], rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_two_ranks_reproduce_serial_spins(tmp_path):
     """`mpirun -n 2 spindiff run` of a spins case reproduces the serial time series (the rows
     are split over the ranks; CG + BoomerAMG solves to ksp_rtol 1e-10)."""
