@@ -115,6 +115,9 @@ def _baseline_child(case, span: float, limit_gb: float, queue) -> None:
                    P_final=float(np.mean(sol.y[:, -1])) if sol.y.size else None)
     except MemoryError:
         out["status"] = f"out of memory (limit {limit_gb:g} GB)"
+    except SystemError as exc:  # SuperLU's gstrf when its fill-in cannot be allocated
+        out["status"] = (f"the sparse LU of the BDF Newton matrix failed ({exc}) within the "
+                         f"{limit_gb:g} GB address-space limit")
     out["peak_MB"] = peak_mb()
     queue.put(out)
 

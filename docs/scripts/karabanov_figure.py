@@ -57,8 +57,8 @@ def main(trajectories: int = 1000) -> None:
     case = load_case(ROOT / "cases" / "karabanov_cross_effect.toml")
     c = case.conditions
     p = thermal_electron_polarization(c.B0, c.temperature, 2.0023)
-    runs = {"with nuclear flip-flops (d $\\neq$ 0)": run_both(case, trajectories),
-            "without (d = 0)": run_both(case.with_changes({"spins.flipflops": False}),
+    runs = {"d $\\neq$ 0": run_both(case, trajectories),
+            "d = 0": run_both(case.with_changes({"spins.flipflops": False}),
                                          trajectories)}
     numbers = {"p_electron_thermal": p}
     with figure(ncols=3, width=7.2, height=2.9) as (fig, axes):
@@ -70,6 +70,7 @@ def main(trajectories: int = 1000) -> None:
             ax.plot(k.times, m, "o", ms=2.2, color=col, label=f"kMC, {label}")
             ax.plot(s["time_s"], s["P_sample"] / p, "-", color=col, lw=1.0,
                     label=f"rate equations, {label}")
+            label = "with nuclear flip-flops" if "neq" in label else "without (d = 0)"
             z = (k.avg_mean["all"] - s["P_sample"][1:]) / np.maximum(k.avg_std["all"], 1e-300)
             numbers[label] = {"P_final_over_p": float(s["P_sample"][-1] / p),
                               "kmc_P_final_over_p": float(m[-1]),
@@ -82,8 +83,8 @@ def main(trajectories: int = 1000) -> None:
         ax.set_xlabel("t (s)")
         ax.set_ylabel(r"$\langle P_n\rangle / p$")
         ax.set_title(f"118 protons, {trajectories} kMC trajectories")
-        ax.legend(loc="lower right", fontsize=6)
-        r = runs["with nuclear flip-flops (d $\\neq$ 0)"]
+        ax.legend(loc="upper left", fontsize=6.5)
+        r = runs["d $\\neq$ 0"]
         x = r["sim"].sample.x
         e = r["sim"].sample.electron_xyz
         vmax = max(float(np.max(v)) for v in r["snaps"].values()) / p
