@@ -96,7 +96,8 @@ def cmd_check(args) -> int:
     if case.sweep is not None:
         from . import sweep
         variants = sweep.expand(case, args.case)
-    mesh_note = _check_user_mesh(case, args.case)
+    from .spins.command import check as check_spins
+    mesh_note = _check_user_mesh(case, args.case) + check_spins(case)
     extra = f", {len(variants)} sweep variant(s)" if variants else ""
     say(f"{args.case}: ok ({case.case.name}: {case.geometry.kind}, R = {case.cell_radius:.4g} nm, "
         f"{len(case.protocol.stages)} stage(s), {case.end_time:g} s{extra}{mesh_note})")

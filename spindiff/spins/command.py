@@ -30,3 +30,16 @@ def command(args, overrides: dict, say) -> int:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
         say(f"written: {args.json}")
     return 0
+
+
+def check(case) -> str:
+    """What `spindiff check` adds for a spins case: the XYZ file read (CaseError for a missing
+    or malformed file); a note for the ok line."""
+    if case.mesh.model != "spins" or case.spins is None or case.spins.lattice != "file":
+        return ""
+    from ..physics.nuclei import lookup
+    from ..physics.spins.positions import read_xyz
+    from .sample import file_path
+    element = lookup(case.conditions.nucleus).name.lstrip("0123456789")
+    x = read_xyz(file_path(case), element, case.spins.file_unit)
+    return f"; {len(x)} {element} atoms in {case.spins.file}"
