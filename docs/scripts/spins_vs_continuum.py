@@ -87,13 +87,21 @@ def figure_of(name: str, t, spins, profiles, runs: dict, numbers: dict) -> None:
         for r, p in profiles:
             ax.plot(r, p, "o", ms=2.5, color="C0", alpha=0.6)
         for (_, r, p, _), (c, ls) in zip(runs.values(), styles):
-            o = np.argsort(r)
-            ax.plot(r[o], p[o], color=c, ls=ls)
+            if name == "cell":  # 1D nodes
+                o = np.argsort(r)
+                ax.plot(r[o], p[o], color=c, ls=ls)
+                continue
+            edges = np.linspace(0.0, r.max(), 41)  # 3D dofs: mean in shells
+            k = np.digitize(r, edges) - 1
+            mid = 0.5 * (edges[1:] + edges[:-1])
+            m = np.array([p[k == i].mean() if np.any(k == i) else np.nan for i in range(40)])
+            ax.plot(mid, m, color=c, ls=ls)
         ax.set_xlabel("r, nearest electron (nm)")
         ax.set_ylabel(f"P at t = {t[-1]:g} s")
         handles = [leg.plot([], [], color="C0", lw=2.0, marker="o", ms=3)[0]]
-        labels = [f"individual nuclei ({numbers['nuclei']}; "
-                  f"{spins['P_sample'].shape[0]} samples: mean, band = sd)"]
+        nsamp = spins["P_sample"].shape[0]
+        labels = [f"individual nuclei ({numbers['nuclei']}; " + (
+            f"{nsamp} samples: mean, band = sd)" if nsamp > 1 else "one sample)")]
         for label, (c, ls) in zip(runs, styles):
             handles.append(leg.plot([], [], color=c, ls=ls)[0])
             labels.append(label)
