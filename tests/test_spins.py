@@ -449,3 +449,30 @@ def test_spins_collective_matches_each_rank_alone():
     alone = SpinSimulation(case, comm=MPI.COMM_SELF).run()
     for key in ("P_sample", "P_visible"):
         assert np.allclose(world.series[key], alone.series[key], rtol=1e-7)
+
+
+# --- what the nuclei imply for the continuum (spindiff derive) ---------------------------
+
+def test_derived_diffusion_lattice_equals_moment_and_disorder_lowers_it():
+    """On a simple-cubic lattice the grating's hydrodynamic D equals the second moment of the
+    rates (every site alike) up to the grating's finite wavelength, (q a)^2 / 12 = 2 % in a box
+    of 12 spacings; in a random solid close pairs exchange fast but move polarization a short
+    way, so the hydrodynamic D is well below the second moment."""
+    from spindiff.spins.derive import bulk_diffusion
+    base = {"materials.m.nuclear_density": "6.6 nm^-3"}
+    sc = bulk_diffusion(spins_case({**base, "spins": {"lattice": "sc"}}), seeds=1)
+    assert np.allclose(sc["grating"], sc["D"], rtol=0.04)
+    assert sc["D"][2] / sc["D"][0] == pytest.approx(2.866, rel=0.01)  # z bonds (3 - 1)^2 = 4
+    rnd = bulk_diffusion(spins_case(base), seeds=1)
+    assert np.all(rnd["grating"] < 0.75 * rnd["D"])
+    assert rnd["grating"][2] > 1.5 * rnd["grating"][0]  # flip-flops along B0 are faster
+
+
+def test_barrier_shrinks_with_the_electron_polarization():
+    """Chessari's point: lower P_e (microwaves on) unblocks flip-flops near the electron, so
+    the radius where W / W_inf = 1/2 moves in."""
+    from spindiff.spins.derive import barrier_profile
+    case = spins_case({"materials.m.nuclear_density": "6.6 nm^-3"})
+    hi = barrier_profile(case, 0.999, 2e6, seeds=2, radius=4.0)
+    lo = barrier_profile(case, 0.3, 2e6, seeds=2, radius=4.0)
+    assert 0.6 < lo["b_half_nm"] < hi["b_half_nm"] < 2.5
