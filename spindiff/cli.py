@@ -9,6 +9,7 @@
     spindiff fit FIT.toml           fit case keys to measured curves (docs/fitting.md)
     spindiff plot RESULTS_DIR       redraw a results folder's figures (--what, --format pdf)
     spindiff particle-series CASE   T_B and enhancement against particle size (docs/heterogeneous.md)
+    spindiff derive CASE            D0 and barrier radius implied by individual nuclei (docs/spins.md)
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def cmd_check(args) -> int:
     if case.sweep is not None:
         from . import sweep
         variants = sweep.expand(case, args.case)
-    mesh_note = _check_user_mesh(case, args.case)
+    from .spins.command import check as check_spins
+    mesh_note = _check_user_mesh(case, args.case) + check_spins(case)
     extra = f", {len(variants)} sweep variant(s)" if variants else ""
     say(f"{args.case}: ok ({case.case.name}: {case.geometry.kind}, R = {case.cell_radius:.4g} nm, "
         f"{len(case.protocol.stages)} stage(s), {case.end_time:g} s{extra}{mesh_note})")
@@ -219,6 +221,11 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_derive(args) -> int:
+    from .spins.command import command
+    return command(args, parse_set(args.set), say)
+
+
 def cmd_particle_series(args) -> int:
     from .particle_series import command
     return command(args, parse_set(args.set))
@@ -289,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", action="append", metavar="FMT[,FMT]",
                     help="png (default), pdf, svg")
     pl.set_defaults(func=cmd_plot)
+    dv = _command(sub, "derive", cmd_derive, "D0 and barrier radius implied by individual nuclei")
+    dv.add_argument("--seeds", type=int, default=3, help="random samples per estimate (3)")
+    dv.add_argument("--json", metavar="FILE", help="also write the values to a JSON file")
     from .fit.command import add_parser as add_fit_parser
     add_fit_parser(sub)
     from .particle_series import add_parser as add_series_parser

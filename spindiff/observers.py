@@ -116,8 +116,11 @@ class Checkpointer(Observer):
         self.last_wall = time.monotonic()
         self.last_sim = 0.0
         self.resumes = 0
-        n_owned = compat.owned_size(sim.disc.V0)
-        self.coordinates = compat.dof_coordinates(sim.disc.V0)[:n_owned].copy()
+        if hasattr(sim, "owned_coordinates"):  # individual nuclei (spindiff.spins)
+            self.coordinates = sim.owned_coordinates()
+        else:
+            n_owned = compat.owned_size(sim.disc.V0)
+            self.coordinates = compat.dof_coordinates(sim.disc.V0)[:n_owned].copy()
         self.writes = sim.solve_comm.size == sim.comm.size or sim.comm.rank == 0
 
     @staticmethod

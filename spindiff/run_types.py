@@ -115,3 +115,25 @@ def series_of(rows: list[list], columns: list[str]) -> dict[str, np.ndarray]:
         vals = [r[j] for r in rows]
         out[name] = np.array(vals) if name == "stage" else np.array(vals, dtype=float)
     return out
+
+
+class ProfileRecorder(Observer):
+    """The radial profile <P>(r) at every output row, in memory (RunResult.profile of
+    `Simulation.run` for output.profile = true when no other observer records it: an
+    observer with `records_profile = True`, such as a results folder's ProfileWriter)."""
+    records_profile = True
+
+    def __init__(self, bins: int):
+        self.bins, self.radii, self.times, self.values = bins, np.empty(0), [], []
+
+    def setup(self, sim: "Simulation") -> None:  # the shells around the centres
+        self.radii = np.asarray(sim.observables.radial_profile_shells(self.bins), dtype=float)
+
+    def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
+        self.times.append(float(row[0]))
+        self.values.append(np.asarray(sim.observables.radial_profile(sim.P), dtype=float))
+
+    def profile(self) -> dict:
+        """{"time_s": (m,), "r_nm": (k,), "P": (m, k)}, as spindiff.io.results.read_profile."""
+        return {"time_s": np.array(self.times), "r_nm": self.radii,
+                "P": np.array(self.values).reshape(len(self.times), len(self.radii))}

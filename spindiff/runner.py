@@ -32,7 +32,10 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
     from .io.progress import phase
     from .sources import source_law
     tables = None
-    if source_law(case).needs_rate_tables:
+    law = source_law(case)
+    if law.needs_rate_tables and _pair_spins(case):
+        tables = {}  # electron pairs of the spins model compute their own rates per nucleus
+    elif law.needs_rate_tables:
         from .rates import tables_for_case
         with phase(comm, "rate tables", progress):
             tables = tables_for_case(case, comm)
@@ -42,6 +45,11 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
         with phase(comm, "homogenized matrix rates", progress):
             homogenized = effective_rates(case)
     return transport_model(case, tables, homogenized)
+
+
+def _pair_spins(case: Case) -> bool:
+    return (case.mesh.model == "spins" and case.spins is not None
+            and case.spins.pair_distance is not None)
 
 
 def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM_WORLD,
@@ -112,6 +120,10 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
 def _simulation(case, comm, mesh_model, domain, wall0, progress, observers,
                 options) -> Simulation:
     model = options.pop("model", None) or model_for_case(case, comm, progress)
+    if (mesh_model or case.mesh.model) == "spins":  # individual nuclei (spindiff.spins)
+        from .spins.simulation import SpinSimulation
+        return SpinSimulation(case, model=model, comm=comm, started_at=wall0,
+                              progress=progress, observers=observers, **options)
     return Simulation(case, model=model, domain=domain, comm=comm, mesh_model=mesh_model,
                       started_at=wall0, progress=progress, observers=observers, **options)
 
@@ -139,7 +151,8 @@ def _run_into(sim: Simulation, writer, state: dict | None, guard, progress: bool
     case = sim.case
     keeper = Checkpointer(sim, writer, guard, resume_hint)
     if case.output.fields:
-        sim.observe(FieldWriter(writer, sim, resumes=state["resumes"] + 1 if state else 0))
+        make = getattr(sim, "field_writer", lambda w, resumes: FieldWriter(w, sim, resumes))
+        sim.observe(make(writer, resumes=state["resumes"] + 1 if state else 0))
     sim.observe(Progress(sim, enabled=progress), keeper)
     if state is not None:
         keeper.restore(state)
@@ -171,6 +184,8 @@ def _spatial_error(sim: Simulation, result: RunResult, mesh_model: str | None,
     case = sim.case if mesh_model is None else sim.case.with_changes({"mesh.model": mesh_model})
     if domain_given:
         err = {"method": "off", "note": "not estimated for a mesh given to run()"}
+    elif case.mesh.model == "spins":
+        err = {"method": "off", "note": "individual nuclei: no mesh to refine"}
     else:
         err = estimate(case, result, sim, sim.comm, **options)
     result.summary["spatial_error"] = err

@@ -29,31 +29,9 @@ from .mesh.domain import Domain
 from .model import TransportModel, stage_boundaries, transport_model
 from .protocol import Event, protocol_events
 from .io.progress import peak_resident_mb
-from .run_types import Observer, RunResult, series_of
+from .run_types import Observer, ProfileRecorder, RunResult, series_of
 
 __all__ = ["Simulation", "Observer", "RunResult", "build_domain", "steady_state", "stage_fits"]
-
-
-class ProfileRecorder(Observer):
-    """The radial profile <P>(r) at every output row, in memory (RunResult.profile of
-    `Simulation.run` for output.profile = true when no other observer records it: an
-    observer with `records_profile = True`, such as a results folder's ProfileWriter)."""
-    records_profile = True
-
-    def __init__(self, bins: int):
-        self.bins, self.radii, self.times, self.values = bins, np.empty(0), [], []
-
-    def setup(self, sim: "Simulation") -> None:  # the shells around the centres
-        self.radii = np.asarray(_profiles(sim).radial_profile_shells(self.bins), dtype=float)
-
-    def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
-        self.times.append(float(row[0]))
-        self.values.append(np.asarray(_profiles(sim).radial_profile(sim.P), dtype=float))
-
-    def profile(self) -> dict:
-        """{"time_s": (m,), "r_nm": (k,), "P": (m, k)}, as spindiff.io.results.read_profile."""
-        return {"time_s": np.array(self.times), "r_nm": self.radii,
-                "P": np.array(self.values).reshape(len(self.times), len(self.radii))}
 
 
 def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
@@ -312,12 +290,8 @@ class Simulation:
     def summary(self, series: dict[str, np.ndarray] | None = None,
                 status: str = "complete") -> dict:
         """Fits per stage (and material), final values, discretization and cost figures."""
-        from .mesh import compat
         series = self.series if series is None else series
-        case, model, domain, disc, system = (self.case, self.model, self.domain, self.disc,
-                                             self.system)
-        ncells = self.solve_comm.allreduce(
-            compat.num_cells_local(domain.mesh, with_ghosts=False), op=MPI.SUM)
+        case, model, system = self.case, self.model, self.system
         final = {k[2:]: float(series[k][-1]) for k in series if k.startswith("P_")}
         ends = stage_ends(series, model)
         return {
@@ -336,14 +310,7 @@ class Simulation:
                         "kind": stage_kind(st.source_on, st.saturate),
                         **{k: v for k, v in ends.get(st.name, {}).items() if k != "time_s"}}
                        for st, t0, t1 in zip(model.stages, self.starts[:-1], self.starts[1:])],
-            "diffusion": {"model": model.diffusion.model,
-                          "polarization": model.diffusion.polarization,
-                          "regularization_eps": model.diffusion.eps,
-                          "f_cap": model.diffusion.cap, "f_max_reached": system.f_max()},
-            "mesh": {"model": "radial" if domain.serial else "3d", "dofs": disc.ndofs,
-                     "cells": ncells, "description": domain.description,
-                     "quadrature_degree": disc.quadrature_degree,
-                     "element_degree": disc.element_degree},
+            **self.discretization_summary(),
             "time_stepping": {**self.stepper.stats.as_dict(), "rtol": case.solver.rtol,
                               "atol": case.solver.atol},
             "linear_solver": {"kind": system.kind, **system.stats},
@@ -352,13 +319,31 @@ class Simulation:
             "peak_memory_MB": self.solve_comm.allreduce(peak_resident_mb(), op=MPI.SUM),
             "ranks": self.comm.size,
             "ranks_per_solve": self.solve_comm.size,
-            "versions": {"spindiff": __version__, **compat.versions()},
+            "versions": {"spindiff": __version__, **self.stack_versions()},
             **({"model_notes": model.notes} if model.notes else {}),
         }
 
+    def discretization_summary(self) -> dict:
+        """summary.json's "diffusion" (the law, its cap and the largest factor reached) and
+        "mesh" (model, dofs, cells, element and quadrature degrees)."""
+        from .mesh import compat
+        model, domain, disc = self.model, self.domain, self.disc
+        ncells = self.solve_comm.allreduce(
+            compat.num_cells_local(domain.mesh, with_ghosts=False), op=MPI.SUM)
+        return {
+            "diffusion": {"model": model.diffusion.model,
+                          "polarization": model.diffusion.polarization,
+                          "regularization_eps": model.diffusion.eps,
+                          "f_cap": model.diffusion.cap, "f_max_reached": self.system.f_max()},
+            "mesh": {"model": "radial" if domain.serial else "3d", "dofs": disc.ndofs,
+                     "cells": ncells, "description": domain.description,
+                     "quadrature_degree": disc.quadrature_degree,
+                     "element_degree": disc.element_degree}}
 
-def _profiles(sim: "Simulation"):  # what computes the radial profile of the field
-    return getattr(sim, "observables", sim.disc)
+    def stack_versions(self) -> dict:
+        """Versions of the compiled stack (DOLFINx, PETSc, ...) for summary.json."""
+        from .mesh import compat
+        return compat.versions()
 
 
 def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,

@@ -16,7 +16,8 @@ lazy import cannot hide an upward edge. Layers, bottom to top:
     geometry | fem               Gmsh builders | weak forms and time stepping (siblings)
     domains, run_types           case -> Domain; the Observer protocol and RunResult
     simulation                   the Simulation object
-    observers, homogenize        results-folder observers; homogenized matrices
+    observers, homogenize, spins results-folder observers; homogenized matrices; individual
+                                 nuclei (the step system and the Simulation adapter)
     runner                       spindiff.run
     compare, sweep, fit          studies built on run; command-line values (cli_options)
     cli                          the command line
@@ -43,7 +44,7 @@ LAYERS = [
     {"geometry", "fem"},
     {"domains", "run_types"},
     {"simulation"},
-    {"observers", "homogenize", "error_estimate"},
+    {"observers", "homogenize", "error_estimate", "spins"},
     {"runner"},
     {"compare", "sweep", "fit", "particle_series", "cli_options"},
     {"cli"},

@@ -46,7 +46,7 @@ def estimated_cells(case: Case) -> tuple[float, float]:
     and source-region spheres around each centre). User meshes and the 1D reductions: (0, 0).
     """
     g, m = case.geometry, case.mesh
-    if g.kind == "mesh" or m.model == "radial":
+    if g.kind == "mesh" or m.model in ("radial", "spins"):
         return 0.0, 0.0
     b = case.barrier_radius
     radii = [b, case.visible_radius] + list(source_law(case).conforming_radii)

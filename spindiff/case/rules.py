@@ -132,6 +132,7 @@ def check_consistency(case: Case, source: str | None = None) -> None:
         raise CaseError("centres.visible_radius", f"{c.visible_radius:g} nm",
                         f"must be >= the barrier radius b = {case.barrier_radius:g} nm", source)
     resolve_microwave_frequencies(case, source)
+    _check_spins(case, source)
     _check_thermal(case, source)
     _check_positions(case, source)
     check_resources(case, source)
@@ -294,3 +295,63 @@ def _check_positions(case: Case, source: str | None) -> None:
             raise CaseError(f"centres.positions[{i}]", p,
                             f"outside the box [0, {box}] nm; allowed: 0 <= x, y, z <= the sides",
                             source)
+
+
+#: largest number of nuclei of the spins model (about 1.5 kB each at the default cutoff)
+MAX_NUCLEI = 10_000_000
+SPINS_GEOMETRIES = ("sphere_cell", "periodic_cube", "box")
+
+
+def spins_region_volume(case: Case) -> float:
+    """Volume (nm^3) that the spins model fills with nuclei."""
+    g = case.geometry
+    if g.kind == "sphere_cell":
+        return 4.0 / 3.0 * math.pi * case.cell_radius ** 3
+    if g.kind == "periodic_cube":
+        return case.cube_side ** 3
+    return math.prod(case.box_sides)
+
+
+def _check_spins(case: Case, source: str | None) -> None:
+    """What the individual-nucleus model (mesh.model = "spins") can run."""
+    s, g = case.spins, case.geometry
+    if case.mesh.model != "spins":
+        return  # a [spins] table is ignored by the continuum models (one case, three models)
+    if g.kind not in SPINS_GEOMETRIES:
+        raise CaseError("mesh.model", "spins", f"the spins model fills a sphere_cell, a "
+                        f"periodic_cube or a box with nuclei (geometry kind is {g.kind!r})", source)
+    if case.conditions is None:
+        raise CaseError("mesh.model", "spins", "needs [conditions] (the nucleus and B0 give the "
+                        "dipolar couplings)", source)
+    if g.outer_boundary != "zero_flux":
+        raise CaseError("geometry.outer_boundary", g.outer_boundary,
+                        "the spins model has closed (zero-flux) or periodic boundaries", source)
+    if case.centres.representation != "resolved":
+        raise CaseError("centres.representation", case.centres.representation,
+                        "the spins model resolves every centre", source)
+    if case.source.model in ("surface", "fixed"):
+        raise CaseError("source.model", case.source.model, "the spins model has no barrier "
+                        "surface: use \"volume\", \"region\" or \"rates\"", source)
+    if case.diffusion.model != "conventional":
+        raise CaseError("diffusion.model", case.diffusion.model, "the spins model has its own "
+                        "flip-flop rates: \"conventional\"", source)
+    density = next(iter(case.materials.values())).nuclear_density
+    count = density * spins_region_volume(case)
+    if count > MAX_NUCLEI:
+        name = next(iter(case.materials))
+        raise CaseError(f"materials.{name}.nuclear_density", f"{density:g} nm^-3",
+                        f"gives {count:.3g} nuclei in the sample; allowed: at most "
+                        f"{MAX_NUCLEI:.0e} for mesh.model = \"spins\" (a smaller sample or "
+                        f"\"3d\"/\"radial\")", source)
+    if s is None:
+        return
+    if s.lattice == "file" and not s.file:
+        raise CaseError("spins.file", "(missing)", "lattice = \"file\" needs an XYZ file", source)
+    if s.file and s.lattice != "file":
+        raise CaseError("spins.file", s.file, "used only with lattice = \"file\"", source)
+    if s.pair_distance is not None:
+        if case.source.model != "rates" or case.agent is None or case.agent.method != "effective":
+            raise CaseError("spins.pair_distance", f"{s.pair_distance:g} nm",
+                            "electron pairs take their rates from the Zeeman-projected model "
+                            "(Karabanov Eq. 4): needs source.model = \"rates\" and [agent] "
+                            "method = \"effective\"", source)

@@ -460,7 +460,7 @@ class Mesh(Section):
     h^2 for smooth fields and about 8 times fewer cells per dof, hence less memory per dof;
     the laws then need quadrature degree 4, the default).
     """
-    model: Literal["3d", "radial"] = "3d"
+    model: Literal["3d", "radial", "spins"] = "3d"
     size_barrier: Length = 0.1
     size_bulk: Length = 0.6
     size_particle: Optional[Length] = None
@@ -472,6 +472,41 @@ class Mesh(Section):
     quadrature_degree: Optional[int] = Field(default=None, ge=1, le=8)
     refine: int = Field(default=0, ge=0, le=3)
     element_degree: Literal[1, 2] = 1
+
+
+class Spins(Section):
+    """[spins]: the individual-nucleus model (mesh.model = "spins", docs/spins.md).
+
+    lattice: nuclear positions at the material's nuclear_density: "random" (random
+    sequential addition, `seed`, at least `min_distance` apart; default 0.5 n^(-1/3)), "sc"
+    or "fcc" lattices, or "file" (an XYZ `file`, coordinates in `file_unit`; the atoms of the
+    case's nucleus' element). exclusion_radius: no nucleus closer to a centre (or to either
+    electron of a pair) than this. cutoff: flip-flop partners within this distance (default
+    2 n^(-1/3)); tail: "second_moment" restores the diffusion tensor that the dropped pairs
+    carry, "none" drops them. hyperfine: the detuning Delta of a pair from its "nearest"
+    electron or the "sum" of the nearest electrons' fields. pair_distance: every centre is an
+    electron pair (biradical) of this e-e distance, oriented along (pair_theta, pair_phi) in
+    degrees from B0 ("fixed") or at random ("random", seeded); pair_offsets: the two
+    electrons' frequencies minus the electron (g_iso) frequency (default 0 and the nuclear
+    Larmor frequency: the matched cross effect). flipflops = false switches the nuclear
+    flip-flops off (the reference without spin diffusion).
+    """
+    lattice: Literal["random", "sc", "fcc", "file"] = "random"
+    file: Optional[str] = None
+    file_unit: Literal["angstrom", "nm"] = "angstrom"
+    min_distance: Optional[LengthOrZero] = None
+    exclusion_radius: LengthOrZero = 0.3
+    cutoff: Optional[Length] = None
+    tail: Literal["second_moment", "none"] = "second_moment"
+    hyperfine: Literal["nearest", "sum"] = "nearest"
+    seed: Seed = 1
+    pair_distance: Optional[Length] = None
+    pair_orientation: Literal["fixed", "random"] = "fixed"
+    pair_theta: float = Field(default=90.0, ge=0.0, le=180.0)
+    pair_phi: float = Field(default=0.0, ge=-360.0, le=360.0)
+    pair_offsets: Optional[list[Annotated[float, _quantity("frequency")]]] = Field(
+        default=None, min_length=2, max_length=2)
+    flipflops: bool = True
 
 
 class Solver(Section):
@@ -537,6 +572,7 @@ class Case(Section):
     agent: Optional[Agent] = None
     protocol: Protocol
     mesh: Mesh = Mesh()
+    spins: Optional[Spins] = None
     solver: Solver = Solver()
     output: Output = Output()
     sweep: Optional[Sweep] = None

@@ -1,0 +1,180 @@
+"""Individual nuclei at scale: a whole buildup of ~10^6 1H nuclei around 100 random centres.
+
+The sample: a periodic box at 10 mM (100 centres, side 25.5 nm) of a protonated solid
+(60 nm^-3 1H, random positions 0.5 n^(-1/3) apart), C6 source and relaxation, 7.05 T, 1.2 K;
+the default cutoff 2 n^(-1/3) with the second-moment tail correction. Printed, per phase:
+nuclei, centres, nonzeros, wall time of placement / rates and matrix / time loop, steps,
+Krylov iterations, cost per nucleus-step, memory per nucleus and the peak resident memory.
+
+Baseline on the same system in the same run: the matrix A and source s of the first stage
+handed to scipy.integrate.solve_ivp (method="BDF", jac=A as scipy.sparse, its sparse LU),
+in a child process with an address-space limit (BASELINE_GB) and a wall-clock limit
+(BASELINE_S): the span it reaches, its steps, LU factorisations and wall time, and the cost
+per nucleus-step against spindiff's.
+
+    nice -n 10 python benchmarks/bench_spins.py                 # 10^6 nuclei
+
+Wall times on a shared machine are inflated by the other load: the CPU times (process_time)
+are printed beside them.
+    python benchmarks/bench_spins.py --nuclei 100000 --baseline-s 120
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import time
+
+AVOGADRO_PER_NM3_MM = 6.02214076e23 * 1e-27
+
+
+def bench_case(nuclei: float, centres: int, duration: float, seed: int):
+    from spindiff.case import Case
+    density = 60.0
+    side = (nuclei / density) ** (1.0 / 3.0)
+    mM = centres / side ** 3 / AVOGADRO_PER_NM3_MM
+    raw = {
+        "case": {"name": "bench_spins"},
+        "geometry": {"kind": "box", "side": f"{side!r} nm", "periodic": True,
+                     "concentration": f"{mM!r} mM"},
+        "centres": {"barrier_radius": "0.5 nm", "barrier": "kept", "visible_radius": "0.8 nm",
+                    "placement": "random", "count": centres, "seed": seed,
+                    "min_distance": "2 nm"},
+        "materials": {"h": {"nuclear_density": f"{density} nm^-3", "D0": "300 nm^2/s",
+                            "T1n": "200 s"}},
+        "source": {"C6": "1 nm^6/s", "polarization": 0.9},
+        "relaxation": {"C6": "0.05 nm^6/s", "P0": "thermal"},
+        "conditions": {"B0": "7.05 T", "temperature": "1.2 K", "nucleus": "1H"},
+        "protocol": {"initial_polarization": "thermal",
+                     "stages": [{"name": "buildup", "duration": f"{duration} s", "outputs": 30}]},
+        "mesh": {"model": "spins"},
+        "spins": {"lattice": "random", "seed": seed},
+        "solver": {"rtol": 1e-4, "atol": 1e-6, "dt_initial": "1 ms", "ksp_rtol": 1e-8},
+        "output": {"plots": False},
+    }
+    return Case.from_dict(raw)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def spindiff_run(case) -> dict:
+    from spindiff.spins.simulation import SpinSimulation
+    t0, c0 = time.perf_counter(), time.process_time()
+    sim = SpinSimulation(case)
+    t_setup, c_setup = time.perf_counter() - t0, time.process_time() - c0
+    t1, c1 = time.perf_counter(), time.process_time()
+    res = sim.run()
+    t_loop, c_loop = time.perf_counter() - t1, time.process_time() - c1
+    s = res.summary
+    n = sim.sample.count
+    steps = s["time_stepping"]["accepted"] + s["time_stepping"]["rejected_error"]
+    fit = s["fits"].get("buildup", {}).get("mono") or {}
+    return {"nuclei": n, "centres": len(sim.sample.centres), "nonzeros": sim.system.nonzeros,
+            "placement_s": sim.mesh_time, "matrix_s": sim.setup_time,
+            "setup_s": t_setup, "loop_s": t_loop, "setup_cpu_s": c_setup, "loop_cpu_s": c_loop,
+            "steps": steps,
+            "accepted": s["time_stepping"]["accepted"],
+            "krylov_its": s["linear_solver"]["krylov_its"],
+            "pc_setups": s["linear_solver"]["pc_setups"],
+            "us_per_nucleus_step": 1e6 * t_loop / (n * max(steps, 1)),
+            "cpu_us_per_nucleus_step": 1e6 * c_loop / (n * max(steps, 1)),
+            "peak_MB": peak_mb(), "bytes_per_nucleus": peak_mb() * 2**20 / n,
+            "T_B_s": fit.get("T_B_s"), "P_final": float(res.series["P_sample"][-1]),
+            "P_at": {f"{t:.4g}": float(p) for t, p in zip(res.series["time_s"][::6],
+                                                          res.series["P_sample"][::6])}}
+
+
+def _baseline_child(case, span: float, limit_gb: float, queue) -> None:
+    import numpy as np
+    from scipy.integrate import solve_ivp
+
+    from spindiff.model import transport_model
+    from spindiff.physics.spins.operator import laplacian, rate_matrix
+    from spindiff.spins.sample import SpinSample
+    resource.setrlimit(resource.RLIMIT_AS, (int(limit_gb * 2**30), int(limit_gb * 2**30)))
+    out = {"status": "started"}
+    try:
+        t0 = time.perf_counter()
+        model = transport_model(case)
+        sample = SpinSample(case, model)
+        rates = sample.stage_rates(model.stages[0])
+        A = rate_matrix(laplacian(rates.builder), rates.kappa)
+        s = rates.source
+        out["build_s"] = time.perf_counter() - t0
+        p0 = np.full(sample.count, model.initial_polarization)
+        t1, c1 = time.perf_counter(), time.process_time()
+        sol = solve_ivp(lambda t, p: s - A @ p, (0.0, span), p0, method="BDF",
+                        jac=-A, rtol=case.solver.rtol, atol=case.solver.atol,
+                        t_eval=[span], first_step=case.solver.dt_initial)
+        out.update(status="finished" if sol.success else f"failed: {sol.message}",
+                   solve_s=time.perf_counter() - t1, solve_cpu_s=time.process_time() - c1,
+                   nfev=int(sol.nfev), njev=int(sol.njev), nlu=int(sol.nlu),
+                   P_final=float(np.mean(sol.y[:, -1])) if sol.y.size else None)
+    except MemoryError:
+        out["status"] = f"out of memory (limit {limit_gb:g} GB)"
+    except SystemError as exc:  # SuperLU's gstrf when its fill-in cannot be allocated
+        out["status"] = (f"the sparse LU of the BDF Newton matrix failed ({exc}) within the "
+                         f"{limit_gb:g} GB address-space limit")
+    out["peak_MB"] = peak_mb()
+    queue.put(out)
+
+
+def baseline(case, span: float, limit_gb: float, limit_s: float) -> dict:
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_baseline_child, args=(case, span, limit_gb, q))
+    t0 = time.perf_counter()
+    p.start()
+    p.join(limit_s)
+    wall = time.perf_counter() - t0
+    if p.is_alive():
+        p.terminate()
+        p.join()
+        return {"status": f"not finished after {limit_s:g} s of wall clock (stopped)",
+                "span_s": span, "wall_s": wall}
+    res = q.get() if not q.empty() else {"status": f"child exited with {p.exitcode}"}
+    res.update(span_s=span, wall_s=wall)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nuclei", type=float, default=1e6)
+    ap.add_argument("--centres", type=int, default=100)
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--baseline-span", type=float, default=None,
+                    help="simulated span of the baseline (default duration / 100)")
+    ap.add_argument("--baseline-gb", type=float, default=8.0)
+    ap.add_argument("--baseline-s", type=float, default=300.0)
+    ap.add_argument("--no-baseline", action="store_true")
+    args = ap.parse_args()
+    case = bench_case(args.nuclei, args.centres, args.duration, args.seed)
+    res = spindiff_run(case)
+    print(f"spindiff spins model: {res['nuclei']} nuclei, {res['centres']} centres, "
+          f"{res['nonzeros']} nonzeros ({res['nonzeros'] / res['nuclei']:.1f} per row)")
+    print(f"  placement {res['placement_s']:.1f} s, rates and matrix {res['matrix_s']:.1f} s, "
+          f"time loop {res['loop_s']:.1f} s wall, {res['loop_cpu_s']:.1f} s CPU (set-up "
+          f"{res['setup_cpu_s']:.1f} s CPU) ({res['accepted']} accepted of {res['steps']} "
+          f"steps, {res['krylov_its']} CG iterations, {res['pc_setups']} AMG set-ups)")
+    print(f"  {res['us_per_nucleus_step']:.3f} us per nucleus-step wall "
+          f"({res['cpu_us_per_nucleus_step']:.3f} us CPU), peak {res['peak_MB']:.0f} MB"
+          f" = {res['bytes_per_nucleus']:.0f} bytes per nucleus; T_B = {res['T_B_s']} s, "
+          f"final <P> = {res['P_final']:.5f}")
+    print("RESULT " + json.dumps(res))
+    if args.no_baseline:
+        return
+    span = args.baseline_span or args.duration / 100
+    base = baseline(case, span, args.baseline_gb, args.baseline_s)
+    print(f"baseline scipy solve_ivp(BDF, sparse Jacobian) on the same system to t = {span:g} s:"
+          f" {base['status']}; {json.dumps(base)}")
+    if base.get("solve_s") and base.get("nfev"):
+        print(f"  baseline {base['solve_s']:.1f} s for {span:g} s simulated "
+              f"({base['nlu']} LU factorisations, {base['nfev']} right-hand sides)")
+
+
+if __name__ == "__main__":
+    main()
