@@ -69,6 +69,7 @@ RULES = {
     "microcrystal.toml": Rule("run", _stage(0, "20 s", 5)),
     "relay_film.toml": Rule("run", _stage(0, "20 s", 5)),
     "tempol_dnp_juice.toml": Rule("run", _stage(0, "5 s", 5)),
+    "karabanov_cross_effect.toml": Rule("run", _stage(0, "20 s", 5)),
     "blend.toml": Rule("run", {**_stage(0, "5 s", 4), "geometry.side": "120 nm",
                                "mesh.size_bulk": "30 nm", "mesh.size_barrier": "30 nm"}),
     "sweep_concentration.toml": Rule("sweep", {**_stage(0, "2 s", 4), "mesh.size_bulk": "1.2 nm",
