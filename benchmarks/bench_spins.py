@@ -36,7 +36,7 @@ def bench_case(nuclei: float, centres: int, duration: float, seed: int):
     mM = centres / side ** 3 / AVOGADRO_PER_NM3_MM
     raw = {
         "case": {"name": "bench_spins"},
-        "geometry": {"kind": "box", "side": f"{side!r} nm", "periodic": True,
+        "geometry": {"kind": "box", "side": f"{float(side)!r} nm", "periodic": True,
                      "concentration": f"{mM!r} mM"},
         "centres": {"barrier_radius": "0.5 nm", "barrier": "kept", "visible_radius": "0.8 nm",
                     "placement": "random", "count": centres, "seed": seed,

@@ -3,7 +3,8 @@
 folder of CASE run on STACK (scripts/stack.sh SUITE cases DIR; `make compare-stacks` runs them
 all). Every pair of stacks that ran a case is compared: per numeric column of timeseries.csv,
 max |a - b| / max |a| over the output times, and the relative difference of every fitted time
-constant (T_*) and final polarization in summary.json. Exits 1 when any difference exceeds
+constant (T_*, its standard error in units of the constant; fits marked undetermined left
+out) and final polarization in summary.json. Exits 1 when any difference exceeds
 --tolerance (or a stack lacks a case another ran), 0 otherwise.
 
     python scripts/compare_stacks.py DIR [--tolerance 1e-3] [--reference host]
@@ -59,27 +60,34 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.max(np.abs(a - b))) / scale
 
 
-def summary_numbers(folder: Path) -> dict[str, float]:
-    """Entries of summary.json compared between stacks: every number named T_* (fitted
-    buildup times), and the final polarizations (final.P.*)."""
+def summary_numbers(folder: Path) -> dict[str, tuple[float, float]]:
+    """Entries of summary.json compared between stacks, as (value, scale): every number named
+    T_* (fitted buildup times and their standard errors) and the final polarizations
+    (final.P.*). A standard error's scale is the time it is the error of (an uncertainty is
+    compared in units of its quantity: two stacks agree when they report T_B +- sigma alike to
+    the tolerance of T_B; a small sigma relative to itself moves with the last digits of the
+    residuals). A fit marked "determined": false (a bi-exponential whose two times coincide,
+    say) is left out: its parameters are arbitrary along the direction the data do not fix."""
     path = folder / "summary.json"
     if not path.exists():
         return {}
     data = json.loads(path.read_text())
-    found: dict[str, float] = {}
+    found: dict[str, tuple[float, float]] = {}
 
     def walk(node, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                name = f"{prefix}.{key}" if prefix else key
-                if key.startswith("T_") and isinstance(value, (int, float)):
-                    found[name] = float(value)
-                else:
-                    walk(value, name)
+        if not isinstance(node, dict) or node.get("determined") is False:
+            return
+        for key, value in node.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if key.startswith("T_") and isinstance(value, (int, float)):
+                of = node.get(key.replace("_stderr", ""), value) if "_stderr" in key else value
+                found[name] = (float(value), abs(float(of)) or 1.0)
+            else:
+                walk(value, name)
     walk(data.get("fits", {}), "fits")
     for key, value in data.get("final", {}).get("P", {}).items():
         if isinstance(value, (int, float)):
-            found[f"final.P.{key}"] = float(value)
+            found[f"final.P.{key}"] = (float(value), abs(float(value)) or 1.0)
     return found
 
 
@@ -106,7 +114,7 @@ def compare(a: Path, b: Path) -> dict[str, float]:
                 diffs[k] = d
     sa, sb = summary_numbers(a), summary_numbers(b)
     for k in sorted(set(sa) & set(sb)):
-        diffs[k] = abs(sa[k] - sb[k]) / (abs(sa[k]) or 1.0)
+        diffs[k] = abs(sa[k][0] - sb[k][0]) / sa[k][1]
     return diffs
 
 

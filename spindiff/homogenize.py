@@ -52,7 +52,7 @@ def _cell_case(case: Case, stage_index: int, microwaves: bool, duration: float,
         for key in ("microwave_nutation", "microwave_power", "microwave_offset", "source",
                     "source_polarization"):
             st.pop(key, None)
-    st.update({"microwaves": microwaves, "duration": f"{duration!r} s", "outputs": 80,
+    st.update({"microwaves": microwaves, "duration": f"{float(duration)!r} s", "outputs": 80,
                "spacing": "log", "name": "cell"})
     material = {k: v for k, v in raw["materials"][mat].items() if k != "regions"}
     cell = {

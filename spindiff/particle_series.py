@@ -94,12 +94,12 @@ def size_case(case: Case, size: float, mesh_model: str) -> Case:
     """The case at particle size `size` (nm), same volume fraction, long enough for 6 T_D."""
     g = case.geometry
     f = size / g.particle_size
-    changes: dict = {"geometry.particle_size": f"{size!r} nm", "mesh.model": mesh_model,
+    changes: dict = {"geometry.particle_size": f"{float(size)!r} nm", "mesh.model": mesh_model,
                      "sweep": None, "case.name": f"{case.case.name}-{size:.4g}nm"}
     if g.sides is not None:
-        changes["geometry.sides"] = [f"{f * s!r} nm" for s in g.sides]
+        changes["geometry.sides"] = [f"{float(f * s)!r} nm" for s in g.sides]
     else:
-        changes["geometry.side"] = f"{f * g.side!r} nm"
+        changes["geometry.side"] = f"{float(f * g.side)!r} nm"
     total = sum(st.duration for st in case.protocol.stages)
     stretch = max(1.0, SPAN * diffusion_time(case, size) / total)
     if stretch > 1.0:  # the output times stretch too: the fit window scales with T_D

@@ -19,9 +19,11 @@ def _module():
     return module
 
 
-def _results(folder: Path, scale: float = 1.0, T_B: float = 5.0, P0: float = 0.0) -> None:
+def _results(folder: Path, scale: float = 1.0, T_B: float = 5.0, P0: float = 0.0,
+             T_B_stderr: float = 0.004, bi: dict | None = None) -> None:
     """A results folder with a buildup curve P(t) = 0.8 (1 - exp(-t / T_B)) * scale and its
-    enhancement P / P0 (nan throughout for P0 = 0, as spindiff writes it)."""
+    enhancement P / P0 (nan throughout for P0 = 0, as spindiff writes it); the mono-exponential
+    fit's T_B and its standard error, and a bi-exponential fit `bi` when given."""
     folder.mkdir(parents=True)
     t = np.linspace(0.0, 20.0, 11)
     P = 0.8 * (1.0 - np.exp(-t / T_B)) * scale
@@ -33,7 +35,10 @@ def _results(folder: Path, scale: float = 1.0, T_B: float = 5.0, P0: float = 0.0
     summary = {"versions": {"dolfinx": "x", "petsc": "y", "gmsh": "z"},
                "mesh": {"cells": 10, "dofs": 5},
                "final": {"P": {"sample": float(P[-1])}},
-               "fits": {"buildup": {"mono": {"T_B_s": T_B, "P_inf": 0.8}}}}
+               "fits": {"buildup": {"mono": {"T_B_s": T_B, "T_B_stderr_s": T_B_stderr,
+                                              "P_inf": 0.8, "determined": True}}}}
+    if bi is not None:
+        summary["fits"]["buildup"]["bi"] = bi
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
@@ -84,3 +89,30 @@ def test_one_stack_alone_is_nothing_to_compare(tmp_path, monkeypatch, capsys):
     _results(tmp_path / "host" / "a")
     assert _run(tmp_path, monkeypatch) == 0
     assert "nothing to compare" in capsys.readouterr().out
+
+
+def test_a_standard_error_is_compared_in_units_of_its_time(tmp_path, monkeypatch, capsys):
+    """sigma(T_B) = 0.004 s against 0.0041 s: 2.5 % of itself, 2e-5 of T_B = 5 s: agree; a
+    sigma 0.01 s larger (2e-3 of T_B) fails."""
+    _results(tmp_path / "host" / "case")
+    _results(tmp_path / "sid" / "case", T_B_stderr=0.0041)
+    assert _run(tmp_path, monkeypatch) == 0
+    assert "fits.buildup.mono.T_B_stderr_s 2.0e-05" in capsys.readouterr().out
+    _results(tmp_path / "trixie" / "case", T_B_stderr=0.014)
+    assert _run(tmp_path, monkeypatch) == 1
+    assert "FAILED case host vs trixie: fits.buildup.mono.T_B_stderr_s differs by 2.00e-03" \
+        in capsys.readouterr().out
+
+
+def test_an_undetermined_fit_is_left_out(tmp_path, monkeypatch, capsys):
+    """A bi-exponential fit whose two times coincide (determined false): its standard errors
+    are arbitrary (1e5 s against 2e5 s) and not compared; a determined one is."""
+    bi = {"T_B_fast_s": 5.0, "T_B_slow_s": 5.0, "T_B_fast_stderr_s": 1e5, "determined": False}
+    _results(tmp_path / "host" / "case", bi=bi)
+    _results(tmp_path / "sid" / "case", bi=bi | {"T_B_fast_stderr_s": 2e5})
+    assert _run(tmp_path, monkeypatch) == 0
+    assert "fits.buildup.bi" not in capsys.readouterr().out
+    _results(tmp_path / "trixie" / "case", bi=bi | {"T_B_fast_stderr_s": 2e5, "determined": True})
+    _results(tmp_path / "debian" / "case", bi=bi | {"determined": True})
+    assert _run(tmp_path, monkeypatch) == 1
+    assert "FAILED case debian vs trixie: fits.buildup.bi.T_B_fast_stderr_s" in capsys.readouterr().out

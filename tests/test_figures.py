@@ -150,7 +150,7 @@ def test_fit_figures(tmp_path, saved):
     t, y = res.series["time_s"][sel][1:], res.series["P_sample"][sel][1:]
     y = y + np.random.default_rng(2).normal(0, 0.003, len(y))
     (tmp_path / "data.csv").write_text("time_s,value,sigma\n" + "\n".join(
-        f"{a!r},{b!r},0.003" for a, b in zip(t, y)))
+        f"{float(a)!r},{float(b)!r},0.003" for a, b in zip(t, y)))
     (tmp_path / "fit.toml").write_text(tomli_w.dumps({
         "fit": {"name": "f", "starts": 0, "profile_points": 5},
         "parameters": [{"key": "source.C6", "start": "2 nm^6/s", "min": "0.1 nm^6/s",

@@ -51,7 +51,7 @@ def mismatch_dataset(folder, sigma: float | None = 0.004, scale: float = 1.0) ->
     t = np.geomspace(0.5, 120.0, 30)
     y = scale * (0.004 + 0.2 * (1 - np.exp(-(t / 60.0) ** 0.7)) + rng.normal(0, 0.004, t.size))
     head = "time_s,value" + (",sigma" if sigma else "")
-    rows = [f"{a!r},{b!r}" + (f",{sigma * scale}" if sigma else "") for a, b in zip(t, y)]
+    rows = [f"{float(a)!r},{float(b)!r}" + (f",{sigma * scale}" if sigma else "") for a, b in zip(t, y)]
     (folder / "data.csv").write_text(head + "\n" + "\n".join(rows) + "\n")
     return {"name": "d", "case": str(EXAMPLE / "buildup.toml"), "data": "data.csv",
             "overrides": dict(MISMATCH_OVERRIDES), **({} if sigma else {"quantity": "signal"})}

@@ -222,9 +222,9 @@ def equivalent_hole(case: Case, D0: float, seeds: int = SEEDS,
 
     def tb(b: float) -> float:
         c = cell.with_changes({"mesh.model": "radial", "mesh.error_estimate": "off",
-                               "centres.barrier": "hole", "centres.barrier_radius": f"{b!r} nm",
-                               "centres.visible_radius": f"{b!r} nm",
-                               f"materials.{next(iter(cell.materials))}.D0": f"{D0!r} nm^2/s"})
+                               "centres.barrier": "hole", "centres.barrier_radius": f"{float(b)!r} nm",
+                               "centres.visible_radius": f"{float(b)!r} nm",
+                               f"materials.{next(iter(cell.materials))}.D0": f"{float(D0)!r} nm^2/s"})
         return Simulation(c, comm=MPI.COMM_SELF).run().summary["fits"][name]["mono"]["T_B_s"]
     lo, hi = 0.1, 0.6 * R
     f_lo, f_hi = tb(lo) - target, tb(hi) - target
@@ -248,9 +248,9 @@ def _wigner_seitz(case: Case) -> Case:
     conc = case.geometry.concentration
     if conc is None:
         conc = len(case.centres.positions or []) / np.prod(case.box_sides)
-    raw["geometry"] = {"kind": "sphere_cell", "radius": f"{case.cell_radius!r} nm"
+    raw["geometry"] = {"kind": "sphere_cell", "radius": f"{float(case.cell_radius)!r} nm"
                        if case.geometry.kind == "periodic_cube" else
-                       f"{(3 / (4 * np.pi * conc)) ** (1 / 3)!r} nm"}
+                       f"{float((3 / (4 * np.pi * conc)) ** (1 / 3))!r} nm"}
     raw["centres"] = {k: v for k, v in raw["centres"].items()
                       if k in ("barrier_radius", "barrier", "visible_radius")}
     if raw["centres"].get("barrier") == "kept":

@@ -17,7 +17,7 @@ def xdmf_text(h5: str, n: int, times: list[float]) -> str:
     steps = []
     for k, t in enumerate(times):
         steps.append(
-            f'<Grid Name="nuclei" GridType="Uniform"><Time Value="{t!r}"/>'
+            f'<Grid Name="nuclei" GridType="Uniform"><Time Value="{float(t)!r}"/>'
             f'<Topology TopologyType="Polyvertex" NumberOfElements="{n}" NodesPerElement="1"/>'
             f'<Geometry GeometryType="XYZ"><DataItem Dimensions="{n} 3" NumberType="Float" '
             f'Precision="8" Format="HDF">{h5}:/geometry</DataItem></Geometry>'
