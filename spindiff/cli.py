@@ -198,9 +198,10 @@ def cmd_rates(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from mpi4py import MPI
+
     from . import sweep
     from .case import load_case
-    from mpi4py import MPI
     case = load_case(args.case, {**parse_set(args.set), **petsc_overrides(args.petsc)})
     variants = sweep.expand(case, args.case)
     out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-sweep"

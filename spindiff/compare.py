@@ -13,9 +13,10 @@ repeats this over values of one case key (e.g. the source polarization).
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
@@ -176,8 +177,7 @@ def plot(comparisons: list[Comparison], path: Path, title: str = "",
     """compare.png: both curves of every comparison (conventional wide and light, corrected
     thin and dark on top) and, below, corrected - conventional in absolute terms (left axis)
     and relative to the conventional value (right axis, %)."""
-    from .figure_style import (DPI, coincide, colours, is_log_spaced, log_ticks, styled,
-                               subtitle)
+    from .figure_style import DPI, coincide, colours, is_log_spaced, log_ticks, styled, subtitle
     single = len(comparisons) == 1
     with styled() as plt:
         fig, (ax, axd) = plt.subplots(2, 1, figsize=(6.6, 6.2), sharex=True,

@@ -2,7 +2,6 @@
 positions (seeded random, lattice, given), [mesh] the element sizes."""
 from __future__ import annotations
 
-
 import numpy as np
 from mpi4py import MPI
 

@@ -15,9 +15,9 @@ so that the physics layer's figures and the results folder's share one style.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -100,7 +100,7 @@ def colours(n: int, cmap: str = "viridis", stop: float = 0.9) -> list:
 
 def log_ticks(axis) -> None:
     """Plain-number major ticks at 1, 2, 5 x 10^k on a log axis (minor ticks unlabelled)."""
-    from matplotlib.ticker import LogLocator, NullFormatter, FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
     axis.set_major_formatter(FuncFormatter(_plain))
     axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 1.0, numticks=12))

@@ -11,16 +11,17 @@ diffusion coefficient (`DiffusionLaw`); the source law of spindiff.sources. Ever
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional, Sequence, Union
+from typing import ClassVar
 
 import numpy as np
 
 from .case.schema import Case
-from .centre_laws import (ElectronControlledCentres, InverseSixthCentres, RateTableCentres,
-                          StageLaws)
+from .centre_laws import ElectronControlledCentres, InverseSixthCentres, RateTableCentres, StageLaws
 from .rates import tables_for_case
 from .sources import SourceLaw, VolumeSource, source_law
+
 
 @dataclass(frozen=True)
 class MaterialProps:
@@ -126,10 +127,10 @@ class StageSpec:
     saturate: str = "none"
     outputs: int = 60
     spacing: str = "log"
-    electron_polarization: Optional[float] = None
-    pulse_rate: Optional[float] = None
+    electron_polarization: float | None = None
+    pulse_rate: float | None = None
     pulse_exchange: float = 1.0
-    first_output: Optional[float] = None
+    first_output: float | None = None
 
     @property
     def pulsed(self) -> bool:
@@ -161,7 +162,7 @@ class TransportModel:
     barrier: str
     barrier_diffusion: float
     visible_radius: float
-    centre_physics: Union[InverseSixthCentres, ElectronControlledCentres, RateTableCentres]
+    centre_physics: InverseSixthCentres | ElectronControlledCentres | RateTableCentres
     thermal_polarization: float
     initial_polarization: float
     stages: list[StageSpec]
@@ -201,7 +202,7 @@ def flipflop_params(case: Case):
                           b0=case.conditions.B0, orientation=e.orientation)
 
 
-def stage_electron_polarization(case: Case, stage) -> Optional[float]:
+def stage_electron_polarization(case: Case, stage) -> float | None:
     """P_e during a stage (None without an [electron] table): thermal with microwaves off,
     the Bloch steady state under microwaves, or the stage's explicit value."""
     e = case.electron
@@ -220,8 +221,8 @@ def stage_electron_polarization(case: Case, stage) -> Optional[float]:
     return float(pe0 * z)
 
 
-def transport_model(case: Case, rate_tables: Optional[dict] = None,
-                    homogenized: Optional[dict] = None) -> TransportModel:
+def transport_model(case: Case, rate_tables: dict | None = None,
+                    homogenized: dict | None = None) -> TransportModel:
     """Build the transport model of a validated case.
 
     rate_tables: {stage name: RateTable} for a source law that needs them (computed here from

@@ -21,8 +21,8 @@ import csv
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from mpi4py import MPI

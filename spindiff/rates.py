@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Optional
-
 
 from .case.schema import Case
 
@@ -66,7 +64,7 @@ def conditions_of(case: Case, nutation_hz: float, offset_hz: float):
 def microwave_settings(case: Case) -> dict[str, tuple[float, float]]:
     """(nutation Hz, offset Hz) per stage name; stages without microwaves borrow the first
     setting (their paramagnetic R1 does not depend on it)."""
-    out: dict[str, Optional[tuple[float, float]]] = {}
+    out: dict[str, tuple[float, float] | None] = {}
     first = None
     a = case.agent
     for st in case.protocol.stages:

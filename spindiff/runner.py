@@ -13,8 +13,8 @@ writes summary.json and buildup.png and moves DIR.partial to DIR.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mpi4py import MPI
 

@@ -15,8 +15,8 @@ composes a Simulation with the observers of a results folder (spindiff.runner).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from mpi4py import MPI
@@ -25,10 +25,10 @@ from . import __version__
 from .analysis.stages import final_enhancement, stage_ends, stage_fits, stage_kind
 from .case.describe import conditions
 from .case.schema import Case
+from .io.progress import peak_resident_mb
 from .mesh.domain import Domain
 from .model import TransportModel, stage_boundaries, transport_model
 from .protocol import Event, protocol_events
-from .io.progress import peak_resident_mb
 from .run_types import Observer, ProfileRecorder, RunResult, series_of
 
 __all__ = ["Simulation", "Observer", "RunResult", "build_domain", "steady_state", "stage_fits"]
@@ -78,14 +78,14 @@ class Simulation:
                  forcing: Callable | None = None, fixed_dt: float | None = None,
                  observers: Sequence[Observer] = (), started_at: float | None = None,
                  progress: bool = False):
-        from .io.progress import phase
-        from .mesh import compat
         from .fem.events import FieldEvents
         from .fem.observables import Observables
         from .fem.operators import Discretization
         from .fem.stage_assembly import StageAssembly
         from .fem.stepper import AdaptiveBDF2, WeightedRMS
         from .fem.systems import StepSystem
+        from .io.progress import phase
+        from .mesh import compat
 
         self.wall0 = started_at if started_at is not None else time.perf_counter()
         self.case, self.comm = case, comm
@@ -173,7 +173,7 @@ class Simulation:
         """<P> now over the sample, the visible region and each material (collective)."""
         return self.observables.averages(self.P)
 
-    def observe(self, *observers: Observer) -> "Simulation":
+    def observe(self, *observers: Observer) -> Simulation:
         """Attach observers; their `setup` runs at once.
 
         Args:
@@ -352,11 +352,11 @@ def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | 
     """Steady state of one protocol stage: solves S P = g. Returns (discretization, P) where
     disc.P holds the field; needs relaxation or a fixed boundary to be well posed."""
     from .errors import SolverError
-    from .mesh import compat
     from .fem.observables import Observables
     from .fem.operators import Discretization
     from .fem.stage_assembly import StageAssembly
     from .fem.systems import StepSystem
+    from .mesh import compat
 
     model = model or transport_model(case)
     domain = domain or build_domain(case, comm, mesh_model, model=model)

@@ -13,9 +13,10 @@ there (at most MAX_RESTARTS times), then the profiles are made again about the n
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

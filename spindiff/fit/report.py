@@ -206,7 +206,7 @@ def write_fitted_cases(problem: Problem, out: FitOutcome, folder: Path) -> list[
         raw["case"]["name"] = f"{raw['case']['name']}-fit-{d.name}"[:100]
         geo = raw.get("geometry", {})
         if isinstance(geo.get("file"), str) and not Path(geo["file"]).is_absolute():
-            geo["file"] = str((d.case_path.resolve().parent / geo["file"]))
+            geo["file"] = str(d.case_path.resolve().parent / geo["file"])
         lines = [f"# Fitted by spindiff {__version__} fit {problem.spec.name} "
                  f"(data set {d.name}: {d.data_path.name}).",
                  f"# Based on {d.case_path}; fitted keys:"]

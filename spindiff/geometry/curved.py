@@ -16,7 +16,7 @@ result is a function of the second-order mesh Gmsh produced only: the same on ev
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

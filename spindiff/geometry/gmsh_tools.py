@@ -11,17 +11,18 @@ import contextlib
 import inspect
 import itertools
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
 
 from ..errors import MeshError
 from ..mesh import compat
+from ..mesh.heap import trim_heap
 from ..mesh.refine import TetMesh, refine_uniform, second_order
 from .curved import relax_inverted, single_thread
-from ..mesh.heap import trim_heap
 
 #: 3D mesher: Delaunay (1). HXT (10) is faster but not reproducible in Gmsh 4.8 (its vertex
 #: order follows memory addresses), which would make runs differ from one launch to the next.

@@ -25,19 +25,18 @@ This spares the periodic constraint, which dolfinx_mpc could not build on large 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from mpi4py import MPI
 
 from ..mesh.domain import Domain
-from .centres import box_lengths_array
 from ..physics.shapes import ParticleShape
-from .gmsh_tools import generate, gmsh_shape, restricted_size, run_gmsh, shape_distance
-from .inclusions import (INTERFACE_GROWTH, MATRIX_TAG, PARTICLE_TAG, _outer_faces, _shape,
-                         check_particle_fits)
 from .box import HOLE_GAP, _check_sizes, _fmt
+from .centres import box_lengths_array
+from .gmsh_tools import generate, gmsh_shape, restricted_size, run_gmsh, shape_distance
+from .inclusions import INTERFACE_GROWTH, MATRIX_TAG, PARTICLE_TAG, _outer_faces, _shape, check_particle_fits
 
 #: the band keeps at least this fraction of the particle (radius, half-thickness) as Gmsh core
 #: and of the matrix gap to the box faces as Gmsh cells

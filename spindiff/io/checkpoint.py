@@ -92,6 +92,7 @@ def load(folder: Path, comm: MPI.Comm, template, coordinates: np.ndarray) -> tup
     SpindiffError when some dof has no counterpart (another mesh)."""
     import h5py
     from scipy.spatial import cKDTree
+
     from ..errors import SpindiffError
     payload = None
     if comm.rank == 0:

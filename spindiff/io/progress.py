@@ -81,7 +81,7 @@ class phase:
         self.stream = stream if stream is not None else sys.stderr
         self._live = self.active and self.stream.isatty()
 
-    def __enter__(self) -> "phase":
+    def __enter__(self) -> phase:
         self._t0 = time.perf_counter()
         if self._live:
             print(f"  {self.label} ...", end="", file=self.stream, flush=True)

@@ -11,18 +11,19 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from typing import Any, Callable, Sequence
-
-import numpy as np
-import ufl
-from mpi4py import MPI
-from petsc4py import PETSc
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import basix
 import dolfinx
-import dolfinx.graph
-from dolfinx import fem, mesh as dmesh
 import dolfinx.fem.petsc  # noqa: F401  (registers fem.petsc)
+import dolfinx.graph
+import numpy as np
+import ufl
+from dolfinx import fem
+from dolfinx import mesh as dmesh
+from mpi4py import MPI
+from petsc4py import PETSc
 
 # The JIT compiler (FFCx via setuptools) logs every compilation at INFO, partly on the root
 # logger; keep user output to what spindiff prints.
@@ -283,6 +284,7 @@ def periodic_constraint(V: fem.FunctionSpace, lower: np.ndarray, period: np.ndar
     geometrical search builds a bounding-box tree over every cell (about 0.35 kB per cell).
     """
     import dolfinx_mpc
+
     from .periodic import match_faces
     imap = V.dofmap.index_map
     pairs = match_faces(V.tabulate_dof_coordinates(), imap.size_local, imap.local_range[0],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -54,13 +54,13 @@ class Domain:
     materials: dict[str, list[int]]
     barrier_tags: list[int] = field(default_factory=list)
     barrier_by_distance: bool = False
-    period: Optional[np.ndarray] = None
-    box_lower: Optional[np.ndarray] = None
+    period: np.ndarray | None = None
+    box_lower: np.ndarray | None = None
     exact_volume: float = float("nan")
     description: str = ""
     region_names: dict[int, str] = field(default_factory=dict)
     conforming_radii: list[float] = field(default_factory=list)
-    reduction: Optional[ParticleShape] = None
+    reduction: ParticleShape | None = None
     weight_scale: float = 1.0
 
     def facets(self) -> Any:

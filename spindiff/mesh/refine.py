@@ -18,8 +18,8 @@ large run; refining its coarse mesh with numpy costs about 1 s and 60 bytes per 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 

@@ -56,8 +56,9 @@ This module is pure numpy; matplotlib is imported lazily inside the plot functio
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -156,7 +157,7 @@ class FlipFlopParams:
         g = gamma_nucleus(self.nucleus)
         return dipolar_prefactor(g, g) / self.a**3
 
-    def with_(self, **changes) -> "FlipFlopParams":
+    def with_(self, **changes) -> FlipFlopParams:
         """Copy with some fields changed."""
         return replace(self, **changes)
 

@@ -22,7 +22,8 @@ then accepts its name as geometry.shape. Pure numpy and scipy.
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 

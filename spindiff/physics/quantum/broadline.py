@@ -32,8 +32,16 @@ import numpy as np
 from ..constants import nuclear_larmor, nuclear_thermal_polarization
 from .agents import Conditions, PolarizingAgent, electron_reference_frequency, lineshape
 from .couplings import en_prefactor
-from .spectral_diffusion import (DEFAULT_R0, DipolarBath, ElectronModel, ElectronState,
-                                 bloch_rate, dipolar_bath, electron_steady, packet_grid)
+from .spectral_diffusion import (
+    DEFAULT_R0,
+    DipolarBath,
+    ElectronModel,
+    ElectronState,
+    bloch_rate,
+    dipolar_bath,
+    electron_steady,
+    packet_grid,
+)
 
 TWO_PI = 2.0 * np.pi
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .agents import (Conditions, PolarizingAgent, central_transition_fraction, flipflop_scale,
-                     lineshape, spin_params)
+from .agents import Conditions, PolarizingAgent, central_transition_fraction, flipflop_scale, lineshape, spin_params
 from .couplings import ee_dipolar_from_angle, hyperfine_from_angle
 from .model import SpinBatch
 from .operators import SpinSystem
