@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .physics import flipflop
+
 if TYPE_CHECKING:
     from .model import StageSpec
 
@@ -97,7 +99,6 @@ class Suppression:
     electron_polarization: float
 
     def __call__(self, r: np.ndarray) -> np.ndarray:
-        from .physics import flipflop
         if getattr(self.params, "orientation", "rms") == "powder":
             return _powder_table(self.params, self.electron_polarization)(r)
         return flipflop.suppression_factor(r, self.electron_polarization, self.params)
@@ -107,7 +108,6 @@ _TABLES: dict = {}
 
 
 def _powder_table(params, pbar: float):
-    from .physics import flipflop
     key = (params, pbar)
     if key not in _TABLES:
         _TABLES[key] = flipflop.suppression_interpolator(params, pbar)

@@ -15,6 +15,9 @@ so that the physics layer's figures and the results folder's share one style.
 """
 from __future__ import annotations
 
+import functools
+import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -175,7 +178,6 @@ def subtitle(fig, conditions: dict | None, title: str = "", extra: str = "",
              fontsize: float = 8.0) -> None:
     """The figure's title and, below it, the sample and conditions line, wrapped to the
     figure's width."""
-    import textwrap
     width = max(int(fig.get_figwidth() * 110 / fontsize), 30)
     text = "\n".join(textwrap.fill(part, width) for part in
                      (title, conditions_text(conditions, extra)) if part)
@@ -223,7 +225,6 @@ _STAGE_NAMES = {"duration": "duration", "microwave_power": "microwave power",
 
 def pretty_unit(unit: str) -> str:
     """"nm^6/s" -> "nm⁶/s" for figure labels."""
-    import re
     return re.sub(r"\s*(?:\^|\*\*)\s*([+-]?\d+)",
                   lambda m: m.group(1).lstrip("+").translate(_SUPERSCRIPT), unit)
 
@@ -274,7 +275,6 @@ def value_error(value: float, error: float | None) -> str:
 
 def in_style(fn):
     """Decorator: the function draws (and saves) its figures with the spindiff rc settings."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

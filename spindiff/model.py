@@ -19,6 +19,8 @@ import numpy as np
 
 from .case.schema import Case
 from .centre_laws import ElectronControlledCentres, InverseSixthCentres, RateTableCentres, StageLaws
+from .physics.electron import saturation_factor, thermal_electron_polarization
+from .physics.flipflop import FlipFlopParams, far_field_rate
 from .rates import tables_for_case
 from .sources import SourceLaw, VolumeSource, source_law
 
@@ -196,7 +198,6 @@ def flipflop_params(case: Case):
     e = case.electron
     if e is None:
         return None
-    from .physics.flipflop import FlipFlopParams
     return FlipFlopParams(a=e.internuclear_distance, gamma2=e.gamma2, gamma2_unit="Hz",
                           tau_c=e.correlation_time, nucleus=case.conditions.nucleus,
                           b0=case.conditions.B0, orientation=e.orientation)
@@ -210,7 +211,6 @@ def stage_electron_polarization(case: Case, stage) -> float | None:
         return None
     if stage.electron_polarization is not None:
         return float(stage.electron_polarization)
-    from .physics.electron import saturation_factor, thermal_electron_polarization
     pe0 = thermal_electron_polarization(case.conditions.B0, case.conditions.temperature, e.g)
     if not stage.microwaves:
         return pe0
@@ -236,7 +236,6 @@ def transport_model(case: Case, rate_tables: dict | None = None,
     for name, m in case.materials.items():
         D0 = m.D0
         if case.electron is not None and case.electron.scale == "absolute":
-            from .physics.flipflop import far_field_rate
             D0 = far_field_rate(params) * params.a ** 2
             notes["D0_absolute_nm2_per_s"] = D0
         materials[name] = MaterialProps(name, m.nuclear_density, D0, m.T1n)

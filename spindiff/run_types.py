@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .io.results import dataframe
+
 if TYPE_CHECKING:
     from .protocol import Event
     from .simulation import Simulation
@@ -50,7 +52,6 @@ class RunResult:
         Raises:
             ImportError: without pandas (one line).
         """
-        from .io.results import dataframe
         return dataframe(self, what)
 
 

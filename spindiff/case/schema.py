@@ -30,10 +30,15 @@ from pydantic import (
 
 from .. import units
 from ..errors import CaseError
+from ..physics.cells import cube_cell_side, sphere_cell_radius
+from ..physics.composition import COMPONENTS, PRESETS
+from ..physics.constants import nuclear_thermal_polarization
+from ..physics.nuclei import lookup
 from ..physics.shapes import SHAPES
 from ..sources import SOURCE_LAWS
 from . import rules
 from .dotted import apply_changes
+from .materials import fill_material_densities
 from .messages import first_error
 
 
@@ -99,7 +104,6 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 def _nucleus(value: Any) -> str:
     """A tabulated nucleus (spindiff.physics.nuclei) by its usual name: "1H", "27Al", "Al27"."""
-    from ..physics.nuclei import lookup
     try:
         return lookup(value).name
     except ValueError as exc:
@@ -230,7 +234,6 @@ class Centres(Section):
 
 
 def _material_preset(value: Any) -> Any:
-    from ..physics.composition import PRESETS
     if value not in PRESETS:
         raise ValueError(f"one of {', '.join(PRESETS)} (or a composition)")
     return value
@@ -238,7 +241,6 @@ def _material_preset(value: Any) -> Any:
 
 def _component_table(value: Any) -> Any:
     """{component: number} with components of spindiff.physics.composition.COMPONENTS."""
-    from ..physics.composition import COMPONENTS
     if not isinstance(value, dict) or not value:
         raise ValueError('a table of components, e.g. { "glycerol-d8" = 6, "D2O" = 3, "H2O" = 1 }')
     for name, amount in value.items():
@@ -591,7 +593,6 @@ class Case(Section):
     @model_validator(mode="after")
     def _densities_from_compositions(self) -> Case:
         """nuclear_density of every material given by preset or composition."""
-        from .materials import fill_material_densities
         fill_material_densities(self)
         return self
 
@@ -671,7 +672,6 @@ class Case(Section):
     @property
     def cell_radius(self) -> float:
         """Radius R (nm) of the spherical cell (of the equal-volume sphere for a cube)."""
-        from ..physics.cells import sphere_cell_radius
         if self.geometry.kind == "periodic_cube":
             return (3.0 / (4.0 * 3.141592653589793)) ** (1.0 / 3.0) * self.cube_side
         if self.geometry.kind != "sphere_cell" and self.geometry.concentration is None:
@@ -683,7 +683,6 @@ class Case(Section):
     @property
     def cube_side(self) -> float:
         """Side L (nm) of the periodic cube (Takeda): `side` or c^(-1/3)."""
-        from ..physics.cells import cube_cell_side
         if self.geometry.side is not None:
             return self.geometry.side
         return cube_cell_side(self.geometry.concentration)
@@ -702,7 +701,6 @@ class Case(Section):
     @property
     def thermal_polarization(self) -> float:
         """Nuclear Boltzmann polarization P0 (explicit [relaxation] P0 wins over [conditions])."""
-        from ..physics.constants import nuclear_thermal_polarization
         if self.relaxation.P0 != "thermal":
             return float(self.relaxation.P0)
         c = self.conditions

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import CaseError
+from ..sources import SOURCE_LAWS
 
 if TYPE_CHECKING:
     from .schema import Case
@@ -31,7 +32,6 @@ DEFAULT_NUCLEUS = "1H"
 
 
 def _source_law(case: Case):
-    from ..sources import SOURCE_LAWS
     return SOURCE_LAWS[case.source.model]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from mpi4py import MPI
+from scipy.spatial import cKDTree
 
 from ..errors import MeshError
 from ..mesh import compat
@@ -202,7 +203,6 @@ def set_periodic_faces(gmsh, lower: np.ndarray, lengths: np.ndarray,
 def check_periodic_mesh(gmsh, pairs: Sequence[tuple[int, int, np.ndarray]], scale: float) -> None:
     """Every node (high-order ones included) of each upper surface must be the translate of a
     node of its lower partner, to 1e-9 scale; raises RuntimeError otherwise."""
-    from scipy.spatial import cKDTree
     for s, m, shift in pairs:
         _, xs, _ = gmsh.model.mesh.getNodes(2, s, includeBoundary=True)
         _, xm, _ = gmsh.model.mesh.getNodes(2, m, includeBoundary=True)

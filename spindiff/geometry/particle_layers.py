@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from mpi4py import MPI
+from scipy.spatial import cKDTree
 
 from ..mesh.domain import Domain
 from ..physics.shapes import ParticleShape
@@ -212,7 +213,6 @@ def _fill_band(gmsh, form: ParticleShape, mid: np.ndarray, radii: np.ndarray, a:
                order: int) -> int:
     """Add the band's nodes and tetrahedra (order 1 or 2) to the Gmsh model in two discrete
     volumes, inside and outside the interface: (particle volume, matrix volume, cells)."""
-    from scipy.spatial import cKDTree
     mesh = gmsh.model.mesh
     r_in, r_out = float(radii[0]), float(radii[-1])
     v_in, x_in, tri_tags, mids_in, pos = _surface(gmsh, band.s_in, order)

@@ -16,6 +16,8 @@ numbers cannot be mistaken for those.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Sequence
@@ -24,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import ufl
+from dolfinx import fem
+from dolfinx.io import XDMFFile
 from mpi4py import MPI
 
 from ..errors import MeshError
@@ -122,7 +126,6 @@ def inspect_user_mesh(path: str | os.PathLike, materials: dict[str, GroupRef | S
 
 def write_domain_xdmf(domain: Domain, path: str | os.PathLike) -> None:
     """Write the mesh with its cell and facet tags to XDMF for ParaView (collective)."""
-    from dolfinx.io import XDMFFile
     msh = domain.mesh
     tdim = msh.topology.dim
     msh.topology.create_connectivity(tdim - 1, tdim)
@@ -309,8 +312,6 @@ def _meshio_to_msh(path: Path, out: str, dim: int) -> None:
 def _meshio_read(path: Path):
     """meshio.read without meshio's console output, and MeshError instead of the exit meshio
     takes on a file it cannot read."""
-    import contextlib
-    import io
 
     import meshio
     sink = io.StringIO()
@@ -326,7 +327,6 @@ def _meshio_read(path: Path):
 # --- collective checks ------------------------------------------------------------------------
 
 def _one(msh):
-    from dolfinx import fem
     return fem.Constant(msh, 1.0)
 
 

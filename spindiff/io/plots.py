@@ -14,6 +14,7 @@ sweeps: spindiff.io.sweep_plots. Every figure is written as PNG and, on request,
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -190,7 +191,6 @@ def _stage_panel(ax, series, stage: dict, stages: Sequence[dict], fit: dict | No
 
 
 def _stage_note(stage: dict, series, fit: dict | None = None) -> str:
-    import textwrap
     notes = []
     if stage.get("saturate", "none") != "none":
         jump = _saturation_jump(series, stage)

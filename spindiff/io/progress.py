@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import resource
 import sys
 import time
 
@@ -103,5 +104,4 @@ class phase:
 
 def peak_resident_mb() -> float:
     """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
-    import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..physics.shapes import ParticleShape, Sphere
+from .neighbours import CentreNeighbours
 
 #: cell-tag values used by the built-in builders
 TAG_VISIBLE = 1      # r > r_h
@@ -119,7 +120,6 @@ class Domain:
         """The centres in k-d trees (spindiff.mesh.neighbours): nearest distances and cut-off
         sums over centres at a cost per point independent of the number of centres. Rebuilt
         when `centres` is replaced."""
-        from .neighbours import CentreNeighbours
         key = (id(self.centres), np.shape(self.centres))
         cached = getattr(self, "_neighbours", None)
         if cached is None or cached[0] != key:
