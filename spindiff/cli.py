@@ -10,6 +10,9 @@
     spindiff plot RESULTS_DIR       redraw a results folder's figures (--what, --format pdf)
     spindiff particle-series CASE   T_B and enhancement against particle size (docs/heterogeneous.md)
     spindiff derive CASE            D0 and barrier radius implied by individual nuclei (docs/spins.md)
+
+Each command imports what it needs when it runs, so that `spindiff --help` and `spindiff check`
+start without pydantic's models of the whole package, MPI or DOLFINx.
 """
 from __future__ import annotations
 
