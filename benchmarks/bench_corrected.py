@@ -26,8 +26,8 @@ def main() -> None:
     args = p.parse_args()
 
     from spindiff.case import load_case
-    from spindiff.simulation import build_domain
     from spindiff.runner import run
+    from spindiff.simulation import build_domain
 
     comm = MPI.COMM_WORLD
     over = {"source.polarization": args.psrc}

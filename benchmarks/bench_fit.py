@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import copy
 import time
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "cases" / "fit_example"

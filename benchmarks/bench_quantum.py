@@ -14,8 +14,7 @@ import numpy as np
 
 from spindiff.physics.constants import nuclear_larmor
 from spindiff.physics.electron import electron_larmor
-from spindiff.physics.quantum import (SpinBatch, SpinParams, SpinSystem, couplings, solve_effective,
-                                      solve_steady, zcw)
+from spindiff.physics.quantum import SpinBatch, SpinParams, SpinSystem, couplings, solve_effective, solve_steady, zcw
 from spindiff.physics.quantum.liouville import term_library
 
 TP = 2 * np.pi

@@ -27,8 +27,8 @@ def one(size: float, bulk: float, duration: float) -> dict:
     from mpi4py import MPI
 
     from spindiff.case import load_case
-    from spindiff.simulation import build_domain
     from spindiff.runner import run
+    from spindiff.simulation import build_domain
 
     comm = MPI.COMM_WORLD
     case = load_case(CASE, {"mesh.size_barrier": f"{size} nm", "mesh.size_bulk": f"{bulk} nm",

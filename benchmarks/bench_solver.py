@@ -32,8 +32,8 @@ def one(size: float, case_path: Path, degree: int = 1) -> dict:
     from mpi4py import MPI
 
     from spindiff.case import load_case
-    from spindiff.simulation import build_domain
     from spindiff.runner import run
+    from spindiff.simulation import build_domain
 
     comm = MPI.COMM_WORLD
     scale = 2.0 if degree == 2 else 1.0

@@ -16,11 +16,10 @@
 # which file is which data set and which case keys are free (docs/fitting.md).
 
 # %%
-import tomllib
-
 import matplotlib.pyplot as plt
 import nmrglue as ng
 import numpy as np
+import tomllib
 
 import spindiff.fit
 from _paths import QUICK, cases_dir

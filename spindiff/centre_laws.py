@@ -7,10 +7,13 @@ controlled by the electron polarization (Chessari), or tables from the quantum r
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .physics import flipflop
 
 if TYPE_CHECKING:
     from .model import StageSpec
@@ -53,10 +56,10 @@ class StageLaws:
     paramagnetic_rate: R1_para(r) in 1/s; suppression: s_e(r) multiplying D near the centre
     (None: no suppression outside the barrier).
     """
-    source_rate: Optional[RadialLaw]
-    source_target: Union[RadialLaw, float]
+    source_rate: RadialLaw | None
+    source_target: RadialLaw | float
     paramagnetic_rate: RadialLaw
-    suppression: Optional[RadialLaw] = None
+    suppression: RadialLaw | None = None
     #: homogenized materials: ((material, k 1/s, P_src, extra R1 1/s), ...), uniform in it
     uniform: tuple = ()
 
@@ -68,7 +71,7 @@ class InverseSixthCentres:
     source_C6: float
     relaxation_C6: float
     b: float
-    region: Optional[RegionRate] = None
+    region: RegionRate | None = None
 
     def laws(self, stage: StageSpec) -> StageLaws:
         on = stage.source_on and not stage.pulsed
@@ -96,7 +99,6 @@ class Suppression:
     electron_polarization: float
 
     def __call__(self, r: np.ndarray) -> np.ndarray:
-        from .physics import flipflop
         if getattr(self.params, "orientation", "rms") == "powder":
             return _powder_table(self.params, self.electron_polarization)(r)
         return flipflop.suppression_factor(r, self.electron_polarization, self.params)
@@ -106,7 +108,6 @@ _TABLES: dict = {}
 
 
 def _powder_table(params, pbar: float):
-    from .physics import flipflop
     key = (params, pbar)
     if key not in _TABLES:
         _TABLES[key] = flipflop.suppression_interpolator(params, pbar)
@@ -120,7 +121,7 @@ class ElectronControlledCentres:
     1 - P_e^2 (Eq. 6); source laws as in `base`. A rate table of the quantum module is used as
     it is: its R1_para is the microwave-off rate and the extra relaxation under microwaves is
     part of its k and P_src, so it is not scaled again."""
-    base: Union[InverseSixthCentres, "RateTableCentres"]
+    base: InverseSixthCentres | RateTableCentres
     params: object
 
     def laws(self, stage: StageSpec) -> StageLaws:

@@ -10,6 +10,9 @@
     spindiff plot RESULTS_DIR       redraw a results folder's figures (--what, --format pdf)
     spindiff particle-series CASE   T_B and enhancement against particle size (docs/heterogeneous.md)
     spindiff derive CASE            D0 and barrier radius implied by individual nuclei (docs/spins.md)
+
+Each command imports what it needs when it runs, so that `spindiff --help` and `spindiff check`
+start without pydantic's models of the whole package, MPI or DOLFINx.
 """
 from __future__ import annotations
 
@@ -198,9 +201,10 @@ def cmd_rates(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from mpi4py import MPI
+
     from . import sweep
     from .case import load_case
-    from mpi4py import MPI
     case = load_case(args.case, {**parse_set(args.set), **petsc_overrides(args.petsc)})
     variants = sweep.expand(case, args.case)
     out = Path(args.out) if args.out else Path("results") / f"{case.case.name}-sweep"

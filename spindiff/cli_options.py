@@ -2,13 +2,17 @@
 command that continues an interrupted run (for its STATUS note)."""
 from __future__ import annotations
 
+import re
+import shlex
+
+import tomllib
+
 from .errors import SpindiffError
 
 
 def petsc_overrides(items: list[str] | None) -> dict:
     """--petsc KEY=VALUE pairs -> solver.petsc_options.KEY overrides (the names and values are
     then checked like the case file's, spindiff.case.petsc.check_petsc_options)."""
-    import re
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -24,7 +28,6 @@ def parse_set(items: list[str]) -> dict:
     """--set key=value pairs; values are parsed as TOML values when possible (else kept as
     text). The key is a dotted path with non-empty parts; where it leads is checked when the
     case is loaded (spindiff.case.dotted.set_dotted)."""
-    import tomllib
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -45,7 +48,6 @@ def parse_vary(text: str) -> tuple[str, list]:
     """--vary KEY=V1,V2,...: the key and its values, each parsed as a TOML value when it is
     one (0.5, "5 nm^2/s") and kept as text otherwise (5 nm^2/s); commas inside quotes or
     brackets do not split."""
-    import tomllib
     key, sep, values = text.partition("=")
     key = key.strip()
     parts, depth, quote, current = [], 0, "", ""
@@ -80,7 +82,6 @@ def parse_vary(text: str) -> tuple[str, list]:
 
 def resume_command(args, out) -> str:
     """The command that continues this run: the same case and overrides, --resume OUT."""
-    import shlex
     words = ["spindiff", "run", args.case]
     for item in args.set or []:
         words += ["--set", item]

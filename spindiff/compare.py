@@ -13,16 +13,22 @@ repeats this over values of one case key (e.g. the source polarization).
 from __future__ import annotations
 
 import csv
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
 
 from .analysis.fits import time_to_fraction
 from .case.schema import Case
+from .figure_style import DPI, coincide, colours, is_log_spaced, log_ticks, quantity_name, styled, subtitle
+from .io.progress import phase
 from .io.results import dumps_json
+from .runner import run
+from .simulation import build_domain
 
 MODELS = ("conventional", "corrected")
 METRICS = ("T_B_s", "T_B_stderr_s", "T_B_stretched_s", "beta", "P_end_buildup",
@@ -91,11 +97,7 @@ def metrics(series: dict[str, np.ndarray], summary: dict, key: str = "P_sample")
 def compare(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,
             progress: bool = False, label: str = "") -> Comparison:
     """Run both diffusion models on the same mesh and tabulate the differences."""
-    import sys
 
-    from .io.progress import phase
-    from .runner import run
-    from .simulation import build_domain
     with phase(comm, "meshing (shared by both models)", progress):
         domain = build_domain(case, comm, mesh_model)
     curves, table, summaries = {}, {}, {}
@@ -176,8 +178,6 @@ def plot(comparisons: list[Comparison], path: Path, title: str = "",
     """compare.png: both curves of every comparison (conventional wide and light, corrected
     thin and dark on top) and, below, corrected - conventional in absolute terms (left axis)
     and relative to the conventional value (right axis, %)."""
-    from .figure_style import (DPI, coincide, colours, is_log_spaced, log_ticks, styled,
-                               subtitle)
     single = len(comparisons) == 1
     with styled() as plt:
         fig, (ax, axd) = plt.subplots(2, 1, figsize=(6.6, 6.2), sharex=True,
@@ -229,7 +229,6 @@ def plot(comparisons: list[Comparison], path: Path, title: str = "",
 
 def _pretty(label: str) -> str:
     """ "source.polarization=0.5" -> "source polarization P_src = 0.5" for a legend."""
-    from .figure_style import quantity_name
     key, sep, value = label.partition("=")
     return f"{quantity_name(key.strip())} = {value.strip()}" if sep else label
 

@@ -9,15 +9,19 @@ a CSV, a figure and the ratio that HypRes turns on (D at r_h with the microwaves
 from __future__ import annotations
 
 import csv
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .case.describe import conditions
 from .case.schema import Case
 from .errors import CaseError
+from .figure_style import DPI, conditions_text
 from .model import flipflop_params, transport_model
 from .physics import flipflop
+from .physics.flipflop_plots import plot_diffusion_family
 
 
 @dataclass
@@ -59,14 +63,10 @@ def diffusion_family(case: Case, points: int = 300) -> DiffusionFamily:
 
 def write(case: Case, family: DiffusionFamily, out: Path) -> None:
     """diffusion_family.png and diffusion_family.csv in the folder `out`."""
-    from .physics.flipflop_plots import plot_diffusion_family
     params = flipflop_params(case)
     grid = [p for p in family.polarizations if p not in family.stage_polarizations
             or p in np.round(np.arange(0.0, 1.0001, 0.1), 10)]
-    import textwrap
 
-    from .case.describe import conditions
-    from .figure_style import DPI, conditions_text
     fig = plot_diffusion_family(params, family.r, grid, None, relative=family.relative,
                                 r_h=family.visible_radius, r_mv=family.cell_radius,
                                 title=f"{case.case.name}: D(r; P_e) for electron "

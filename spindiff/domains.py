@@ -1,14 +1,20 @@
 """From a case to a meshed `Domain`: the geometry kind picks the builder, [centres] the centre
-positions (seeded random, lattice, given), [mesh] the element sizes."""
-from __future__ import annotations
+positions (seeded random, lattice, given), [mesh] the element sizes.
 
+Each Gmsh/DOLFINx builder (spindiff.geometry) is imported by the function that uses it, so that
+a case loads only its own geometry's code and this module imports without DOLFINx."""
+from __future__ import annotations
 
 import numpy as np
 from mpi4py import MPI
 
 from .case.load import mesh_file_path
 from .case.schema import Case
+from .errors import CaseError
+from .geometry import centres as cg
 from .mesh.domain import Domain
+from .model import StageSpec
+from .physics.shapes import shape
 from .sources import source_law
 
 
@@ -71,7 +77,6 @@ def _periodic_cube(case: Case, comm, mesh_model: str) -> Domain:
 
 def centre_positions(case: Case, sides: np.ndarray, exclude=None) -> np.ndarray:
     """(N, 3) centre positions (nm) for the box-shaped geometries."""
-    from .geometry import centres as cg
     c, g = case.centres, case.geometry
     if c.placement == "none" or c.representation == "homogenized":
         return np.empty((0, 3))
@@ -136,7 +141,6 @@ def interface_mesh(case: Case, ncentres: int = 0) -> str:
     choice = case.mesh.interface
     layered_ok = ncentres == 0
     if choice == "layers" and not layered_ok:
-        from .errors import CaseError
         raise CaseError("mesh.interface", "layers",
                         "interface layers are built for a particle in a homogenized matrix "
                         "(no explicit centres); use \"isotropic\"")
@@ -150,7 +154,6 @@ def _particle_layered(case: Case, comm, model) -> Domain:
     surface."""
     from .geometry.particle_layers import CORE_FRACTION, band_offsets, build_particle_layered
     from .geometry.particle_radial import Region, reduction_nodes
-    from .physics.shapes import shape
     m, g = case.mesh, case.geometry
     sides = np.asarray(case.box_sides)
     a = float(g.particle_size)
@@ -215,7 +218,6 @@ def _stages(case: Case, model) -> list:
     """The model's stages, or stand-ins with the case's output times."""
     if model is not None:
         return model.stages
-    from .model import StageSpec
     return [StageSpec(st.name, st.duration, True, 0.0, outputs=st.outputs, spacing=st.spacing,
                       first_output=st.first_output) for st in case.protocol.stages]
 

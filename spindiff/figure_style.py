@@ -15,9 +15,12 @@ so that the physics layer's figures and the results folder's share one style.
 """
 from __future__ import annotations
 
+import functools
+import re
+import textwrap
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -100,7 +103,7 @@ def colours(n: int, cmap: str = "viridis", stop: float = 0.9) -> list:
 
 def log_ticks(axis) -> None:
     """Plain-number major ticks at 1, 2, 5 x 10^k on a log axis (minor ticks unlabelled)."""
-    from matplotlib.ticker import LogLocator, NullFormatter, FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
     axis.set_major_formatter(FuncFormatter(_plain))
     axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 1.0, numticks=12))
@@ -175,7 +178,6 @@ def subtitle(fig, conditions: dict | None, title: str = "", extra: str = "",
              fontsize: float = 8.0) -> None:
     """The figure's title and, below it, the sample and conditions line, wrapped to the
     figure's width."""
-    import textwrap
     width = max(int(fig.get_figwidth() * 110 / fontsize), 30)
     text = "\n".join(textwrap.fill(part, width) for part in
                      (title, conditions_text(conditions, extra)) if part)
@@ -223,7 +225,6 @@ _STAGE_NAMES = {"duration": "duration", "microwave_power": "microwave power",
 
 def pretty_unit(unit: str) -> str:
     """"nm^6/s" -> "nm⁶/s" for figure labels."""
-    import re
     return re.sub(r"\s*(?:\^|\*\*)\s*([+-]?\d+)",
                   lambda m: m.group(1).lstrip("+").translate(_SUPERSCRIPT), unit)
 
@@ -274,7 +275,6 @@ def value_error(value: float, error: float | None) -> str:
 
 def in_style(fn):
     """Decorator: the function draws (and saves) its figures with the spindiff rc settings."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

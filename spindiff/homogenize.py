@@ -25,6 +25,7 @@ from mpi4py import MPI
 
 from .analysis.fits import fit_buildup
 from .case.schema import Case
+from .model import transport_model
 from .simulation import Simulation
 
 #: the trapezoidal rule: numpy 2 renamed np.trapz (deprecated) to np.trapezoid
@@ -75,7 +76,6 @@ def _cell_case(case: Case, stage_index: int, microwaves: bool, duration: float,
 
 def _rate_guess(case: Case) -> float:
     """Rapid-diffusion estimate of the cell's total rate (1/s), to size the runs."""
-    from .model import transport_model
     model = transport_model(case)
     laws = model.laws(model.stages[0])
     b, R = max(case.barrier_radius, 1e-3), case.cell_radius

@@ -11,16 +11,19 @@ diffusion coefficient (`DiffusionLaw`); the source law of spindiff.sources. Ever
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional, Sequence, Union
+from typing import ClassVar
 
 import numpy as np
 
 from .case.schema import Case
-from .centre_laws import (ElectronControlledCentres, InverseSixthCentres, RateTableCentres,
-                          StageLaws)
+from .centre_laws import ElectronControlledCentres, InverseSixthCentres, RateTableCentres, StageLaws
+from .physics.electron import saturation_factor, thermal_electron_polarization
+from .physics.flipflop import FlipFlopParams, far_field_rate
 from .rates import tables_for_case
 from .sources import SourceLaw, VolumeSource, source_law
+
 
 @dataclass(frozen=True)
 class MaterialProps:
@@ -126,10 +129,10 @@ class StageSpec:
     saturate: str = "none"
     outputs: int = 60
     spacing: str = "log"
-    electron_polarization: Optional[float] = None
-    pulse_rate: Optional[float] = None
+    electron_polarization: float | None = None
+    pulse_rate: float | None = None
     pulse_exchange: float = 1.0
-    first_output: Optional[float] = None
+    first_output: float | None = None
 
     @property
     def pulsed(self) -> bool:
@@ -161,7 +164,7 @@ class TransportModel:
     barrier: str
     barrier_diffusion: float
     visible_radius: float
-    centre_physics: Union[InverseSixthCentres, ElectronControlledCentres, RateTableCentres]
+    centre_physics: InverseSixthCentres | ElectronControlledCentres | RateTableCentres
     thermal_polarization: float
     initial_polarization: float
     stages: list[StageSpec]
@@ -195,13 +198,12 @@ def flipflop_params(case: Case):
     e = case.electron
     if e is None:
         return None
-    from .physics.flipflop import FlipFlopParams
     return FlipFlopParams(a=e.internuclear_distance, gamma2=e.gamma2, gamma2_unit="Hz",
                           tau_c=e.correlation_time, nucleus=case.conditions.nucleus,
                           b0=case.conditions.B0, orientation=e.orientation)
 
 
-def stage_electron_polarization(case: Case, stage) -> Optional[float]:
+def stage_electron_polarization(case: Case, stage) -> float | None:
     """P_e during a stage (None without an [electron] table): thermal with microwaves off,
     the Bloch steady state under microwaves, or the stage's explicit value."""
     e = case.electron
@@ -209,7 +211,6 @@ def stage_electron_polarization(case: Case, stage) -> Optional[float]:
         return None
     if stage.electron_polarization is not None:
         return float(stage.electron_polarization)
-    from .physics.electron import saturation_factor, thermal_electron_polarization
     pe0 = thermal_electron_polarization(case.conditions.B0, case.conditions.temperature, e.g)
     if not stage.microwaves:
         return pe0
@@ -220,8 +221,8 @@ def stage_electron_polarization(case: Case, stage) -> Optional[float]:
     return float(pe0 * z)
 
 
-def transport_model(case: Case, rate_tables: Optional[dict] = None,
-                    homogenized: Optional[dict] = None) -> TransportModel:
+def transport_model(case: Case, rate_tables: dict | None = None,
+                    homogenized: dict | None = None) -> TransportModel:
     """Build the transport model of a validated case.
 
     rate_tables: {stage name: RateTable} for a source law that needs them (computed here from
@@ -235,7 +236,6 @@ def transport_model(case: Case, rate_tables: Optional[dict] = None,
     for name, m in case.materials.items():
         D0 = m.D0
         if case.electron is not None and case.electron.scale == "absolute":
-            from .physics.flipflop import far_field_rate
             D0 = far_field_rate(params) * params.a ** 2
             notes["D0_absolute_nm2_per_s"] = D0
         materials[name] = MaterialProps(name, m.nuclear_density, D0, m.T1n)

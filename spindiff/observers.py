@@ -14,7 +14,11 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-from .io.results import DiskError, ResultsWriter
+from .io import checkpoint
+from .io.folders import describe_os_error
+from .io.interrupt import RunInterrupted, signal_name
+from .io.progress import Progress as Bar
+from .io.results import PROFILE_COLUMNS, DiskError, ResultsWriter
 from .protocol import Event
 from .simulation import Observer, Simulation
 
@@ -45,7 +49,6 @@ class ProfileWriter(Observer):
 
     def setup(self, sim: Simulation) -> None:
         """The shells (before the step operators exist when given to the Simulation)."""
-        from .io.results import PROFILE_COLUMNS
         if len(sim.domain.centres):
             self.radii = sim.observables.radial_profile_shells(self.bins)
             self.writer.open_extra("profile.csv", PROFILE_COLUMNS)
@@ -62,7 +65,7 @@ class FieldWriter(Observer):
     """fields/P.xdmf (P.resumed<k>.xdmf after the k-th resume): P(x, t) at every output row."""
 
     def __init__(self, writer: ResultsWriter, sim: Simulation, resumes: int = 0):
-        from .mesh import compat
+        from .mesh import compat  # DOLFINx: the FEM fields only (not the spins model)
         self.writer = writer
         self.file = None
         if sim.solve_comm.size == sim.comm.size or sim.comm.rank == 0:
@@ -88,7 +91,6 @@ class Progress(Observer):
     """A progress bar (or periodic lines) over simulated time, on rank 0."""
 
     def __init__(self, sim: Simulation, enabled: bool = True):
-        from .io.progress import Progress as Bar
         self.bar = Bar(sim.comm, sim.end_time, sim.case.case.name, enabled=enabled)
 
     def on_step(self, sim: Simulation, t: float, dt: float) -> None:
@@ -127,7 +129,6 @@ class Checkpointer(Observer):
     def find(folder, comm) -> dict | None:
         """The state of the checkpoint in a claimed OUT.partial (read on rank 0, broadcast);
         None when there is none (the run then starts again in that folder)."""
-        from .io import checkpoint
         state = None
         if comm.rank == 0 and checkpoint.exists(folder.path):
             state = checkpoint.read_state(folder.path)
@@ -148,7 +149,6 @@ class Checkpointer(Observer):
     def between_steps(self, sim: Simulation) -> None:
         """Stop on a signal (any rank's), or save when the wall-clock interval has passed.
         One collective per step."""
-        from .io.interrupt import RunInterrupted, signal_name
         signum = (self.guard.signum or 0) if self.guard is not None else 0
         flags = np.array([signum, int(sim.comm.rank == 0 and self._wall_due())])
         sim.comm.Allreduce(MPI.IN_PLACE, flags, op=MPI.MAX)
@@ -163,8 +163,6 @@ class Checkpointer(Observer):
 
     def save(self, event: int, t: float, nrows: int, done: bool = True) -> None:
         """Checkpoint the state at time t while working on `event` (`done`: its row is written)."""
-        from .io import checkpoint
-        from .io.folders import describe_os_error
         sim = self.sim
         scalars, vectors = sim.stepper.state()
         attrs = {"event": event, "done": done, "t": t, "rows": nrows, "stepper": scalars,
@@ -187,7 +185,6 @@ class Checkpointer(Observer):
 
     def restore(self, state: dict) -> None:
         """Load the checkpoint into the simulation (P, stepper, rows, protocol position)."""
-        from .io import checkpoint
         sim = self.sim
         attrs, arrays = checkpoint.load(self.writer.path, sim.solve_comm, sim.P,
                                         self.coordinates)

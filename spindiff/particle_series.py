@@ -21,17 +21,25 @@ import csv
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from mpi4py import MPI
 
+from . import __version__
+from .case import load_case
 from .case.describe import conditions
 from .case.schema import Case
 from .errors import CaseError
+from .figure_style import DPI, styled, subtitle
+from .io.folders import output_folder
+from .io.identity import case_identity
 from .io.results import dumps_json
+from .model import transport_model
 from .physics.shapes import shape as shape_of
+from .sources import source_law
+from .units import parse
 
 DEFAULT_SIZES = tuple(float(x) for x in np.geomspace(10.0, 10_000.0, 13))
 #: runs last at least this many diffusion times T_D of the particle
@@ -41,7 +49,6 @@ SPAN = 6.0
 def sizes_of(case: Case, given: Sequence[str] | None = None) -> list[float]:
     """Particle sizes (nm) of the series: `given` ("10 nm", "2 um", ...), the case's [sweep]
     list of geometry.particle_size, or DEFAULT_SIZES."""
-    from .units import parse
     raw = list(given or [])
     if not raw and case.sweep is not None:
         raw = list(case.sweep.parameters.get("geometry.particle_size", []))
@@ -164,15 +171,11 @@ def run_series(case: Case, sizes: Sequence[float], out_dir: str | Path | None = 
     """Run the series; returns {"rows": [...], "wall_time_s": ...} on every rank and, with
     out_dir, writes particle_series.csv/.json/.png there (rank 0)."""
     from .homogenize import effective_rates
-    from .io.folders import output_folder
-    from .io.identity import case_identity
-    from .model import transport_model
-    from .runner import run
+    from .runner import run  # the CLI builds its parser from this module: keep it light
     if case.geometry.kind != "particle":
         raise CaseError("geometry.kind", case.geometry.kind, "particle-series needs \"particle\"")
     wall0 = time.perf_counter()
     homog = effective_rates(case) if case.centres.representation == "homogenized" else None
-    from .sources import source_law
     tables = None
     if source_law(case).needs_rate_tables:
         from .rates import tables_for_case
@@ -222,7 +225,6 @@ def write(info: dict, out: Path, title: str) -> None:
 
 def plot(info: dict, path: Path, title: str = "") -> None:
     """T_B and enhancement against R_p, log axes, with the diffusion-limited law."""
-    from .figure_style import DPI, styled, subtitle
     with styled() as plt:
         _plot(plt, info, path, title, DPI, subtitle)
 
@@ -286,8 +288,6 @@ def format_table(info: dict) -> str:
 def command(args, overrides: dict) -> int:
     """`spindiff particle-series CASE [--sizes ...] [--3d] [--out DIR] [--overwrite]`
     (overrides: the --set keys, parsed by the command line)."""
-    from . import __version__
-    from .case import load_case
     say = (lambda *a: print(*a, flush=True)) if MPI.COMM_WORLD.rank == 0 else (lambda *a: None)
     case = load_case(args.case, overrides)
     sizes = sizes_of(case, args.sizes)

@@ -9,8 +9,8 @@ so a resumed run skips exactly the events already processed.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

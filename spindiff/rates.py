@@ -8,13 +8,28 @@ run, or a sweep over other parameters, reuses them.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
-from typing import Optional
 
+import numpy as np
 
 from .case.schema import Case
+from .errors import CaseError
+from .physics.constants import MILLIMOLAR_IN_PER_NM3, nuclear_larmor
+from .physics.quantum import (
+    Conditions,
+    lineshape,
+    plot_rate_table,
+    plot_sweep_profile,
+    preset,
+    rate_table,
+    sweep_profile,
+)
+from .physics.quantum.broadline import BroadlineSettings, electron_state
+from .physics.quantum.broadline_plots import plot_broadline_sweep, plot_electron_profile
+from .physics.quantum.broadline_sweep import broadline_sweep, cached_broadline_table
 
 TWO_PI = 2.0 * math.pi
 
@@ -30,7 +45,6 @@ def cache_dir() -> Path:
 
 def agent_of(case: Case):
     """The PolarizingAgent of the case's [agent] table (preset plus overrides)."""
-    from .physics.quantum import preset
     a = case.agent
     over = {}
     if a.g is not None:
@@ -50,8 +64,6 @@ def agent_of(case: Case):
 
 def conditions_of(case: Case, nutation_hz: float, offset_hz: float):
     """quantum.Conditions for one microwave setting (frequencies in Hz)."""
-    from .physics.constants import MILLIMOLAR_IN_PER_NM3
-    from .physics.quantum import Conditions
     mat = next(iter(case.materials.values()))
     t1n = mat.T1n if math.isfinite(mat.T1n) else 1e6
     c = case.conditions
@@ -66,7 +78,7 @@ def conditions_of(case: Case, nutation_hz: float, offset_hz: float):
 def microwave_settings(case: Case) -> dict[str, tuple[float, float]]:
     """(nutation Hz, offset Hz) per stage name; stages without microwaves borrow the first
     setting (their paramagnetic R1 does not depend on it)."""
-    out: dict[str, Optional[tuple[float, float]]] = {}
+    out: dict[str, tuple[float, float] | None] = {}
     first = None
     a = case.agent
     for st in case.protocol.stages:
@@ -90,8 +102,6 @@ def microwave_settings(case: Case) -> dict[str, tuple[float, float]]:
 def broadline_settings_of(case: Case):
     """BroadlineSettings from the [agent] keys of agent.method = "broadline" (CaseError for
     agents or geometries it cannot treat)."""
-    from .errors import CaseError
-    from .physics.quantum.broadline import BroadlineSettings
     a = case.agent
     if a.preset == "MnII":
         raise CaseError("agent.preset", a.preset, 'method = "broadline" treats radicals with a '
@@ -111,7 +121,6 @@ def broadline_settings_of(case: Case):
 
 def tables_for_case(case: Case, comm=None, progress: bool = False) -> dict:
     """{stage name: RateTable}, computed on rank 0 (disk cache) and broadcast."""
-    from .physics.quantum import rate_table
     settings = microwave_settings(case)
     distinct = sorted(set(settings.values()))
     tables = {}
@@ -120,7 +129,6 @@ def tables_for_case(case: Case, comm=None, progress: bool = False) -> dict:
         for setting in distinct:
             cond = conditions_of(case, *setting)
             if case.agent.method == "broadline":
-                from .physics.quantum.broadline_sweep import cached_broadline_table
                 tables[setting] = cached_broadline_table(agent, cond, broadline_settings_of(case),
                                                          cache_dir=cache_dir())
                 continue
@@ -172,9 +180,7 @@ def write_outputs(case: Case, tables: dict, folder: Path, sweep: bool = True,
     """rates_<i>.json and rates_<i>.png for each distinct table and, for agents with discrete
     EPR lines (Mn(II)), the sweep profile (nuclear polarization against microwave offset);
     returns the names written into `folder`."""
-    import json
 
-    from .physics.quantum import plot_rate_table, plot_sweep_profile, sweep_profile
     written = []
     for i, table in enumerate({id(t): t for t in tables.values()}.values()):
         plot_rate_table(table, str(folder / f"rates_{i}.png"))
@@ -198,12 +204,7 @@ def _write_broadline(case: Case, agent, folder: Path, sweep: bool, say) -> list[
     """Broad-line model: electron line with its burnt-in polarization profile per microwave
     setting (broadline_profile_<i>.png) and the DNP sweep profile with its two extrema
     (broadline_sweep.png, .csv)."""
-    import numpy as np
 
-    from .physics.quantum import lineshape
-    from .physics.quantum.broadline import electron_state
-    from .physics.quantum.broadline_plots import plot_broadline_sweep, plot_electron_profile
-    from .physics.quantum.broadline_sweep import broadline_sweep
     settings = broadline_settings_of(case)
     written = []
     mhz = TWO_PI * 1e6
@@ -240,5 +241,4 @@ def _write_broadline(case: Case, agent, folder: Path, sweep: bool, say) -> list[
 
 
 def _omega_n(case: Case) -> float:
-    from .physics.constants import nuclear_larmor
     return nuclear_larmor(case.conditions.nucleus, case.conditions.B0)

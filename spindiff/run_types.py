@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .io.results import dataframe
 
 if TYPE_CHECKING:
     from .protocol import Event
@@ -31,10 +33,10 @@ class RunResult:
     """
     series: dict[str, np.ndarray]
     summary: dict
-    out_dir: Optional[Path] = None
-    final_field: Optional[np.ndarray] = field(default=None, repr=False)
-    coordinates: Optional[np.ndarray] = field(default=None, repr=False)
-    profile: Optional[dict] = field(default=None, repr=False)
+    out_dir: Path | None = None
+    final_field: np.ndarray | None = field(default=None, repr=False)
+    coordinates: np.ndarray | None = field(default=None, repr=False)
+    profile: dict | None = field(default=None, repr=False)
 
     def to_dataframe(self, what: str = "timeseries"):
         """The result as a pandas DataFrame (pandas is optional).
@@ -50,7 +52,6 @@ class RunResult:
         Raises:
             ImportError: without pandas (one line).
         """
-        from .io.results import dataframe
         return dataframe(self, what)
 
 
@@ -63,7 +64,7 @@ class Observer:
     rank 0 should write files or print.
     """
 
-    def setup(self, sim: "Simulation") -> None:
+    def setup(self, sim: Simulation) -> None:
         """Once, when the observer joins the simulation. For observers given to the
         Simulation this is after the discretization and its observables exist
         (`sim.disc`, `sim.observables`, `sim.columns`) and before the step operators are
@@ -74,7 +75,7 @@ class Observer:
             sim: the simulation being set up.
         """
 
-    def on_step(self, sim: "Simulation", t: float, dt: float) -> None:
+    def on_step(self, sim: Simulation, t: float, dt: float) -> None:
         """After every accepted step.
 
         Args:
@@ -83,14 +84,14 @@ class Observer:
             dt: the size of the step (s).
         """
 
-    def between_steps(self, sim: "Simulation") -> None:
+    def between_steps(self, sim: Simulation) -> None:
         """Where the state is complete (the next step size chosen): checkpoints, signals.
 
         Args:
             sim: the simulation.
         """
 
-    def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
+    def on_row(self, sim: Simulation, event: Event | None, row: list) -> None:
         """After an output row is recorded.
 
         Args:
@@ -100,7 +101,7 @@ class Observer:
             row: the values of the row, in the order of `sim.columns`.
         """
 
-    def close(self, sim: "Simulation") -> None:
+    def close(self, sim: Simulation) -> None:
         """When the simulation ends, normally or not.
 
         Args:
@@ -126,10 +127,10 @@ class ProfileRecorder(Observer):
     def __init__(self, bins: int):
         self.bins, self.radii, self.times, self.values = bins, np.empty(0), [], []
 
-    def setup(self, sim: "Simulation") -> None:  # the shells around the centres
+    def setup(self, sim: Simulation) -> None:  # the shells around the centres
         self.radii = np.asarray(sim.observables.radial_profile_shells(self.bins), dtype=float)
 
-    def on_row(self, sim: "Simulation", event: Event | None, row: list) -> None:
+    def on_row(self, sim: Simulation, event: Event | None, row: list) -> None:
         self.times.append(float(row[0]))
         self.values.append(np.asarray(sim.observables.radial_profile(sim.P), dtype=float))
 

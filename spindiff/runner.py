@@ -12,16 +12,30 @@ writes summary.json and buildup.png and moves DIR.partial to DIR.
 """
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
+import tomli_w
 from mpi4py import MPI
 
 from .case.schema import Case
+from .error_estimate import estimate, warning
+from .homogenize import effective_rates
+from .io import checkpoint
+from .io.folders import OutputFolder
+from .io.identity import case_identity
+from .io.interrupt import RunInterrupted, SignalGuard
+from .io.progress import phase
+from .io.replot import plot_results
+from .io.results import ResultsWriter, read_profile
 from .mesh.domain import Domain
 from .model import TransportModel, transport_model
+from .observers import Checkpointer, FieldWriter, ProfileWriter, Progress, RowWriter
+from .rates import tables_for_case
 from .simulation import Observer, RunResult, Simulation
+from .sources import source_law
 
 
 def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
@@ -29,19 +43,15 @@ def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
     """The transport model with everything it needs computed: rate tables (source.model =
     "rates", computed on rank 0 and cached) and homogenized-matrix rates (runs of the single
     cell on every rank). progress: a line per phase with its wall time on rank 0."""
-    from .io.progress import phase
-    from .sources import source_law
     tables = None
     law = source_law(case)
     if law.needs_rate_tables and _pair_spins(case):
         tables = {}  # electron pairs of the spins model compute their own rates per nucleus
     elif law.needs_rate_tables:
-        from .rates import tables_for_case
         with phase(comm, "rate tables", progress):
             tables = tables_for_case(case, comm)
     homogenized = None
     if case.centres.representation == "homogenized":
-        from .homogenize import effective_rates
         with phase(comm, "homogenized matrix rates", progress):
             homogenized = effective_rates(case)
     return transport_model(case, tables, homogenized)
@@ -86,11 +96,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
         CaseError: a case the solver refuses (PETSc options, the initial field).
         RunInterrupted: SIGINT or SIGTERM with `out_dir`; the checkpoint is in the folder.
     """
-    from .fem.linear_solver import check_options
-    from .io.folders import OutputFolder
-    from .io.identity import case_identity
-    from .io.interrupt import SignalGuard
-    from .observers import Progress
+    from .fem.linear_solver import check_options  # PETSc: not loaded with `import spindiff`
 
     wall0 = time.perf_counter()
     check_options(case)  # PETSc's own verdict on the case's options, before anything is made
@@ -121,7 +127,7 @@ def _simulation(case, comm, mesh_model, domain, wall0, progress, observers,
                 options) -> Simulation:
     model = options.pop("model", None) or model_for_case(case, comm, progress)
     if (mesh_model or case.mesh.model) == "spins":  # individual nuclei (spindiff.spins)
-        from .spins.simulation import SpinSimulation
+        from .spins.simulation import SpinSimulation  # only for mesh.model = "spins"
         return SpinSimulation(case, model=model, comm=comm, started_at=wall0,
                               progress=progress, observers=observers, **options)
     return Simulation(case, model=model, domain=domain, comm=comm, mesh_model=mesh_model,
@@ -131,8 +137,6 @@ def _simulation(case, comm, mesh_model, domain, wall0, progress, observers,
 def _folder_writers(case: Case, folder, comm: MPI.Comm, case_text: str | None):
     """The results writer of a claimed folder, the checkpoint state to resume from (or None)
     and the observers that set the folder up with the simulation (rows, profile)."""
-    from .io.results import ResultsWriter
-    from .observers import Checkpointer, ProfileWriter, RowWriter
     state = Checkpointer.find(folder, comm) if folder.resumed else None
     text = case_text if case_text is not None else _case_text(case)
     writer = ResultsWriter(folder, text, keep_rows=state["rows"] if state else None,
@@ -147,7 +151,6 @@ def _run_into(sim: Simulation, writer, state: dict | None, guard, progress: bool
               finish=lambda res: res, resume_hint: str | None = None) -> RunResult:
     """Attach the other results-folder observers, restore a checkpoint, run, write the summary
     (after `finish(result)`: the spatial error estimate)."""
-    from .observers import Checkpointer, FieldWriter, Progress
     case = sim.case
     keeper = Checkpointer(sim, writer, guard, resume_hint)
     if case.output.fields:
@@ -164,12 +167,10 @@ def _run_into(sim: Simulation, writer, state: dict | None, guard, progress: bool
     result = finish(result)
     writer.write_json("summary.json", result.summary)
     if case.output.plots:  # drawn from the files just written, as `spindiff plot` would
-        from .io.replot import plot_results
         writer.write_file("buildup.png", lambda path: plot_results(
             path.parent))
     result.out_dir = writer.finish()
     if case.output.profile and sim.comm.rank == 0 and (result.out_dir / "profile.csv").is_file():
-        from .io.results import read_profile
         result.profile = read_profile(result.out_dir)
     return result
 
@@ -178,9 +179,7 @@ def _spatial_error(sim: Simulation, result: RunResult, mesh_model: str | None,
                    domain_given: bool, options: dict) -> RunResult:
     """summary["spatial_error"] from a second run on another mesh (spindiff.error_estimate),
     and one warning line on rank 0 when it exceeds 1 %."""
-    import sys
 
-    from .error_estimate import estimate, warning
     case = sim.case if mesh_model is None else sim.case.with_changes({"mesh.model": mesh_model})
     if domain_given:
         err = {"method": "off", "note": "not estimated for a mesh given to run()"}
@@ -198,8 +197,6 @@ def _spatial_error(sim: Simulation, result: RunResult, mesh_model: str | None,
 def _leave(folder, exc: BaseException) -> None:
     """After a failed or interrupted run: keep OUT.partial when it holds rows or a checkpoint
     (with a STATUS note), remove it when this run made it and wrote nothing of value."""
-    from .io import checkpoint
-    from .io.interrupt import RunInterrupted
     if isinstance(exc, RunInterrupted):
         return  # the checkpointer wrote the checkpoint and STATUS
     valuable = False
@@ -230,6 +227,5 @@ def _rows_written(partial: Path) -> int:
 
 def _case_text(case: Case) -> str:
     """TOML text of a case built in Python (the dict it was validated from)."""
-    import tomli_w
     return ("# case as run (written by spindiff from the validated input)\n"
             + tomli_w.dumps(case.raw()))

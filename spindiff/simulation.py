@@ -15,8 +15,8 @@ composes a Simulation with the observers of a results folder (spindiff.runner).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from mpi4py import MPI
@@ -25,10 +25,12 @@ from . import __version__
 from .analysis.stages import final_enhancement, stage_ends, stage_fits, stage_kind
 from .case.describe import conditions
 from .case.schema import Case
+from .domains import build_domain as _build
+from .errors import CaseError, SolverError
+from .io.progress import peak_resident_mb, phase
 from .mesh.domain import Domain
 from .model import TransportModel, stage_boundaries, transport_model
 from .protocol import Event, protocol_events
-from .io.progress import peak_resident_mb
 from .run_types import Observer, ProfileRecorder, RunResult, series_of
 
 __all__ = ["Simulation", "Observer", "RunResult", "build_domain", "steady_state", "stage_fits"]
@@ -38,7 +40,6 @@ def build_domain(case: Case, comm: MPI.Comm, mesh_model: str | None = None,
                  model: TransportModel | None = None) -> Domain:
     """Mesh the case's geometry ("3d" or the "radial" 1D reduction of a sphere cell, particle
     or film; the model's rates set the interface layers the 1D mesh resolves)."""
-    from .domains import build_domain as _build
     return _build(case, comm, mesh_model, model=model)
 
 
@@ -78,14 +79,15 @@ class Simulation:
                  forcing: Callable | None = None, fixed_dt: float | None = None,
                  observers: Sequence[Observer] = (), started_at: float | None = None,
                  progress: bool = False):
-        from .io.progress import phase
-        from .mesh import compat
+        # DOLFINx is imported when a mesh is made, not with this module: the spins model
+        # (spindiff.spins) subclasses Simulation and runs without it
         from .fem.events import FieldEvents
         from .fem.observables import Observables
         from .fem.operators import Discretization
         from .fem.stage_assembly import StageAssembly
         from .fem.stepper import AdaptiveBDF2, WeightedRMS
         from .fem.systems import StepSystem
+        from .mesh import compat
 
         self.wall0 = started_at if started_at is not None else time.perf_counter()
         self.case, self.comm = case, comm
@@ -139,7 +141,6 @@ class Simulation:
         peak = self.solve_comm.allreduce(float(np.max(np.abs(self.P.array_r), initial=0.0)),
                                          op=MPI.MAX)
         if not peak < 1.0:
-            from .errors import CaseError
             raise CaseError("initial polarization", f"max |P| = {peak:.4g}",
                             "must satisfy |P| < 1 everywhere")
 
@@ -173,7 +174,7 @@ class Simulation:
         """<P> now over the sample, the visible region and each material (collective)."""
         return self.observables.averages(self.P)
 
-    def observe(self, *observers: Observer) -> "Simulation":
+    def observe(self, *observers: Observer) -> Simulation:
         """Attach observers; their `setup` runs at once.
 
         Args:
@@ -351,12 +352,11 @@ def steady_state(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | 
                  model: TransportModel | None = None):
     """Steady state of one protocol stage: solves S P = g. Returns (discretization, P) where
     disc.P holds the field; needs relaxation or a fixed boundary to be well posed."""
-    from .errors import SolverError
-    from .mesh import compat
     from .fem.observables import Observables
     from .fem.operators import Discretization
     from .fem.stage_assembly import StageAssembly
     from .fem.systems import StepSystem
+    from .mesh import compat
 
     model = model or transport_model(case)
     domain = domain or build_domain(case, comm, mesh_model, model=model)

@@ -19,7 +19,7 @@ accepts its name as source.model (docs/architecture.md). Pure Python and numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar
 
 from .centre_laws import InverseSixthCentres, RateTableCentres, RegionRate
 
@@ -61,7 +61,7 @@ class SourceLaw:
         return cls()
 
     @classmethod
-    def check(cls, case: Case, source: Optional[str] = None) -> None:
+    def check(cls, case: Case, source: str | None = None) -> None:
         """Rules of the case that only this law has (a CaseError naming the key), beyond
         those of spindiff.case.rules; run whenever a case is validated."""
 
@@ -71,7 +71,7 @@ class SourceLaw:
         the law there)."""
         return ()
 
-    def centre_physics(self, case: Case, rate_tables: Optional[dict] = None):
+    def centre_physics(self, case: Case, rate_tables: dict | None = None):
         """The centre physics (an object with laws(stage) -> StageLaws) of this source with
         the case's paramagnetic relaxation; rate_tables: {stage name: RateTable} when
         `needs_rate_tables`."""
@@ -125,7 +125,7 @@ class RegionSource(SourceLaw):
     def conforming_radii(self) -> tuple[float, ...]:
         return (self.region_radius,)
 
-    def centre_physics(self, case: Case, rate_tables: Optional[dict] = None):
+    def centre_physics(self, case: Case, rate_tables: dict | None = None):
         b = case.barrier_radius
         return InverseSixthCentres(case.source.C6 or 0.0, case.relaxation.C6, b,
                                    RegionRate(self.rate, self.region_radius, b))
@@ -141,7 +141,7 @@ class RateTableSource(SourceLaw):
     unread_note = ("the quantum rate module computes k(r), P_src(r) and the paramagnetic R1(r) "
                    "for the [agent]")
 
-    def centre_physics(self, case: Case, rate_tables: Optional[dict] = None):
+    def centre_physics(self, case: Case, rate_tables: dict | None = None):
         if rate_tables is None:
             raise ValueError("source model \"rates\" needs its rate tables (spindiff.rates)")
         return RateTableCentres(rate_tables, case.barrier_radius)

@@ -28,7 +28,10 @@ from mpi4py import MPI
 from .case.load import check_mesh_file
 from .case.schema import Case
 from .errors import CaseError
-from .io.results import dumps_json
+from .io.folders import SweepFolder, partial_of
+from .io.identity import case_identity
+from .io.results import dumps_json, read_timeseries
+from .io.sweep_plots import plot_sweep
 
 #: largest number of variants in one sweep
 MAX_VARIANTS = 10_000
@@ -92,8 +95,6 @@ def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
     """Run every variant; returns the gathered table (rank 0; {} elsewhere). `out_dir` must be
     new, empty, or this sweep's folder (continued); another sweep's only with `overwrite`.
     resume_hint: the command that continues the sweep (an interrupted variant's STATUS)."""
-    from .io.folders import SweepFolder
-    from .io.identity import case_identity
     variants = expand(case)
     g = group_size or case.sweep.group_size
     if comm.size % g:
@@ -111,8 +112,7 @@ def run_sweep(case: Case, out_dir: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
 
 def _run_variants(variants: list[Variant], out: Path, comm: MPI.Comm, g: int, case_text: str,
                   progress: bool, say, resume_hint: str | None = None) -> dict:
-    from .io.folders import partial_of
-    from .runner import run
+    from .runner import run  # the CLI builds its parser from this module: keep it light
     ngroups = comm.size // g
     color = comm.rank // g
     sub = comm.Split(color, comm.rank)
@@ -148,7 +148,6 @@ def _run_variants(variants: list[Variant], out: Path, comm: MPI.Comm, g: int, ca
 
 def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_size: int) -> dict:
     """sweep.csv, sweep.json and sweep.png from the variants' folders."""
-    from .io.results import read_timeseries
     rows, curves = [], {}
     keys = sorted({k for v in variants for k in v.changes})
     for v in variants:
@@ -178,7 +177,6 @@ def gather(variants: list[Variant], out: Path, wall: float, ngroups: int, group_
     info = {"variants": rows, "wall_time_s": wall, "groups": ngroups, "group_size": group_size,
             "variants_per_minute": 60.0 * len(rows) / wall if wall > 0 else None}
     (out / "sweep.json").write_text(dumps_json(info) + "\n")
-    from .io.sweep_plots import plot_sweep
     plot_sweep(rows, keys, curves, out / "sweep.png", title=out.name,
                conditions=_conditions(out, variants))
     return info

@@ -21,6 +21,7 @@ from functools import lru_cache
 import pint
 
 from .physics.constants import MILLIMOLAR_IN_PER_NM3
+from .physics.nuclei import NUCLEI, canonical, suggestions
 
 #: internal unit for each named dimension used in case files
 INTERNAL = {
@@ -161,7 +162,6 @@ def parse_field(value: object, default_nucleus: str = "1H") -> float:
     of a nucleus at that field, the way magnets are named: "400 MHz" is the 1H Larmor frequency
     (B0 = 2 pi f / gamma_1H = 9.395 T), "100.6 MHz 13C" that of 13C (spindiff.physics.nuclei).
     UnitParseError (with close nucleus names) otherwise."""
-    from .physics.nuclei import NUCLEI, canonical, suggestions
     example = '"7.05 T", "400 MHz" (1H frequency) or "100.6 MHz 13C"'
     nucleus = None
     if isinstance(value, str):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pytest
 import tomli_w
@@ -56,10 +57,10 @@ class Bad:
     id: str
     changes: dict[str, Any] = field(default_factory=dict)
     base: dict = field(default_factory=lambda: BASE_CASE)
-    data: Optional[bytes] = None          # the case file's bytes instead of a TOML dump
+    data: bytes | None = None          # the case file's bytes instead of a TOML dump
     sets: list[str] = field(default_factory=list)
     petsc: list[str] = field(default_factory=list)  # --petsc (run only)
-    setup: Optional[Callable[[Path], None]] = None  # makes extra input files in the input dir
+    setup: Callable[[Path], None] | None = None  # makes extra input files in the input dir
     directory: bool = False               # the case path is a directory
     run: bool = False                     # also `spindiff run --out` in a subprocess
     subprocess_check: bool = False        # `spindiff check` in a subprocess instead (hangs)
@@ -371,8 +372,8 @@ def test_documented_quantity_forms_parse(kind, text, expected):
 
 
 def test_concentration_and_infinite_T1():
-    from spindiff import units
     from conftest import make_case
+    from spindiff import units
     assert units.parse("6.0e-3 nm^-3", "concentration") == pytest.approx(6e-3)
     assert units.parse("10 mM", "concentration") > 0
     assert make_case({"materials.m.T1n": "inf"}).materials["m"].T1n == float("inf")

@@ -21,6 +21,7 @@ def _comm():
 def _volume(domain, tag=None) -> float:
     import ufl
     from dolfinx import fem
+
     from spindiff.mesh import compat
     dx = ufl.Measure("dx", domain=domain.mesh, subdomain_data=domain.cell_tags)
     one = fem.Constant(domain.mesh, 1.0)

@@ -20,11 +20,16 @@ import numpy as np
 import pytest
 
 from spindiff.physics.quantum import Conditions, lineshape, preset
-from spindiff.physics.quantum.broadline import (BroadlineSettings, electron_model, electron_state,
-                                                gaussian_line, nuclear_rates, user_line)
+from spindiff.physics.quantum.broadline import (
+    BroadlineSettings,
+    electron_model,
+    electron_state,
+    gaussian_line,
+    nuclear_rates,
+    user_line,
+)
 from spindiff.physics.quantum.broadline_sweep import broadline_sweep
-from spindiff.physics.quantum.spectral_diffusion import (bloch_rate, electron_steady,
-                                                         fast_sd_state, packet_grid)
+from spindiff.physics.quantum.spectral_diffusion import bloch_rate, electron_steady, fast_sd_state, packet_grid
 
 TWO_PI = 2.0 * np.pi
 TEMPOL = preset("TEMPOL")

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pytest
 import ufl
+from test_mms import T_END, B, R, orders, run_mms
 
 from conftest import make_case
-from test_mms import B, R, T_END, orders, run_mms
 
 CORRECTED = {"diffusion.model": "corrected", "diffusion.polarization": "local"}
 
@@ -39,6 +39,7 @@ KIRCHHOFF = {**CORRECTED, "source.model": "fixed", "source.C6": None, "source.po
 
 def _l2(disc, exact):
     from dolfinx import fem
+
     from spindiff.mesh import compat
     r = disc.domain.nearest_distance(compat.dof_coordinates(disc.V0))
     e = fem.Function(disc.V0)

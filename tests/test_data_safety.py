@@ -130,9 +130,9 @@ def test_default_folder_not_replaced_without_overwrite(tmp_path, capsys, monkeyp
 def test_interrupted_partial_folder_needs_resume_or_overwrite(tmp_path, capsys, monkeypatch):
     from mpi4py import MPI
 
+    from conftest import make_case
     from spindiff.io.folders import OutputFolder
     from spindiff.io.identity import case_identity
-    from conftest import make_case
     monkeypatch.chdir(tmp_path)
     case = write_case(tmp_path)
     folder = OutputFolder(tmp_path / "out", MPI.COMM_WORLD, "run", case_identity(make_case()))
@@ -168,9 +168,9 @@ def test_ctrl_c_before_the_first_row_says_nothing_was_kept(tmp_path, capsys, mon
 def test_locked_folder_refused_with_one_line(tmp_path, capsys, monkeypatch):
     from mpi4py import MPI
 
+    from conftest import make_case
     from spindiff.io.folders import OutputFolder
     from spindiff.io.identity import case_identity
-    from conftest import make_case
     monkeypatch.chdir(tmp_path)
     case = write_case(tmp_path)
     holder = OutputFolder(tmp_path / "out", MPI.COMM_WORLD, "run", case_identity(make_case()))
@@ -422,9 +422,9 @@ def test_summary_is_strict_json_with_a_reason_for_null(tmp_path, capsys, monkeyp
 def test_f_max_reached_counts_accepted_states_only():
     """A reckless first step makes Newton try iterates near the cap f = 100; the report is the
     largest f of accepted states, bounded by f(P_src) (maximum principle)."""
-    from conftest import make_case
     from test_corrected_diffusion import CORRECTED
 
+    from conftest import make_case
     from spindiff.runner import run
     p_src = 0.999
     case = make_case({**CORRECTED, "source.polarization": p_src,

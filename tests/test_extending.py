@@ -90,9 +90,10 @@ def test_toy_shape_meshes_in_3d_with_its_volume_and_interface_layers():
     """The Gmsh adapter makes the rod (isotropic cells, and the layered band at its surface):
     the particle's mesh volume is the exact pi a^2 L_x (to the curved cells' error), and the
     band's layer surfaces map onto each other about the x axis."""
+    from test_particle_layers import _boundary_facets_off_the_box, _volumes
+
     from spindiff.geometry.inclusions import PARTICLE_TAG, build_particle_in_matrix
     from spindiff.geometry.particle_layers import build_particle_layered
-    from test_particle_layers import _boundary_facets_off_the_box, _volumes
     _gmsh_adapters()
     L, a = np.array([12.0, 10.0, 10.0]), 3.0
     exact = RodAlongX().volume(a, L)

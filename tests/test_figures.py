@@ -140,9 +140,10 @@ def test_compare_figure_shows_both_curves_and_their_difference(tmp_path, saved):
 
 def test_fit_figures(tmp_path, saved):
     """fit.png and a profile figure: the verdicts, the conditions, physical axis labels."""
+    import tomli_w
+
     from spindiff.fit import fit
     from spindiff.runner import run
-    import tomli_w
     case = small_case(output={"plots": False})
     (tmp_path / "case.toml").write_text(tomli_w.dumps(case.raw()))
     res = run(case, progress=False)

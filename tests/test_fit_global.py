@@ -244,9 +244,8 @@ def test_three_concentrations_correlated_but_determined(tmp_path):
     standard errors of 4 % and 0.8 %, truth within 2 standard errors. Both are determined (by
     their closed automatic profiles), the correlation reported as a note; they used to be
     reported NOT DETERMINED for the correlation alone."""
-    import tomllib
-
     import tomli_w
+    import tomllib
 
     from spindiff.fit import fit
     raw = tomllib.loads((EXAMPLE / "fit.toml").read_text())

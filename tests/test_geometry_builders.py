@@ -28,6 +28,7 @@ def volume(domain, tag=None) -> float:
     """Mesh volume (nm^3) of the cells with `tag` (all cells if None), summed over ranks."""
     import ufl
     from dolfinx import fem
+
     from spindiff.mesh import compat
     dx = ufl.Measure("dx", domain=domain.mesh, subdomain_data=domain.cell_tags)
     one = fem.Constant(domain.mesh, 1.0)
@@ -173,8 +174,8 @@ def test_takeda_single_centre_periodic_cube(barrier):
 def test_box_holes_crossing_faces_are_cut_with_their_images(order):
     """Holes crossing one face, three faces (a corner) and none: the box loses exactly N whole
     balls, and opposite faces still carry matching nodes (also the order-2 edge nodes)."""
-    from spindiff.mesh import compat
     from spindiff.geometry.box import build_box
+    from spindiff.mesh import compat
     from spindiff.mesh.domain import FACET_BARRIER, FACET_OUTER
     L, b = np.array([3.0, 3.2, 3.4]), 0.6
     centres = [[0.3, 0.2, 0.25], [1.5, 1.6, 1.7], [2.9, 1.6, 1.0]]
@@ -199,8 +200,9 @@ def test_box_holes_crossing_faces_are_cut_with_their_images(order):
 def test_closed_box_with_holes_has_outer_and_barrier_facets():
     import ufl
     from dolfinx import fem
-    from spindiff.mesh import compat
+
     from spindiff.geometry.box import build_box
+    from spindiff.mesh import compat
     from spindiff.mesh.domain import FACET_BARRIER, FACET_OUTER
     L, b = 3.0, 0.5
     d = build_box(_comm(), L, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.1]], b, "hole",
@@ -259,8 +261,7 @@ def test_box_rejects_bad_centres(centres, kwargs, fragment):
 @pytest.mark.parametrize("shape, size, order, rel", [
     ("sphere", 1.0, 2, 2e-3), ("cylinder", 0.8, 2, 2e-3), ("slab", 0.6, 1, 1e-12)])
 def test_particle_in_matrix_volumes(shape, size, order, rel):
-    from spindiff.geometry.inclusions import (MATRIX_TAG, PARTICLE_TAG, build_particle_in_matrix,
-                                              particle_volume)
+    from spindiff.geometry.inclusions import MATRIX_TAG, PARTICLE_TAG, build_particle_in_matrix, particle_volume
     L = np.array([3.0, 3.0, 3.4])
     d = build_particle_in_matrix(_comm(), shape, size, L, 0.35, 0.6, order=order, periodic=True,
                                  matrix="glass", particle="ice")
@@ -276,8 +277,8 @@ def test_particle_in_matrix_volumes(shape, size, order, rel):
 @pytest.mark.mpi
 def test_particle_in_closed_matrix_with_centres():
     from spindiff.errors import CaseError
-    from spindiff.mesh.domain import FACET_OUTER
     from spindiff.geometry.inclusions import build_particle_in_matrix, particle_signed_distance
+    from spindiff.mesh.domain import FACET_OUTER
     comm, L, b = _comm(), 4.0, 0.4
     centres = np.array([[0.6, 0.6, 0.6], [3.5, 2.0, 2.0]])
     assert np.all(particle_signed_distance("sphere", 1.0, L, centres) > b)
@@ -299,9 +300,10 @@ def test_particle_in_closed_matrix_with_centres():
 def test_layers_volumes_materials_and_facets():
     import ufl
     from dolfinx import fem
+
+    from spindiff.geometry.inclusions import LAYER_TAG0, build_layers
     from spindiff.mesh import compat
     from spindiff.mesh.domain import FACET_OUTER
-    from spindiff.geometry.inclusions import LAYER_TAG0, build_layers
     t, lat = [0.8, 1.5, 0.5], 2.0
     d = build_layers(_comm(), t, ["A", "B", "A"], lat, [0.3, 0.5, 0.25])
     assert d.materials == {"A": [LAYER_TAG0, LAYER_TAG0 + 2], "B": [LAYER_TAG0 + 1]}
@@ -351,8 +353,8 @@ def _tet_volumes_by_tag(path: Path) -> dict[int, float]:
 
 @pytest.mark.mpi
 def test_user_mesh_two_material_slab():
-    from spindiff.mesh.domain import FACET_OUTER
     from spindiff.geometry.user_mesh import read_user_mesh
+    from spindiff.mesh.domain import FACET_OUTER
     d = read_user_mesh(_comm(), MESHES / "two_material_slab.msh",
                        {"glass": ["matrix"], "ice": "film"}, outer=["outer"])
     assert d.materials == {"glass": [1], "ice": [2]}
@@ -381,6 +383,7 @@ def test_user_mesh_particle_in_cube_by_name_and_tag():
 @pytest.mark.mpi
 def test_user_mesh_2d_only_when_asked_and_meshio_formats(shared_tmp):
     import meshio
+
     from spindiff.errors import MeshError
     from spindiff.geometry.user_mesh import read_user_mesh
     comm = _comm()
@@ -436,6 +439,7 @@ def test_user_mesh_errors_are_one_line(name, mapping, kwargs, fragment):
 @pytest.mark.mpi
 def test_write_domain_xdmf_round_trip(shared_tmp):
     from dolfinx.io import XDMFFile
+
     from spindiff.geometry.inclusions import build_particle_in_matrix
     from spindiff.geometry.user_mesh import write_domain_xdmf
     comm = _comm()

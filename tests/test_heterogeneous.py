@@ -38,7 +38,7 @@ def hetero(changes=None):
 
 def particle_start(x):
     """P = 0.6 inside the particle (radius 2 nm at the box centre), 0.1 outside, smooth."""
-    r = np.sqrt(((x[0] - 3.5) ** 2 + (x[1] - 3.5) ** 2 + (x[2] - 3.5) ** 2))
+    r = np.sqrt((x[0] - 3.5) ** 2 + (x[1] - 3.5) ** 2 + (x[2] - 3.5) ** 2)
     return 0.1 + 0.5 / (1.0 + np.exp((r - 2.0) / 0.15))
 
 
@@ -69,9 +69,10 @@ def test_magnetization_crosses_interfaces_conserved():
 @pytest.mark.mpi
 def test_two_equal_materials_reproduce_one_material():
     from mpi4py import MPI
+
     from spindiff.model import transport_model
-    from spindiff.simulation import build_domain
     from spindiff.runner import run
+    from spindiff.simulation import build_domain
     same = {"materials.B.nuclear_density": "40 nm^-3", "materials.B.D0": "5 nm^2/s",
             "protocol.stages.0.microwaves": True, "centres.placement": "positions",
             "centres.positions": [[0.9, 0.9, 0.9], [6.0, 1.0, 5.5]]}
@@ -101,12 +102,13 @@ def semi_infinite(z, t, zi, nA, DA, PA, nB, DB, PB):
 def test_layered_slab_matches_the_1d_interface_solution():
     """A film of two layers (different n and D0): short-time profile against the exact
     solution of two semi-infinite media (flux continuity n D dP/dz at the interface)."""
-    from mpi4py import MPI
-    from dolfinx import fem
     import ufl
+    from dolfinx import fem
+    from mpi4py import MPI
+
     from spindiff.mesh import compat
-    from spindiff.simulation import build_domain
     from spindiff.runner import run
+    from spindiff.simulation import build_domain
     case = hetero({"geometry": {"kind": "layers", "thicknesses": ["12 nm", "12 nm"],
                                 "layer_materials": ["A", "B"], "side": "1 nm"},
                    "centres.material": None, "mesh.size_bulk": "0.2 nm",
@@ -311,7 +313,9 @@ def test_particle_interface_refinement_3d():
     """mesh.size_interface: cells at the particle surface are that small, cells far from it
     grow to the bulk size; the 250 nm crystal meshes in seconds (an analytic size field)."""
     import time as _time
+
     from mpi4py import MPI
+
     from spindiff.case import load_case
     from spindiff.mesh import compat
     from spindiff.simulation import build_domain

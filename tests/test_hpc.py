@@ -168,9 +168,10 @@ def test_field_output_is_collective_and_exact(shared_tmp):
     values at the vertices."""
     import h5py
     from mpi4py import MPI
+
     from conftest import make_case
-    from spindiff.mesh import compat
     from spindiff.fem.operators import Discretization
+    from spindiff.mesh import compat
     from spindiff.model import transport_model
     from spindiff.simulation import build_domain
     case = make_case({"mesh.model": "3d", "mesh.size_barrier": "0.2 nm"})

@@ -79,14 +79,15 @@ def test_hypres_3d_matches_radial():
 @pytest.mark.parametrize("width", ["0 nm", "0.1 nm"])
 def test_saturation_keeps_the_hidden_magnetization(width):
     """Right after the saturation the total equals what the hidden spins held before it."""
+    from mpi4py import MPI
+
     from spindiff.case import load_case
-    from spindiff.mesh import compat
     from spindiff.fem.events import FieldEvents
     from spindiff.fem.observables import Observables
     from spindiff.fem.operators import Discretization
+    from spindiff.mesh import compat
     from spindiff.model import transport_model
     from spindiff.simulation import build_domain
-    from mpi4py import MPI
     case = load_case(HYPRES, {"mesh.model": "radial", "centres.saturation_width": width})
     model = transport_model(case)
     disc = Discretization(build_domain(case, MPI.COMM_WORLD), model)

@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 
 from conftest import make_case
-from spindiff.model import (CorrectedLocalDiffusion, CorrectedMeanDiffusion, DiffusionLaw,
-                            transport_model)
-from spindiff.sources import (FixedSource, RateTableSource, RegionSource, SurfaceSource,
-                              VolumeSource, register_source_law, source_law)
+from spindiff.model import CorrectedLocalDiffusion, CorrectedMeanDiffusion, DiffusionLaw, transport_model
+from spindiff.sources import (
+    FixedSource,
+    RateTableSource,
+    RegionSource,
+    SurfaceSource,
+    VolumeSource,
+    register_source_law,
+    source_law,
+)
 
 REGION = {"source.model": "region", "source.C6": None, "source.rate": "1000 1/s",
           "source.radius": "1.2 nm"}

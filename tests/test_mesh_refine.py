@@ -148,10 +148,10 @@ def test_second_order_cells_from_a_refined_mesh():
     """The shipped default case (order 2, refine 1): its curved cells come from the refined
     arrays (edge midpoints on the spheres) and describe the cell as well as Gmsh's own
     second-order mesh at the sizes: volume and both sphere areas within 1e-5 of exact."""
-    from mpi4py import MPI
-
     import ufl
     from dolfinx import fem
+    from mpi4py import MPI
+
     from spindiff.case import load_case
     from spindiff.simulation import build_domain
     case = load_case(CASES / "default.toml")
@@ -173,6 +173,7 @@ def test_refined_cells_kept_straight_are_reported(capsys):
     cells 0.45 nm at it) keeps straight cells after refinement with curved cells: one warning
     line says how many and what to change; the shipped settings print none."""
     from mpi4py import MPI
+
     from spindiff.case import load_case
     from spindiff.simulation import build_domain
     coarse = {"mesh.size_barrier": "0.225 nm", "mesh.size_bulk": "0.6 nm", "mesh.refine": 1}
@@ -201,6 +202,7 @@ def test_mesh_from_arrays_keeps_cell_and_facet_tags():
     (distribute_entity_data), on 1 and 2 ranks; the mesh's facets are not built until the
     facet tags are."""
     from mpi4py import MPI
+
     from spindiff.mesh import compat
     comm = MPI.COMM_WORLD
     m = kuhn_cube(4)

@@ -77,11 +77,12 @@ def forcing_for(radial, mean=0.3, amp=0.2, factor=lambda P: 1.0):
 
 def run_mms(changes, fixed_dt=None, mean=0.3, amp=0.2, factor=lambda P: 1.0):
     """Run MMS_CASE + changes with the manufactured forcing; (L2 error at T_END, result)."""
-    from mpi4py import MPI
     from dolfinx import fem
+    from mpi4py import MPI
+
     from spindiff.mesh import compat
-    from spindiff.simulation import build_domain
     from spindiff.runner import run
+    from spindiff.simulation import build_domain
     case = make_case({**MMS_CASE, **changes})
     radial = case.mesh.model == "radial"
     domain = build_domain(case, MPI.COMM_WORLD)

@@ -59,6 +59,7 @@ def test_runs_on_two_ranks_repeat_bit_for_bit(tmp_path):
 def test_a_mesh_is_partitioned_alike_every_time():
     """Building one domain several times in a process gives the same cells on every rank."""
     from mpi4py import MPI
+
     from spindiff.case import load_case
     from spindiff.simulation import build_domain
     case = load_case(CASES / "default.toml", {"mesh.size_barrier": "0.25 nm"})

@@ -25,13 +25,14 @@ BOX = {"mesh.size_barrier": "0.4 nm", "mesh.size_bulk": "1.2 nm"}
 def _assembly(which: str, changes: dict | None = None):
     """The stage assembly (its Discretization: .disc) with the first stage's laws."""
     from mpi4py import MPI
+
+    from conftest import make_case
     from spindiff.case import load_case
     from spindiff.fem.observables import Observables
     from spindiff.fem.operators import Discretization
     from spindiff.fem.stage_assembly import StageAssembly
     from spindiff.model import transport_model
     from spindiff.simulation import build_domain
-    from conftest import make_case
     changes = changes or {}
     case = (make_case({**SPHERE, **changes}) if which == "sphere"
             else load_case(CASES / "many_centres_box.toml", {**BOX, **changes}))
@@ -94,6 +95,7 @@ def test_reaction_from_summed_laws_equals_sum_of_its_terms(which, monkeypatch):
     constant of the form: Q equals Q_R + Q_k and g equals g_R + g_k assembled term by term,
     with k P_src given per quadrature point."""
     from petsc4py import PETSc
+
     from spindiff.fem import stage_assembly
     from spindiff.mesh import compat
     monkeypatch.setattr(stage_assembly, "FOLD_STIFFNESS", False)  # Q alone, not K + Q
@@ -164,6 +166,7 @@ def test_conventional_stiffness_in_the_reaction_matrix_gives_the_same_run(monkey
     """A buildup and a decay with K held in the reaction matrix equal the run that keeps K
     apart, to the Krylov tolerance, with the same steps."""
     from mpi4py import MPI
+
     from spindiff.fem import stage_assembly
     from spindiff.simulation import Simulation
     finals = []
@@ -260,9 +263,10 @@ def test_quadrature_space_by_cell_blocks_assembles_like_the_plain_quadrature_spa
     """The quadrature space built from the cell-wise blocked dofmap (no reordering of every
     point) holds one block of points per cell, and a form with a quadrature coefficient gives
     the same matrix and vector as with the space DOLFINx builds itself."""
-    from mpi4py import MPI
     from dolfinx import fem
     from dolfinx import mesh as dmesh
+    from mpi4py import MPI
+
     from spindiff.mesh import compat
     comm = MPI.COMM_WORLD
     msh = dmesh.create_unit_cube(comm, 6, 5, 4)
@@ -298,6 +302,7 @@ def test_profile_shells_set_up_before_the_operators_are_reused_and_unchanged(tmp
     `setup`, before the step matrices exist; asking for them again reuses them, they are the
     shells set up after the operators, and the run's laws are unaffected by the order."""
     from mpi4py import MPI
+
     from spindiff.io.folders import OutputFolder
     from spindiff.io.results import ResultsWriter
     from spindiff.observers import ProfileWriter
@@ -340,6 +345,7 @@ def test_step_matrix_not_stored_gives_the_same_run(which, model, monkeypatch):
     preconditioner rebuild, A = A_pc + (c - c_pc) M between them, the Newton Jacobian term by
     term) equals the run with the stored step matrix to the Krylov tolerance."""
     from mpi4py import MPI
+
     from spindiff.case import load_case
     from spindiff.fem import systems
     from spindiff.simulation import Simulation
@@ -368,9 +374,11 @@ def test_dropped_petsc_objects_are_destroyed():
     communicator's garbage list instead of destroying it; release_dropped destroys those of the
     communicators of the objects it is given, and the memory goes back to the system."""
     import gc
-    from mpi4py import MPI
+
     from dolfinx import fem
     from dolfinx import mesh as dmesh
+    from mpi4py import MPI
+
     from spindiff.mesh import compat
     from spindiff.mesh.heap import release_dropped
 

@@ -14,6 +14,7 @@ OFFSETS = np.concatenate([-np.geomspace(0.3, 20.0, 12)[::-1], [0.0], np.geomspac
 def _volumes(domain):
     import dolfinx
     import ufl
+
     from spindiff.mesh import compat
     msh = domain.mesh
     dx = ufl.Measure("dx", msh, subdomain_data=domain.cell_tags)

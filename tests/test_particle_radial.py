@@ -171,6 +171,7 @@ def test_film_interface_matches_two_semi_infinite_media():
     the exact two-media solution, with the interface value fixed by flux continuity,
     P_i = (n_A sqrt(D_A) P_A + n_B sqrt(D_B) P_B) / (n_A sqrt(D_A) + n_B sqrt(D_B))."""
     from scipy.special import erf
+
     from spindiff.simulation import Simulation
     nA, DA, PA, nB, DB, PB = 40.0, 5.0, 0.7, 80.0, 20.0, 0.1
     case = two_material_case("slab").raw()

@@ -42,6 +42,7 @@ def _geometrical_constraint(V, lower, period):
 @pytest.mark.parametrize("degree", [1, 2])
 def test_matched_constraint_equals_dolfinx_mpc_geometrical(degree):
     import ufl
+
     from spindiff.case import load_case
     from spindiff.mesh import compat
     from spindiff.simulation import build_domain

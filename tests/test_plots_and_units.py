@@ -235,8 +235,8 @@ def test_log_spacing_is_detected():
 
 def test_event_is_a_break_not_a_vertical_line():
     """Two rows at the same time (a saturation) are drawn with a gap (NaN) between them."""
-    from spindiff.io import plots
     from spindiff.figure_style import pyplot
+    from spindiff.io import plots
     series = {"time_s": np.array([0.0, 1.0, 2.0, 2.0, 3.0]),
               "P_sample": np.array([0.0, 0.5, 0.6, 0.1, 0.2]), "stage": np.array(["a"] * 5)}
     fig, ax = pyplot().subplots()

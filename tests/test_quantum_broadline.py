@@ -13,11 +13,15 @@ import pytest
 
 from spindiff.physics.constants import nuclear_larmor, nuclear_thermal_polarization
 from spindiff.physics.quantum import Conditions, lineshape, preset, rate_table
-from spindiff.physics.quantum.broadline import (BroadlineSettings, broadline_table,
-                                                electron_state, gaussian_line, nuclear_rates)
+from spindiff.physics.quantum.broadline import (
+    BroadlineSettings,
+    broadline_table,
+    electron_state,
+    gaussian_line,
+    nuclear_rates,
+)
 from spindiff.physics.quantum.broadline_sweep import broadline_sweep
-from spindiff.physics.quantum.spectral_diffusion import (bloch_rate, dipolar_bath,
-                                                         fast_sd_state, provotorov_high_t)
+from spindiff.physics.quantum.spectral_diffusion import bloch_rate, dipolar_bath, fast_sd_state, provotorov_high_t
 
 TWO_PI = 2.0 * np.pi
 TEMPOL = preset("TEMPOL")
@@ -212,7 +216,6 @@ def test_case_takes_its_source_from_the_broadline_model(cache):
     """cases/hypres_tempol_computed.toml: the PDE laws are the broad-line table (C6/r^6 exact,
     r-independent P_src), computed once and then read from the disk cache."""
     from conftest import CASES
-
     from spindiff import rates
     from spindiff.case import load_case
     from spindiff.model import transport_model
@@ -237,7 +240,6 @@ def test_case_takes_its_source_from_the_broadline_model(cache):
 
 def test_broadline_rejects_mn_and_missing_concentration(cache):
     from conftest import CASES
-
     from spindiff import rates
     from spindiff.case import load_case
     from spindiff.errors import CaseError
@@ -252,7 +254,6 @@ def test_broadline_keys_refused_with_another_method(key, value):
     """A broad-line key with agent.method = "full" or "effective" would be ignored: the case is
     refused in one line naming the key."""
     from conftest import CASES
-
     from spindiff.case import load_case
     from spindiff.errors import CaseError
     for method in ("full", "effective"):

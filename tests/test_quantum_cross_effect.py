@@ -4,8 +4,16 @@ import pytest
 
 from spindiff.physics.constants import nuclear_larmor
 from spindiff.physics.electron import electron_larmor
-from spindiff.physics.quantum import (Conditions, SpinBatch, SpinParams, SpinSystem,
-                                      matching_fraction, mismatch_scan, preset, solve_steady)
+from spindiff.physics.quantum import (
+    Conditions,
+    SpinBatch,
+    SpinParams,
+    SpinSystem,
+    matching_fraction,
+    mismatch_scan,
+    preset,
+    solve_steady,
+)
 
 TP = 2 * np.pi
 B0, T = 7.05, 1.2

@@ -6,8 +6,14 @@ import pytest
 
 from spindiff.physics.constants import nuclear_larmor
 from spindiff.physics.electron import electron_larmor
-from spindiff.physics.quantum import (SpinBatch, SpinParams, SpinSystem, hyperfine_from_angle,
-                                      solve_effective, solve_steady)
+from spindiff.physics.quantum import (
+    SpinBatch,
+    SpinParams,
+    SpinSystem,
+    hyperfine_from_angle,
+    solve_effective,
+    solve_steady,
+)
 
 TP = 2 * np.pi
 B0, T = 7.05, 1.2

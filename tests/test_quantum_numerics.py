@@ -9,10 +9,8 @@ import scipy.linalg as sla
 
 from spindiff.physics.constants import nuclear_larmor
 from spindiff.physics.electron import electron_larmor
-from spindiff.physics.quantum import (SpinBatch, SpinParams, SpinSystem, fibonacci,
-                                      gauss_legendre_cos, solve_steady, zcw)
-from spindiff.physics.quantum.liouville import (assemble, density_to_real, real_basis,
-                                                real_to_density)
+from spindiff.physics.quantum import SpinBatch, SpinParams, SpinSystem, fibonacci, gauss_legendre_cos, solve_steady, zcw
+from spindiff.physics.quantum.liouville import assemble, density_to_real, real_basis, real_to_density
 
 TP = 2 * np.pi
 B0 = 7.05

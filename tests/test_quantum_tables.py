@@ -4,9 +4,16 @@ import json
 import numpy as np
 import pytest
 
-from spindiff.physics.quantum import (Conditions, load_table, plot_rate_table,
-                                      plot_sweep_profile, preset, rate_table, save_table,
-                                      sweep_profile)
+from spindiff.physics.quantum import (
+    Conditions,
+    load_table,
+    plot_rate_table,
+    plot_sweep_profile,
+    preset,
+    rate_table,
+    save_table,
+    sweep_profile,
+)
 
 TP = 2 * np.pi
 TRITYL = Conditions(b0=7.05, temperature=1.2, nucleus="1H", omega1=TP * 20e3,

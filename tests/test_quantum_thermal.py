@@ -4,8 +4,14 @@ import pytest
 
 from spindiff.physics.constants import nuclear_larmor, thermal_polarization
 from spindiff.physics.electron import electron_larmor, saturation_factor, thermal_electron_polarization
-from spindiff.physics.quantum import (SpinBatch, SpinParams, SpinSystem, hyperfine_from_angle,
-                                      solve_effective, solve_steady)
+from spindiff.physics.quantum import (
+    SpinBatch,
+    SpinParams,
+    SpinSystem,
+    hyperfine_from_angle,
+    solve_effective,
+    solve_steady,
+)
 
 TP = 2 * np.pi
 B0, T = 7.05, 1.2

@@ -23,6 +23,7 @@ def cache(tmp_path, monkeypatch):
 @pytest.mark.mpi
 def test_solver_uses_the_rate_tables(cache):
     from mpi4py import MPI
+
     from spindiff import rates
     from spindiff.case import load_case
     from spindiff.model import transport_model
@@ -50,6 +51,7 @@ def test_solver_uses_the_rate_tables(cache):
 def test_tables_are_cached(cache):
     import time
     from pathlib import Path
+
     from spindiff import rates
     from spindiff.case import load_case
     case = load_case(MN)

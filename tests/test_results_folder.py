@@ -16,6 +16,7 @@ from conftest import CASES, make_case, subprocess_env, venv_bin
 @pytest.mark.mpi
 def test_run_writes_complete_folder(shared_tmp):
     from mpi4py import MPI
+
     from spindiff.io.results import read_timeseries
     from spindiff.runner import run
     case = make_case({"mesh.model": "3d", "mesh.size_barrier": "0.2 nm", "output.fields": True,

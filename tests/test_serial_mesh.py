@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_mesh_refine import kuhn_cube
 
 from conftest import make_case
-from test_mesh_refine import kuhn_cube
 
 
 def _cells_by_input_index(msh) -> np.ndarray:
@@ -24,6 +24,7 @@ def _cells_by_input_index(msh) -> np.ndarray:
 def test_helper_is_built_where_dolfinx_python_cannot_make_a_mesh_otherwise():
     """Where DOLFINx's Python layer binds no create_geometry (0.5), the helper compiles."""
     from dolfinx import cpp
+
     from spindiff.mesh.serial_build import serial_mesh_builder
     if not hasattr(cpp.mesh, "create_geometry"):
         assert serial_mesh_builder() is not None
@@ -34,10 +35,10 @@ def test_serial_build_makes_the_mesh_create_mesh_makes(order, monkeypatch):
     """Both builds hold every input cell with exactly its nodes (cells matched by their
     original index), the same cell tags and facet tags, and integrate to the same volume and
     moment; the caller's arrays are given up."""
-    from mpi4py import MPI
-
     import ufl
     from dolfinx import fem
+    from mpi4py import MPI
+
     from spindiff.mesh import compat, serial_build
     from spindiff.mesh.refine import second_order
     comm = MPI.COMM_SELF

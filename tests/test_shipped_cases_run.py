@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tomli_w
+import tomllib
 
 from conftest import CASES, ROOT
 

@@ -61,11 +61,15 @@ def test_barrier_grows_with_the_hyperfine_detuning_as_eq9():
     that radius out by about 4^(1/4) (Delta ~ 3 A a / r^4 for r >> a)."""
     from scipy.optimize import brentq
 
-    from spindiff.physics.spins.couplings import hyperfine_prefactor
-    from spindiff.physics.spins.couplings import (ElectronField, Electrons, FlipFlopSettings,
-                                                  pair_rates)
-    from spindiff.physics.spins.positions import Region
     from spindiff.physics.flipflop import rate_eq9
+    from spindiff.physics.spins.couplings import (
+        ElectronField,
+        Electrons,
+        FlipFlopSettings,
+        hyperfine_prefactor,
+        pair_rates,
+    )
+    from spindiff.physics.spins.positions import Region
     region = Region.sphere(50.0)
     r = np.geomspace(0.5, 8.0, 400)
     a = 0.4
@@ -144,8 +148,9 @@ def test_tail_correction_for_random_positions_matches_a_long_cutoff():
 # --- the rate equations through the PETSc step system and the stepper ----------------------
 
 def _sim(case, initial=None):
-    from spindiff.spins.simulation import SpinSimulation
     from mpi4py import MPI
+
+    from spindiff.spins.simulation import SpinSimulation
     return SpinSimulation(case, comm=MPI.COMM_SELF, initial=initial)
 
 
@@ -356,8 +361,9 @@ def test_pair_cross_effect_targets_and_detailed_balance():
 def test_spin_diffusion_spreads_the_cross_effect():
     """Karabanov Fig. 2(e): with nuclear flip-flops the 118 protons end far more polarized
     than without them (the far ones are reached only by spin diffusion)."""
-    from spindiff.spins.simulation import SpinSimulation
     from mpi4py import MPI
+
+    from spindiff.spins.simulation import SpinSimulation
     short = {"protocol.stages.0.duration": "60 s", "protocol.stages.0.outputs": 6}
     on = SpinSimulation(_karabanov(short), comm=MPI.COMM_SELF).run()
     off = SpinSimulation(_karabanov({**short, "spins.flipflops": False}),
@@ -421,11 +427,10 @@ def test_results_folder_fields_profile_and_resume(tmp_path):
 def test_two_ranks_reproduce_serial_spins(tmp_path):
     """`mpirun -n 2 spindiff run` of a spins case reproduces the serial time series (the rows
     are split over the ranks; CG + BoomerAMG solves to ksp_rtol 1e-10)."""
-    from conftest import run_cli
-    from test_mpi_consistency import assert_same_series
     import tomli_w
+    from test_mpi_consistency import assert_same_series
 
-    from conftest import BASE_CASE
+    from conftest import BASE_CASE, run_cli
     raw = {**BASE_CASE, "mesh": {"model": "spins"}, "conditions": SPINS["conditions"],
            "geometry": {"kind": "sphere_cell", "radius": "2.2 nm"},
            "protocol": {"initial_polarization": 0.01,

@@ -77,8 +77,8 @@ def test_decay_stage_gives_the_T1_it_was_made_with(tmp_path):
     """With a uniform T1n and no paramagnetic relaxation the sample decays toward P0 with
     exactly T1n whatever the diffusion: the decay stage reports T1 = 1500 s (not a
     stretched T_B), the buildup its T_B, and every stage its end enhancement."""
-    from spindiff.runner import run
     from spindiff.case import Case
+    from spindiff.runner import run
     res = run(Case.from_dict(two_stage()), out_dir=tmp_path / "out", progress=False)
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     decay = s["fits"]["decay"]

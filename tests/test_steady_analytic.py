@@ -83,6 +83,7 @@ VOLUME = {"source.C6": "4 nm^6/s", "geometry.outer_boundary": "fixed",
 def _l2_error(disc, exact):
     """Relative-volume L2 norm of (P_h - I_h P_exact), sqrt(int e^2 / int 1)."""
     from dolfinx import fem
+
     from spindiff.mesh import compat
     r = disc.domain.nearest_distance(compat.dof_coordinates(disc.V))
     e = fem.Function(disc.V)
@@ -94,6 +95,7 @@ def _l2_error(disc, exact):
 
 def _nodal_error(disc, exact):
     from mpi4py import MPI
+
     from spindiff.mesh import compat
     x = compat.dof_coordinates(disc.V)
     r = disc.domain.nearest_distance(x)

@@ -13,8 +13,13 @@ import numpy as np
 
 from spindiff.physics.constants import nuclear_larmor, nuclear_thermal_polarization
 from spindiff.physics.quantum import Conditions, lineshape, preset
-from spindiff.physics.quantum.broadline import (BroadlineSettings, b2_mean, electron_state,
-                                                nuclear_rates, solve_broadline)
+from spindiff.physics.quantum.broadline import (
+    BroadlineSettings,
+    b2_mean,
+    electron_state,
+    nuclear_rates,
+    solve_broadline,
+)
 from spindiff.physics.quantum.broadline_plots import plot_broadline_sweep
 from spindiff.physics.quantum.broadline_sweep import broadline_sweep
 from spindiff.physics.quantum.plots import _plt

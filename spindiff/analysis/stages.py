@@ -100,7 +100,7 @@ def _fits(kind, t, sample, visible, p0, rtol, atol) -> dict:
     return out
 
 
-def stage_fits(series: dict[str, np.ndarray], model: "TransportModel", starts: np.ndarray,
+def stage_fits(series: dict[str, np.ndarray], model: TransportModel, starts: np.ndarray,
                rtol: float = 0.0, atol: float = 0.0) -> dict:
     """The fit of every stage by its kind (spindiff.analysis.stages: T_B and P_inf of a
     buildup, T1 toward P0 of a decay, the visible resurgence after a saturation), with time
@@ -126,7 +126,7 @@ def stage_fits(series: dict[str, np.ndarray], model: "TransportModel", starts: n
     return fits
 
 
-def stage_ends(series: dict[str, np.ndarray], model: "TransportModel") -> dict[str, dict]:
+def stage_ends(series: dict[str, np.ndarray], model: TransportModel) -> dict[str, dict]:
     """Each stage's last row: {"P": {sample, visible, ...}, "enhancement_end"} (the
     enhancement at the end of a buildup is this, not the value after later stages)."""
     out = {}

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .schema import Case
 
 
-def conditions(case: "Case") -> dict:
+def conditions(case: Case) -> dict:
     """{"sample", "nucleus", "B0_T", "temperature_K", "concentration_mM"} of a case (None
     where the case does not say: no [conditions], no centre concentration). The sample is
     the case's description, or its name."""

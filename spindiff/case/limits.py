@@ -3,7 +3,6 @@ centres, blend spheres, pulses per stage (each refused with one line naming the 
 from __future__ import annotations
 
 import math
-
 from typing import TYPE_CHECKING
 
 from ..errors import CaseError

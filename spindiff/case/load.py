@@ -4,9 +4,10 @@ and the user mesh file; every failure is one line naming the key."""
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ..errors import CaseError
 from .dotted import set_dotted

@@ -3,7 +3,7 @@ density of each [materials.NAME] given by `preset` or `composition`, for the cas
 from __future__ import annotations
 
 from ..errors import CaseError
-from ..physics.composition import COMPONENTS, NUCLEI_GIVEN, Mixture, mixture, preset_mixture
+from ..physics.composition import COMPONENTS, NUCLEI_GIVEN, PRESETS, Mixture, mixture, preset_mixture
 
 CHOICES = ("nuclear_density", "preset", "composition")
 
@@ -51,7 +51,6 @@ def fill_material_densities(case) -> None:
 
 def _check_isotopes(m, key: str) -> None:
     """deuteration and carbon13 name components of the sample (deuterated ones, carbons)."""
-    from ..physics.composition import PRESETS
     held = set(PRESETS[m.preset].fractions) if m.preset is not None else set(m.composition)
     for k, wants in (("deuteration", "labelled"), ("carbon13", "C")):
         for comp in getattr(m, k) or {}:

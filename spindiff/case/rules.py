@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..errors import CaseError
+from ..physics.constants import HBAR, MU_B
 from .geometry_kinds import BOXES, SINGLE_CELL
 from .limits import check_resources
 from .petsc import check_petsc_options
@@ -237,7 +238,7 @@ def electron_g(case: Case) -> float | None:
     if case.agent is not None:
         if case.agent.g is not None:
             return case.agent.g
-        from ..physics.quantum.agents import preset
+        from ..physics.quantum.agents import preset  # the quantum module: [agent] cases only
         return preset(case.agent.preset).g
     return case.electron.g if case.electron is not None else None
 
@@ -246,7 +247,6 @@ def resolve_microwave_frequencies(case: Case, source: str | None = None) -> None
     """Each stage's microwave_offset (Hz), the microwave frequency minus the electron frequency
     g_iso mu_B B0 / h: given directly (default 0), or from an absolute microwave_frequency with
     the agent's g and B0. At most one of the two per stage."""
-    from ..physics.constants import HBAR, MU_B
     for i, st in enumerate(case.protocol.stages):
         if st.microwave_frequency is None:
             if st.microwave_offset is None:

@@ -15,17 +15,30 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
-                      ValidationError, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from .. import units
 from ..errors import CaseError
+from ..physics.cells import cube_cell_side, sphere_cell_radius
+from ..physics.composition import COMPONENTS, PRESETS
+from ..physics.constants import nuclear_thermal_polarization
+from ..physics.nuclei import lookup
 from ..physics.shapes import SHAPES
 from ..sources import SOURCE_LAWS
 from . import rules
 from .dotted import apply_changes
+from .materials import fill_material_densities
 from .messages import first_error
 
 
@@ -91,7 +104,6 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 def _nucleus(value: Any) -> str:
     """A tabulated nucleus (spindiff.physics.nuclei) by its usual name: "1H", "27Al", "Al27"."""
-    from ..physics.nuclei import lookup
     try:
         return lookup(value).name
     except ValueError as exc:
@@ -170,23 +182,23 @@ class Geometry(Section):
     """
     kind: Literal["sphere_cell", "periodic_cube", "box", "particle", "layers", "blend",
                   "mesh"] = "sphere_cell"
-    concentration: Optional[Concentration] = None
-    radius: Optional[Length] = None
-    side: Optional[Length] = None
-    sides: Optional[list[Length]] = Field(default=None, min_length=3, max_length=3)
+    concentration: Concentration | None = None
+    radius: Length | None = None
+    side: Length | None = None
+    sides: list[Length] | None = Field(default=None, min_length=3, max_length=3)
     periodic: bool = True
     shape: ShapeName = "sphere"
-    particle_size: Optional[Length] = None
-    particle_material: Optional[str] = None
-    matrix_material: Optional[str] = None
-    thicknesses: Optional[list[Length]] = Field(default=None, min_length=1, max_length=MAX_ITEMS)
-    layer_materials: Optional[list[str]] = Field(default=None, min_length=1, max_length=MAX_ITEMS)
-    volume_fraction: Optional[Annotated[float, Field(gt=0.0, lt=0.7)]] = None
-    domain_size: Optional[Length] = None
+    particle_size: Length | None = None
+    particle_material: str | None = None
+    matrix_material: str | None = None
+    thicknesses: list[Length] | None = Field(default=None, min_length=1, max_length=MAX_ITEMS)
+    layer_materials: list[str] | None = Field(default=None, min_length=1, max_length=MAX_ITEMS)
+    volume_fraction: Annotated[float, Field(gt=0.0, lt=0.7)] | None = None
+    domain_size: Length | None = None
     seed: Seed = 1
-    file: Optional[str] = None
+    file: str | None = None
     outer_boundary: Literal["zero_flux", "fixed"] = "zero_flux"
-    outer_polarization: Optional[Polarization] = None
+    outer_polarization: Polarization | None = None
 
 
 class Centres(Section):
@@ -207,22 +219,21 @@ class Centres(Section):
     saturation_width: a "visible" saturation removes 0.5 (1 + tanh((r - r_h) / w)) of the
     polarization (0: a sharp edge at r_h).
     """
-    barrier_radius: Optional[Length] = None
+    barrier_radius: Length | None = None
     barrier: Literal["hole", "kept", "physical", "none"] = "hole"
     saturation_width: LengthOrZero = 0.0
     placement: Literal["cell", "random", "lattice", "positions", "none"] = "cell"
-    positions: Optional[list[list[float]]] = Field(default=None, max_length=MAX_ITEMS)
-    count: Optional[int] = Field(default=None, ge=1, le=MAX_ITEMS)
+    positions: list[list[float]] | None = Field(default=None, max_length=MAX_ITEMS)
+    count: int | None = Field(default=None, ge=1, le=MAX_ITEMS)
     min_distance: LengthOrZero = 0.0
     seed: Seed = 1
-    material: Optional[str] = None
+    material: str | None = None
     representation: Literal["resolved", "homogenized"] = "resolved"
     barrier_diffusion: Fraction = 0.0
-    visible_radius: Optional[LengthOrZero] = None
+    visible_radius: LengthOrZero | None = None
 
 
 def _material_preset(value: Any) -> Any:
-    from ..physics.composition import PRESETS
     if value not in PRESETS:
         raise ValueError(f"one of {', '.join(PRESETS)} (or a composition)")
     return value
@@ -230,7 +241,6 @@ def _material_preset(value: Any) -> Any:
 
 def _component_table(value: Any) -> Any:
     """{component: number} with components of spindiff.physics.composition.COMPONENTS."""
-    from ..physics.composition import COMPONENTS
     if not isinstance(value, dict) or not value:
         raise ValueError('a table of components, e.g. { "glycerol-d8" = 6, "D2O" = 3, "H2O" = 1 }')
     for name, amount in value.items():
@@ -257,16 +267,16 @@ class Material(Section):
     labelled positions) and carbon13 (13C fraction of a component's carbons): the density of
     conditions.nucleus (1H, 2H or 13C) follows from it (`Case` fills nuclear_density).
     """
-    nuclear_density: Optional[Density] = None
+    nuclear_density: Density | None = None
     D0: Diffusivity
     T1n: TimeOrInf = math.inf
-    regions: Optional[list[Union[str, int]]] = Field(default=None, max_length=MAX_ITEMS)
-    nucleus: Optional[Nucleus] = None
-    preset: Optional[Annotated[str, AfterValidator(_material_preset)]] = None
-    composition: Optional[Components] = None
+    regions: list[str | int] | None = Field(default=None, max_length=MAX_ITEMS)
+    nucleus: Nucleus | None = None
+    preset: Annotated[str, AfterValidator(_material_preset)] | None = None
+    composition: Components | None = None
     fractions: Literal["volume", "mass"] = "volume"
-    deuteration: Optional[dict[str, Fraction]] = None
-    carbon13: Optional[dict[str, Fraction]] = None
+    deuteration: dict[str, Fraction] | None = None
+    carbon13: dict[str, Fraction] | None = None
     #: the physics.composition.Mixture of a preset or composition (set by `Case`)
     _mixture: Any = PrivateAttr(default=None)
 
@@ -284,11 +294,11 @@ class Source(Section):
     "surface" and "fixed" need barrier = "hole".
     """
     model: SourceName = "volume"
-    C6: Optional[C6Coefficient] = None
-    kappa: Optional[Velocity] = None
-    rate: Optional[Annotated[float, _quantity("rate"), AfterValidator(_non_negative)]] = None
-    radius: Optional[Length] = None
-    polarization: Optional[Polarization] = None
+    C6: C6Coefficient | None = None
+    kappa: Velocity | None = None
+    rate: Annotated[float, _quantity("rate"), AfterValidator(_non_negative)] | None = None
+    radius: Length | None = None
+    polarization: Polarization | None = None
 
 
 class Diffusion(Section):
@@ -309,7 +319,7 @@ class Relaxation(Section):
     P0 = "thermal" takes the nuclear Boltzmann polarization from [conditions].
     """
     C6: C6Coefficient = 0.0
-    P0: Union[Polarization, Literal["thermal"]] = "thermal"
+    P0: Polarization | Literal["thermal"] = "thermal"
 
 
 class Conditions(Section):
@@ -347,7 +357,7 @@ class Electron(Section):
     internuclear_distance: Length = 0.66
     orientation: Literal["rms", "powder"] = "rms"
     scale: Literal["relative", "absolute"] = "relative"
-    nutation_per_sqrt_mW: Optional[Frequency] = None
+    nutation_per_sqrt_mW: Frequency | None = None
 
 
 class Agent(Section):
@@ -368,20 +378,20 @@ class Agent(Section):
     concentration, r_ee = 2 (3 / (4 pi c))^(1/3)). T2n: nuclear T2.
     """
     preset: Literal["TEMPOL", "trityl", "MnII"]
-    g: Optional[float] = Field(default=None, gt=0.0, lt=10.0)
-    T1e: Optional[Time] = None
-    T2e: Optional[Time] = None
-    A_iso: Optional[Frequency] = None
-    line_fwhm: Optional[Frequency] = None
+    g: float | None = Field(default=None, gt=0.0, lt=10.0)
+    T1e: Time | None = None
+    T2e: Time | None = None
+    A_iso: Frequency | None = None
+    line_fwhm: Frequency | None = None
     mechanism: Literal["auto", "SE", "CE"] = "auto"
     method: Literal["full", "effective", "broadline"] = "full"
-    ee_distance: Optional[Length] = None
+    ee_distance: Length | None = None
     T2n: Time = 1e-3
-    ee_min_distance: Optional[Length] = None
-    spectral_diffusion_scale: Optional[float] = Field(default=None, ge=0.0, le=1e12)
-    T1D: Optional[Time] = None
-    microwave_nutation: Optional[Frequency] = None
-    microwave_offset: Optional[Annotated[float, _quantity("frequency")]] = None
+    ee_min_distance: Length | None = None
+    spectral_diffusion_scale: float | None = Field(default=None, ge=0.0, le=1e12)
+    T1D: Time | None = None
+    microwave_nutation: Frequency | None = None
+    microwave_offset: Annotated[float, _quantity("frequency")] | None = None
 
 
 class Pulses(Section):
@@ -411,24 +421,23 @@ class Stage(Section):
     name: str = Field(min_length=1)
     duration: Time
     microwaves: bool = True
-    source: Optional[bool] = None
-    source_polarization: Optional[Polarization] = None
-    microwave_nutation: Optional[Frequency] = None
-    microwave_power: Optional[Power] = None
-    microwave_offset: Optional[Annotated[float, _quantity("frequency")]] = None
-    microwave_frequency: Optional[Annotated[float, _quantity("frequency"),
-                                            AfterValidator(_positive)]] = None
-    electron_polarization: Optional[Polarization] = None
-    pulses: Optional[Pulses] = None
+    source: bool | None = None
+    source_polarization: Polarization | None = None
+    microwave_nutation: Frequency | None = None
+    microwave_power: Power | None = None
+    microwave_offset: Annotated[float, _quantity("frequency")] | None = None
+    microwave_frequency: Annotated[float, _quantity("frequency"), AfterValidator(_positive)] | None = None
+    electron_polarization: Polarization | None = None
+    pulses: Pulses | None = None
     saturate: Literal["none", "visible", "hidden", "all"] = "none"
     outputs: int = Field(default=60, ge=1, le=MAX_ITEMS)
     spacing: Literal["linear", "log"] = "log"
-    first_output: Optional[Time] = None
+    first_output: Time | None = None
 
 
 class Protocol(Section):
     """[protocol]: initial polarization and the list of stages."""
-    initial_polarization: Union[Polarization, Literal["thermal"]] = "thermal"
+    initial_polarization: Polarization | Literal["thermal"] = "thermal"
     stages: list[Stage] = Field(min_length=1, max_length=1000)
 
 
@@ -463,13 +472,13 @@ class Mesh(Section):
     model: Literal["3d", "radial", "spins"] = "3d"
     size_barrier: Length = 0.1
     size_bulk: Length = 0.6
-    size_particle: Optional[Length] = None
-    size_interface: Optional[Length] = None
+    size_particle: Length | None = None
+    size_interface: Length | None = None
     order: Literal[1, 2] = 2
     radial_cells: int = Field(default=400, ge=10, le=1_000_000)
     error_estimate: Literal["auto", "on", "off"] = "auto"
     interface: Literal["auto", "layers", "isotropic"] = "auto"
-    quadrature_degree: Optional[int] = Field(default=None, ge=1, le=8)
+    quadrature_degree: int | None = Field(default=None, ge=1, le=8)
     refine: int = Field(default=0, ge=0, le=3)
     element_degree: Literal[1, 2] = 1
 
@@ -492,19 +501,19 @@ class Spins(Section):
     flip-flops off (the reference without spin diffusion).
     """
     lattice: Literal["random", "sc", "fcc", "file"] = "random"
-    file: Optional[str] = None
+    file: str | None = None
     file_unit: Literal["angstrom", "nm"] = "angstrom"
-    min_distance: Optional[LengthOrZero] = None
+    min_distance: LengthOrZero | None = None
     exclusion_radius: LengthOrZero = 0.3
-    cutoff: Optional[Length] = None
+    cutoff: Length | None = None
     tail: Literal["second_moment", "none"] = "second_moment"
     hyperfine: Literal["nearest", "sum"] = "nearest"
     seed: Seed = 1
-    pair_distance: Optional[Length] = None
+    pair_distance: Length | None = None
     pair_orientation: Literal["fixed", "random"] = "fixed"
     pair_theta: float = Field(default=90.0, ge=0.0, le=180.0)
     pair_phi: float = Field(default=0.0, ge=-360.0, le=360.0)
-    pair_offsets: Optional[list[Annotated[float, _quantity("frequency")]]] = Field(
+    pair_offsets: list[Annotated[float, _quantity("frequency")]] | None = Field(
         default=None, min_length=2, max_length=2)
     flipflops: bool = True
 
@@ -522,7 +531,7 @@ class Solver(Section):
     rtol: float = Field(default=1e-4, gt=0, lt=1)
     atol: float = Field(default=1e-6, gt=0, lt=1)
     dt_initial: Time = 1e-3
-    dt_max: Optional[Time] = None
+    dt_max: Time | None = None
     linear_solver: Literal["auto", "direct", "iterative"] = "auto"
     mass: Literal["consistent", "lumped"] = "consistent"
     ksp_rtol: float = Field(default=1e-10, gt=0, lt=1e-3)
@@ -541,8 +550,8 @@ class Output(Section):
     plots: bool = True
     profile: bool = False
     profile_bins: int = Field(default=40, ge=4, le=2000)
-    checkpoint_wall: Optional[TimeOrInf] = 60.0
-    checkpoint_simulated: Optional[Time] = None
+    checkpoint_wall: TimeOrInf | None = 60.0
+    checkpoint_simulated: Time | None = None
 
 
 class Sweep(Section):
@@ -567,29 +576,28 @@ class Case(Section):
     source: Source
     diffusion: Diffusion = Diffusion()
     relaxation: Relaxation = Relaxation()
-    conditions: Optional[Conditions] = None
-    electron: Optional[Electron] = None
-    agent: Optional[Agent] = None
+    conditions: Conditions | None = None
+    electron: Electron | None = None
+    agent: Agent | None = None
     protocol: Protocol
     mesh: Mesh = Mesh()
-    spins: Optional[Spins] = None
+    spins: Spins | None = None
     solver: Solver = Solver()
     output: Output = Output()
-    sweep: Optional[Sweep] = None
+    sweep: Sweep | None = None
 
     #: the nested dict the case was validated from, and the folder of its case file
-    _raw: Optional[dict] = PrivateAttr(default=None)
-    _source_dir: Optional[str] = PrivateAttr(default=None)
+    _raw: dict | None = PrivateAttr(default=None)
+    _source_dir: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _densities_from_compositions(self) -> "Case":
+    def _densities_from_compositions(self) -> Case:
         """nuclear_density of every material given by preset or composition."""
-        from .materials import fill_material_densities
         fill_material_densities(self)
         return self
 
     @model_validator(mode="after")
-    def _cross_field_rules(self) -> "Case":
+    def _cross_field_rules(self) -> Case:
         rules.check_consistency(self)
         SOURCE_LAWS[self.source.model].check(self)  # the rules a source law adds
         return self
@@ -598,7 +606,7 @@ class Case(Section):
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str | None = None,
-                  source_dir: str | None = None) -> "Case":
+                  source_dir: str | None = None) -> Case:
         """Validate a case given as the nested dict of a case file. CaseError (one line: file,
         key, value, what is allowed) for anything wrong. source: the file, for messages;
         source_dir: where relative file names in the case (a user mesh) are found."""
@@ -614,7 +622,7 @@ class Case(Section):
         case._source_dir = source_dir
         return case
 
-    def with_changes(self, changes: dict[str, Any]) -> "Case":
+    def with_changes(self, changes: dict[str, Any]) -> Case:
         """A new, validated case with dotted keys changed, e.g.
         case.with_changes({"materials.glass.D0": "20 nm^2/s", "protocol.stages.0.outputs": 40}).
 
@@ -664,7 +672,6 @@ class Case(Section):
     @property
     def cell_radius(self) -> float:
         """Radius R (nm) of the spherical cell (of the equal-volume sphere for a cube)."""
-        from ..physics.cells import sphere_cell_radius
         if self.geometry.kind == "periodic_cube":
             return (3.0 / (4.0 * 3.141592653589793)) ** (1.0 / 3.0) * self.cube_side
         if self.geometry.kind != "sphere_cell" and self.geometry.concentration is None:
@@ -676,7 +683,6 @@ class Case(Section):
     @property
     def cube_side(self) -> float:
         """Side L (nm) of the periodic cube (Takeda): `side` or c^(-1/3)."""
-        from ..physics.cells import cube_cell_side
         if self.geometry.side is not None:
             return self.geometry.side
         return cube_cell_side(self.geometry.concentration)
@@ -695,7 +701,6 @@ class Case(Section):
     @property
     def thermal_polarization(self) -> float:
         """Nuclear Boltzmann polarization P0 (explicit [relaxation] P0 wins over [conditions])."""
-        from ..physics.constants import nuclear_thermal_polarization
         if self.relaxation.P0 != "thermal":
             return float(self.relaxation.P0)
         c = self.conditions

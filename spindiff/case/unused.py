@@ -18,9 +18,11 @@ naming the parameters that are still the 1H ones.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import CaseError
+from ..sources import SOURCE_LAWS
 
 if TYPE_CHECKING:
     from .schema import Case
@@ -29,50 +31,49 @@ if TYPE_CHECKING:
 DEFAULT_NUCLEUS = "1H"
 
 
-def _source_law(case: "Case"):
-    from ..sources import SOURCE_LAWS
+def _source_law(case: Case):
     return SOURCE_LAWS[case.source.model]
 
 
-def _why(case: "Case") -> str:
+def _why(case: Case) -> str:
     law = _source_law(case)
     note = f" ({law.unread_note})" if law.unread_note else ""
     return f'source.model = "{law.name}"{note}'
 
 
-def _not_read(key: str) -> Callable[["Case"], str | None]:
+def _not_read(key: str) -> Callable[[Case], str | None]:
     """A [source] key the case's source law does not read (SourceLaw.reads)."""
     return lambda case: None if key in _source_law(case).reads else _why(case)
 
 
-def _relaxation_computed(case: "Case") -> str | None:
+def _relaxation_computed(case: Case) -> str | None:
     """The source law computes the paramagnetic relaxation itself."""
     return _why(case) if _source_law(case).computes_relaxation else None
 
 
-def _conventional(case: "Case") -> str | None:
+def _conventional(case: Case) -> str | None:
     return ('diffusion.model = "conventional" (D = D0: no polarization dependence)'
             if case.diffusion.model == "conventional" else None)
 
 
-def _not_kept(case: "Case") -> str | None:
+def _not_kept(case: Case) -> str | None:
     b = case.centres.barrier
     return None if b == "kept" else (f'centres.barrier = "{b}" (barrier_diffusion is D / D0 '
                                      'inside a "kept" barrier)')
 
 
-def _no_partial_saturation(case: "Case") -> str | None:
+def _no_partial_saturation(case: Case) -> str | None:
     if any(st.saturate in ("visible", "hidden") for st in case.protocol.stages):
         return None
     return 'no stage with saturate = "visible" or "hidden" (the width smooths their edge)'
 
 
-def _no_profile(case: "Case") -> str | None:
+def _no_profile(case: Case) -> str | None:
     return None if case.output.profile else "output.profile = false (no radial profile is written)"
 
 
 #: (section, key, unit shown, when it is not used: a reason or None)
-UNUSED: list[tuple[str, str, str, Callable[["Case"], str | None]]] = [
+UNUSED: list[tuple[str, str, str, Callable[[Case], str | None]]] = [
     ("source", "C6", " nm^6/s", _not_read("C6")),
     ("source", "polarization", "", _not_read("polarization")),
     ("source", "kappa", " nm/s", _not_read("kappa")),
@@ -87,7 +88,7 @@ UNUSED: list[tuple[str, str, str, Callable[["Case"], str | None]]] = [
 ]
 
 
-def check_unused(case: "Case", source: str | None = None) -> None:
+def check_unused(case: Case, source: str | None = None) -> None:
     """CaseError for the first key given explicitly that the case's models do not use."""
     for section, key, unit, unused in UNUSED:
         table = getattr(case, section)
@@ -112,7 +113,7 @@ def check_unused(case: "Case", source: str | None = None) -> None:
     check_nucleus(case, source)
 
 
-def check_nucleus(case: "Case", source: str | None = None) -> None:
+def check_nucleus(case: Case, source: str | None = None) -> None:
     """The materials' values describe the observed nucleus (module docstring)."""
     if case.conditions is None:
         return

@@ -10,6 +10,7 @@ import ufl
 from petsc4py import PETSc
 
 from ..mesh import compat
+from . import linear_solver
 
 
 class FieldEvents:
@@ -118,7 +119,6 @@ class FieldEvents:
 
     def _projection_solver(self):
         if self._proj_ksp is None:
-            from . import linear_solver
             disc = self.disc
             self._proj_ksp = linear_solver.make_ksp(disc.comm, "mass", 1e-12, True, None, "proj")
             self._proj_ksp.setInitialGuessNonzero(True)

@@ -6,14 +6,14 @@ plain functions of r and forms compile once whatever the number of centres.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import ufl
 from dolfinx import fem
 
-from ..mesh.domain import Domain
 from ..mesh import compat
+from ..mesh.domain import Domain
 from ..mesh.heap import trim_heap
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from petsc4py import PETSc
 

@@ -8,8 +8,8 @@ form using it is assembled (DOLFINx packs the coefficients of every cell first).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from dolfinx import fem

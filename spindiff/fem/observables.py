@@ -9,7 +9,7 @@ The weight vectors are assembled once per mesh (`Observables`, made from a Discr
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from dolfinx import fem

@@ -34,10 +34,10 @@ import ufl
 from dolfinx import fem
 from petsc4py import PETSc
 
-from ..mesh.domain import FACET_BARRIER, Domain
-from ..model import TransportModel
 from ..mesh import compat
+from ..mesh.domain import FACET_BARRIER, Domain
 from ..mesh.heap import release_dropped, trim_heap
+from ..model import TransportModel
 from .fields import QuadratureFields, cellwise_function
 from .materials import cell_materials
 from .step_operator import lump

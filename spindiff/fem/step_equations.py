@@ -20,6 +20,7 @@ import numpy as np
 from mpi4py import MPI
 from petsc4py import PETSc
 
+from . import linear_solver
 from .step_operator import Term
 
 if TYPE_CHECKING:
@@ -221,7 +222,6 @@ class KirchhoffNewton:
 
     def _chord_solve(self, rhs: PETSc.Vec, x: PETSc.Vec) -> bool:
         """Solve with the operator and preconditioner already in the KSP (no set-up)."""
-        from . import linear_solver
         s = self.system
         s.ksp.getPC().setReusePreconditioner(True)
         if s.kind != "direct":

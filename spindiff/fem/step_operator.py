@@ -20,7 +20,7 @@ Two ways to hold A:
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from petsc4py import PETSc

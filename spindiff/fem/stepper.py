@@ -18,8 +18,9 @@ zero-stable). Steps land exactly on output times and stage boundaries.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from petsc4py import PETSc
 

@@ -27,15 +27,15 @@ constraints by back-substitution of slave dofs after every solve.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mpi4py import MPI
 from petsc4py import PETSc
 
-from ..model import StageSpec
-from . import linear_solver
 from ..mesh import compat
 from ..mesh.heap import trim_heap
+from ..model import StageSpec
+from . import linear_solver
 from .stage_assembly import StageAssembly, StageOperators
 from .step_equations import step_equation
 from .step_operator import SAME, StepOperator, Term

@@ -13,14 +13,19 @@ there (at most MAX_RESTARTS times), then the profiles are made again about the n
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..errors import SpindiffError
+from ..io.interrupt import RunInterrupted
+from .folder import FitFolder, write_outputs
 from .identify import needs_profile, profiles, verdicts
 from .problem import Problem
+from .report import build_report, dense_curves, parameter_lines, summary_lines
 from .solve import FitOutcome, refit_from, solve
 from .spec import FitSpec, load_fit
 
@@ -45,13 +50,11 @@ class FitResult:
     def lines(self) -> list[str]:
         """One line per parameter: value +- stderr, whether the data determine it and why
         (with its correlations), as printed."""
-        from .report import parameter_lines
         return parameter_lines(self.data)
 
     def summary(self) -> list[str]:
         """Everything `spindiff fit` prints after its progress lines: status, cost, goodness
         of fit, parameters, profiles, restarts and warnings."""
-        from .report import summary_lines
         return summary_lines(self.data)
 
 
@@ -83,9 +86,6 @@ def fit(spec: FitSpec | str | Path, out: str | Path | None = None, *,
         SpindiffError: bad data or a profile of a parameter that is not fitted (one line).
         RunInterrupted: SIGINT or SIGTERM during the fit; OUT.partial keeps its evaluations.
     """
-    from ..errors import SpindiffError
-    from .folder import write_outputs
-    from .report import build_report, dense_curves
     spec = spec if isinstance(spec, FitSpec) else load_fit(spec)
     asked = list(spec.profile) + ([profile] if isinstance(profile, str) else list(profile or []))
     asked = list(dict.fromkeys(asked))
@@ -98,7 +98,6 @@ def fit(spec: FitSpec | str | Path, out: str | Path | None = None, *,
                                 + ", ".join(problem.names))
     folder = None
     if out is not None:
-        from .folder import FitFolder
         folder = FitFolder(problem, out, overwrite=overwrite, resume=resume)
         if folder.replayed:
             say(f"resuming: {folder.replayed} earlier model evaluations read back")
@@ -118,7 +117,6 @@ def fit(spec: FitSpec | str | Path, out: str | Path | None = None, *,
             raise
         note = folder.leave(exc, str(spec.path))
         if isinstance(exc, KeyboardInterrupt):
-            from ..io.interrupt import RunInterrupted
             signum = getattr(exc, "signum", 2)
             kept = (f"{folder.path}/ keeps every evaluation (lowest chi2 so far in its STATUS); "
                     f"continue with: spindiff fit {spec.path} --resume {out}" if note else

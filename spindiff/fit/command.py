@@ -5,6 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from .. import __version__
+from ..errors import SpindiffError
+from .api import fit
+from .report import summary_lines
+from .spec import load_fit
+
 
 def _say(*args) -> None:
     try:
@@ -19,11 +25,6 @@ def _say(*args) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     """Fit, print the goodness of fit, one line per parameter (value, stderr, determined or
     why not), the profiles and any warning, and write the results folder."""
-    from .. import __version__
-    from ..errors import SpindiffError
-    from .api import fit
-    from .report import summary_lines
-    from .spec import load_fit
     spec = load_fit(args.case)
     if args.resume and args.out and Path(args.out) != Path(args.resume):
         raise SpindiffError(f"--out {args.out} and --resume {args.resume}: give one folder "
@@ -63,7 +64,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command alone (python -m spindiff.fit.command FIT ...), with the same one-line
     errors as the spindiff command line."""
-    from ..errors import SpindiffError
     parser = argparse.ArgumentParser(prog="spindiff")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["fit", *(sys.argv[1:] if argv is None else argv)])

@@ -20,6 +20,7 @@ malformed file with one CaseError line naming the row (and the line of the file)
 """
 from __future__ import annotations
 
+import csv
 import math
 import re
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 
 from .. import units
 from ..errors import CaseError
+from .bruker_data import read_bruker
 from .data import read_data
 from .data_rows import NUMBER, TOPSPIN_UNITS, checked_rows
 
@@ -55,7 +57,6 @@ def read_dataset(path: Path, d: dict[str, Any], where: str, source: str | None
     fmt = fmt or detect_format(path)
     unit = _time_unit(d.get("time_unit"), f"{where}.time_unit", source)
     if fmt == "bruker":
-        from .bruker_data import read_bruker
         t, y, s = read_bruker(path, d, where, source)
     elif fmt == "topspin":
         t, y, s = read_topspin(path, d.get("integral"), where, source)
@@ -127,7 +128,6 @@ def read_csv(path: Path, columns: dict, unit: float | None, where: str, source: 
 
 
 def _csv_header(path: Path, key: str, source: str | None) -> list[str]:
-    import csv
     if not path.is_file():
         raise CaseError(key, str(path), "no such file; allowed: a CSV or text file, TopSpin's "
                         "ct1t2.txt or a Bruker experiment folder", source)

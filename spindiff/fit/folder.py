@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.folders import OutputFolder
+from ..io.results import dumps_json
 from .problem import Problem
+from .report import write_fitted_cases, write_points, write_profile
 
 EVALUATIONS = "evaluations.csv"
 
@@ -42,7 +45,6 @@ class FitFolder:
 
     def __init__(self, problem: Problem, out: str | Path, overwrite: bool = False,
                  resume: bool = False):
-        from ..io.folders import OutputFolder
         self.problem, self.comm = problem, problem.comm
         self.folder = OutputFolder(out, problem.comm, "fit", identity(problem),
                                    overwrite=overwrite, resume=resume)
@@ -128,8 +130,6 @@ class FitFolder:
 def write_outputs(result, folder, plots: bool = True) -> Path:
     """Write the results into the claimed fit folder (spindiff.fit.folder.FitFolder) and
     move it to its final name."""
-    from ..io.results import dumps_json
-    from .report import write_fitted_cases, write_points, write_profile
     problem = result.problem
     if problem.comm.rank == 0:
         path = folder.path
@@ -141,6 +141,6 @@ def write_outputs(result, folder, plots: bool = True) -> Path:
         for prof in result.data["profiles"].values():
             write_profile(prof, path, conds)
         if plots:
-            from .plots import plot_fit
+            from .plots import plot_fit  # matplotlib only when a figure is drawn
             plot_fit(problem, result.data, result.curves, path / "fit.png")
     return folder.finish()

@@ -6,6 +6,7 @@ protocol's events (stage starts, saturations, pulses) are processed on the way.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ class DatasetModel:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        # MPI and the solver on the first forward run, not when a fit file is read
         from mpi4py import MPI
 
         from ..runner import model_for_case
@@ -160,7 +162,6 @@ class DatasetModel:
 def domain_key(case: Case) -> str:
     """What the mesh of a case depends on: geometry, centres, mesh, the materials' names and
     regions, and the radius of a "region" source."""
-    import json
     data = {"geometry": case.geometry.model_dump(), "centres": case.centres.model_dump(),
             "mesh": case.mesh.model_dump(),
             "materials": {n: m.regions for n, m in case.materials.items()},

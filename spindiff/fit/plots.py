@@ -4,6 +4,7 @@ the same verdict as the printed summary (spindiff.fit.report.parameter_text)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,6 @@ def _name(key: str) -> str:
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
     return "\n".join(textwrap.fill(part, width, subsequent_indent="    ")
                      for part in text.split("\n"))
 

@@ -16,7 +16,8 @@ the ranks integrate each model together and evaluations run one after the other.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

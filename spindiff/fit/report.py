@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomli_w
 
 from .. import __version__
-from ..figure_style import DPI, quantity_label, subtitle
+from ..case.describe import conditions
+from ..figure_style import DPI, figure, log_ticks, quantity_label, subtitle
 from .problem import Problem
 from .solve import FitOutcome
 
 
 def build_report(problem: Problem, out: FitOutcome) -> dict[str, Any]:
     """The content of fit.json (strict JSON: no inf or nan)."""
-    from ..case.describe import conditions
     spec = problem.spec
     params = {}
     for j, p in enumerate(problem.free):
@@ -195,7 +196,6 @@ def fitted_case_name(problem: Problem, dataset: str) -> str:
 
 def write_fitted_cases(problem: Problem, out: FitOutcome, folder: Path) -> list[Path]:
     """One case file per data set with the fitted values (and the data set's overrides)."""
-    import tomli_w
     written = []
     for m in problem.models:
         d = m.data
@@ -206,7 +206,7 @@ def write_fitted_cases(problem: Problem, out: FitOutcome, folder: Path) -> list[
         raw["case"]["name"] = f"{raw['case']['name']}-fit-{d.name}"[:100]
         geo = raw.get("geometry", {})
         if isinstance(geo.get("file"), str) and not Path(geo["file"]).is_absolute():
-            geo["file"] = str((d.case_path.resolve().parent / geo["file"]))
+            geo["file"] = str(d.case_path.resolve().parent / geo["file"])
         lines = [f"# Fitted by spindiff {__version__} fit {problem.spec.name} "
                  f"(data set {d.name}: {d.data_path.name}).",
                  f"# Based on {d.case_path}; fitted keys:"]
@@ -239,7 +239,6 @@ def write_points(problem: Problem, out: FitOutcome, path: Path) -> None:
 def write_profile(prof: dict, folder: Path, conditions: dict | None = None) -> None:
     """profile_<name>.csv and .png: Delta chi2 against the fixed parameter value, with the
     1 and 2 sigma levels and the interval."""
-    from ..figure_style import figure, log_ticks
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in prof["parameter"])
     with open(folder / f"profile_{safe}.csv", "w", newline="") as f:
         w = csv.writer(f)

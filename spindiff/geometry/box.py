@@ -21,7 +21,8 @@ by DOLFINx.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
@@ -29,9 +30,17 @@ from mpi4py import MPI
 from ..errors import CaseError
 from ..mesh.domain import FACET_BARRIER, FACET_OUTER, TAG_VISIBLE, Domain
 from .centres import box_lengths_array, check_centres
-from .gmsh_tools import (GRADING, REFINE_INNER, REFINE_OUTER, box_face_surfaces,
-                         centre_refinement, check_periodic_mesh, generate, run_gmsh,
-                         set_periodic_faces)
+from .gmsh_tools import (
+    GRADING,
+    REFINE_INNER,
+    REFINE_OUTER,
+    box_face_surfaces,
+    centre_refinement,
+    check_periodic_mesh,
+    generate,
+    run_gmsh,
+    set_periodic_faces,
+)
 
 BARRIER_MODES = ("kept_distance", "hole")
 #: smallest allowed gap, as a fraction of b, between a hole and a box face or another hole:
@@ -41,8 +50,8 @@ HOLE_GAP = 0.05
 
 def build_box(comm: MPI.Comm, lengths: float | Sequence[float], centres: np.ndarray,
               barrier_radius: float, barrier: str = "kept_distance",
-              visible_radius: Optional[float] = None, size_barrier: Optional[float] = None,
-              size_bulk: Optional[float] = None, order: int = 1, periodic: bool = True,
+              visible_radius: float | None = None, size_barrier: float | None = None,
+              size_bulk: float | None = None, order: int = 1, periodic: bool = True,
               material: str = "matrix", interface_radii: Sequence[float] = (),
               refine: int = 0) -> Domain:
     """Mesh a box [0, L]^3 (nm) holding paramagnetic centres.

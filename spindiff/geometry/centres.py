@@ -11,7 +11,7 @@ first k centres of a run asking for n > k centres are those of a run asking for 
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -38,18 +38,18 @@ def count_from_concentration(concentration: float, box_lengths: float | Sequence
     return max(1, int(round(concentration * volume)))
 
 
-def minimum_image(d: np.ndarray, period: Optional[np.ndarray]) -> np.ndarray:
+def minimum_image(d: np.ndarray, period: np.ndarray | None) -> np.ndarray:
     """Difference vectors d (..., 3) mapped to their shortest periodic image (no-op if None)."""
     if period is None:
         return d
     return d - period * np.round(d / period)
 
 
-def random_centres(n: Optional[int], box_lengths: float | Sequence[float], seed: int, *,
-                   concentration: Optional[float] = None, min_distance: float = 0.0,
+def random_centres(n: int | None, box_lengths: float | Sequence[float], seed: int, *,
+                   concentration: float | None = None, min_distance: float = 0.0,
                    margin: float = 0.0, periodic: bool = True,
-                   exclude: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-                   max_draws: Optional[int] = None) -> np.ndarray:
+                   exclude: Callable[[np.ndarray], np.ndarray] | None = None,
+                   max_draws: int | None = None) -> np.ndarray:
     """Seeded uniform random centre positions in the box [0, L]^3, shape (N, 3), in nm.
 
     n: number of centres, or None to derive it from `concentration` (nm^-3) and the box

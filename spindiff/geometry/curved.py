@@ -16,9 +16,10 @@ result is a function of the second-order mesh Gmsh produced only: the same on ev
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
+from scipy import sparse
 
 CHUNK = 50_000  # cells per batch of Jacobians
 # gmsh 10-node tetrahedron: edge nodes 4..9 sit on edges (0,1), (1,2), (2,0), (3,0), (3,2), (3,1)
@@ -129,7 +130,6 @@ def _spread(cells: np.ndarray, region: np.ndarray, movable: np.ndarray, disp: np
     """Edge nodes of the region's cells that may move, after `sweeps` Jacobi sweeps of the
     graph Laplacian (edge nodes of a common cell are neighbours) on their displacement off the
     straight edge; every other edge node keeps its displacement. Returns the moved rows."""
-    from scipy import sparse
 
     mids = cells[region, 4:]
     free = np.unique(mids[movable[mids]])

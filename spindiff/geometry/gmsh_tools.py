@@ -11,17 +11,19 @@ import contextlib
 import inspect
 import itertools
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
+from scipy.spatial import cKDTree
 
 from ..errors import MeshError
 from ..mesh import compat
+from ..mesh.heap import trim_heap
 from ..mesh.refine import TetMesh, refine_uniform, second_order
 from .curved import relax_inverted, single_thread
-from ..mesh.heap import trim_heap
 
 #: 3D mesher: Delaunay (1). HXT (10) is faster but not reproducible in Gmsh 4.8 (its vertex
 #: order follows memory addresses), which would make runs differ from one launch to the next.
@@ -201,7 +203,6 @@ def set_periodic_faces(gmsh, lower: np.ndarray, lengths: np.ndarray,
 def check_periodic_mesh(gmsh, pairs: Sequence[tuple[int, int, np.ndarray]], scale: float) -> None:
     """Every node (high-order ones included) of each upper surface must be the translate of a
     node of its lower partner, to 1e-9 scale; raises RuntimeError otherwise."""
-    from scipy.spatial import cKDTree
     for s, m, shift in pairs:
         _, xs, _ = gmsh.model.mesh.getNodes(2, s, includeBoundary=True)
         _, xm, _ = gmsh.model.mesh.getNodes(2, m, includeBoundary=True)

@@ -15,7 +15,7 @@ distributed by DOLFINx.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from mpi4py import MPI
@@ -27,9 +27,20 @@ from ..physics.shapes import ParticleShape
 from .blend_placement import blend_centres
 from .box import HOLE_GAP, _check_sizes, _fmt, periodic_images
 from .centres import box_lengths_array, check_centres
-from .gmsh_tools import (GRADING, REFINE_INNER, REFINE_OUTER, box_face_surfaces,
-                         centre_refinement, check_periodic_mesh, generate, gmsh_shape, run_gmsh,
-                         set_periodic_faces, shape_distance, volume_size)
+from .gmsh_tools import (
+    GRADING,
+    REFINE_INNER,
+    REFINE_OUTER,
+    box_face_surfaces,
+    centre_refinement,
+    check_periodic_mesh,
+    generate,
+    gmsh_shape,
+    run_gmsh,
+    set_periodic_faces,
+    shape_distance,
+    volume_size,
+)
 
 MATRIX_TAG = 21
 PARTICLE_TAG = 22
@@ -71,9 +82,9 @@ def build_particle_in_matrix(comm: MPI.Comm, shape: str, particle_size: float,
                              box_lengths: float | Sequence[float], size_particle: float,
                              size_matrix: float, order: int = 1, periodic: bool = True,
                              matrix: str = "matrix", particle: str = "particle",
-                             centres: Optional[np.ndarray] = None, barrier_radius: float = 0.0,
-                             size_barrier: Optional[float] = None,
-                             size_interface: Optional[float] = None) -> Domain:
+                             centres: np.ndarray | None = None, barrier_radius: float = 0.0,
+                             size_barrier: float | None = None,
+                             size_interface: float | None = None) -> Domain:
     """A particle of material `particle` centred in a box of material `matrix` (nm).
 
     shape: a particle shape or its name (spindiff.physics.shapes): "sphere" (radius =
@@ -231,7 +242,7 @@ def build_layers(comm: MPI.Comm, thicknesses: Sequence[float], names: Sequence[s
 
 def build_blend(comm: MPI.Comm, box_lengths: float | Sequence[float], volume_fraction: float,
                 domain_size: float, seed: int, names: Sequence[str] = ("A", "B"),
-                size: Optional[float] = None, periodic: bool = True, order: int = 1) -> Domain:
+                size: float | None = None, periodic: bool = True, order: int = 1) -> Domain:
     """A two-domain blend: non-overlapping spheres of material names[1] (diameter
     `domain_size`, nm) at seeded random positions in material names[0], their number chosen to
     approximate `volume_fraction` of B. Spheres keep a gap of BLEND_GAP radius from each other

@@ -25,19 +25,19 @@ This spares the periodic constraint, which dolfinx_mpc could not build on large 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from mpi4py import MPI
+from scipy.spatial import cKDTree
 
 from ..mesh.domain import Domain
-from .centres import box_lengths_array
 from ..physics.shapes import ParticleShape
-from .gmsh_tools import generate, gmsh_shape, restricted_size, run_gmsh, shape_distance
-from .inclusions import (INTERFACE_GROWTH, MATRIX_TAG, PARTICLE_TAG, _outer_faces, _shape,
-                         check_particle_fits)
 from .box import HOLE_GAP, _check_sizes, _fmt
+from .centres import box_lengths_array
+from .gmsh_tools import generate, gmsh_shape, restricted_size, run_gmsh, shape_distance
+from .inclusions import INTERFACE_GROWTH, MATRIX_TAG, PARTICLE_TAG, _outer_faces, _shape, check_particle_fits
 
 #: the band keeps at least this fraction of the particle (radius, half-thickness) as Gmsh core
 #: and of the matrix gap to the box faces as Gmsh cells
@@ -213,7 +213,6 @@ def _fill_band(gmsh, form: ParticleShape, mid: np.ndarray, radii: np.ndarray, a:
                order: int) -> int:
     """Add the band's nodes and tetrahedra (order 1 or 2) to the Gmsh model in two discrete
     volumes, inside and outside the interface: (particle volume, matrix volume, cells)."""
-    from scipy.spatial import cKDTree
     mesh = gmsh.model.mesh
     r_in, r_out = float(radii[0]), float(radii[-1])
     v_in, x_in, tri_tags, mids_in, pos = _surface(gmsh, band.s_in, order)

@@ -21,8 +21,8 @@ gets REGION_TAG0 + i; FACET_OUTER on x = R_out (and on x = 0 for layers).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from mpi4py import MPI
@@ -30,7 +30,8 @@ from mpi4py import MPI
 from ..errors import CaseError
 from ..mesh import compat
 from ..mesh.domain import FACET_OUTER, Domain
-from ..physics.shapes import SHAPES, ParticleShape, Slab, shape as shape_of
+from ..physics.shapes import SHAPES, ParticleShape, Slab
+from ..physics.shapes import shape as shape_of
 
 REGION_TAG0 = 21
 #: h = (CELLS_PER_LAYER^-1 l + GROWTH d) * 400 / N, capped at EXTENT_CELLS^-1 E * 400 / N

@@ -6,7 +6,7 @@ radius) so that the barrier, hidden, visible and source regions are unions of ce
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from mpi4py import MPI

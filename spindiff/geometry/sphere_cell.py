@@ -9,7 +9,7 @@ distributed by DOLFINx.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from mpi4py import MPI

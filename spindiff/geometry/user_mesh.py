@@ -16,21 +16,26 @@ numbers cannot be mistaken for those.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 import ufl
+from dolfinx import fem
+from dolfinx.io import XDMFFile
 from mpi4py import MPI
 
 from ..errors import MeshError
 from ..mesh import compat
-from .gmsh_tools import gmsh_session
 from ..mesh.domain import FACET_BARRIER, FACET_OUTER, Domain
+from .gmsh_tools import gmsh_session
 
-GroupRef = Union[str, int]
+GroupRef = str | int
 #: integer cell-data keys tried, in order, for meshio-read formats
 MESHIO_TAG_KEYS = ("gmsh:physical", "medit:ref", "cell_tags", "CellEntityIds", "tags",
                    "subdomains", "markers")
@@ -42,7 +47,7 @@ _MESHIO_FACETS = {3: ("triangle", "triangle6", "quad", "quad9"),
 
 def read_user_mesh(comm: MPI.Comm, path: str | os.PathLike,
                    materials: dict[str, GroupRef | Sequence[GroupRef]],
-                   centres: Optional[np.ndarray] = None, barrier_radius: Optional[float] = None,
+                   centres: np.ndarray | None = None, barrier_radius: float | None = None,
                    dim: int = 3, outer: Sequence[GroupRef] = (),
                    barrier_surfaces: Sequence[GroupRef] = ()) -> Domain:
     """Read a user mesh (lengths in nm) and map its physical groups to materials.
@@ -98,7 +103,7 @@ def read_user_mesh(comm: MPI.Comm, path: str | os.PathLike,
 
 
 def inspect_user_mesh(path: str | os.PathLike, materials: dict[str, GroupRef | Sequence[GroupRef]],
-                      centres: Optional[np.ndarray] = None, dim: int = 3) -> dict[str, Any]:
+                      centres: np.ndarray | None = None, dim: int = 3) -> dict[str, Any]:
     """Check a user mesh file without building the mesh (on the calling process only): the
     reading and group checks of `read_user_mesh` and the centres inside its bounding box.
     Returns a summary (cells, cell type, groups, bounding box); raises MeshError (one line
@@ -121,7 +126,6 @@ def inspect_user_mesh(path: str | os.PathLike, materials: dict[str, GroupRef | S
 
 def write_domain_xdmf(domain: Domain, path: str | os.PathLike) -> None:
     """Write the mesh with its cell and facet tags to XDMF for ParaView (collective)."""
-    from dolfinx.io import XDMFFile
     msh = domain.mesh
     tdim = msh.topology.dim
     msh.topology.create_connectivity(tdim - 1, tdim)
@@ -139,7 +143,7 @@ def write_domain_xdmf(domain: Domain, path: str | os.PathLike) -> None:
 # --- rank 0: reading and checking the Gmsh model ----------------------------------------------
 
 def _prepare_or_error(gmsh, path: Path, mapping: dict[str, list[GroupRef]], dim: int,
-                      outer: list[GroupRef], barrier: list[GroupRef]) -> tuple[Optional[str], Any]:
+                      outer: list[GroupRef], barrier: list[GroupRef]) -> tuple[str | None, Any]:
     """(None, info) from `_prepare_model`, or (one-line message, None) for any failure to read
     or check the file (Gmsh, meshio and OS errors included)."""
     try:
@@ -308,8 +312,6 @@ def _meshio_to_msh(path: Path, out: str, dim: int) -> None:
 def _meshio_read(path: Path):
     """meshio.read without meshio's console output, and MeshError instead of the exit meshio
     takes on a file it cannot read."""
-    import contextlib
-    import io
 
     import meshio
     sink = io.StringIO()
@@ -325,7 +327,6 @@ def _meshio_read(path: Path):
 # --- collective checks ------------------------------------------------------------------------
 
 def _one(msh):
-    from dolfinx import fem
     return fem.Constant(msh, 1.0)
 
 

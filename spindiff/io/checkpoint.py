@@ -10,6 +10,7 @@ the number of ranks) may differ; the same number of ranks reproduces the uninter
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,9 @@ from typing import Any
 
 import numpy as np
 from mpi4py import MPI
+from scipy.spatial import cKDTree
+
+from ..errors import SpindiffError
 
 NAME = "checkpoint.h5"
 
@@ -45,7 +49,6 @@ def save(folder: Path, comm: MPI.Comm, attrs: dict[str, Any], vectors: dict[str,
 
 def _image(attrs: dict, ranks: int, data: dict, xyz: np.ndarray) -> bytes:
     """The HDF5 file as bytes, built in memory (so that HDF5 never meets a full disk)."""
-    import io
 
     import h5py
     buffer = io.BytesIO()
@@ -91,8 +94,7 @@ def load(folder: Path, comm: MPI.Comm, template, coordinates: np.ndarray) -> tup
     and even the number of ranks, may differ from the run that wrote the checkpoint. Raises
     SpindiffError when some dof has no counterpart (another mesh)."""
     import h5py
-    from scipy.spatial import cKDTree
-    from ..errors import SpindiffError
+
     payload = None
     if comm.rank == 0:
         with h5py.File(Path(folder) / NAME, "r") as f:

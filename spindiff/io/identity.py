@@ -2,6 +2,7 @@
 a user mesh file), stored in a results folder's marker and compared on --resume."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,6 @@ def case_identity(case) -> dict[str, Any]:
 
 
 def _sha256(path: Path) -> str | None:
-    import hashlib
     try:
         h = hashlib.sha256()
         with open(path, "rb") as f:

@@ -14,14 +14,23 @@ sweeps: spindiff.io.sweep_plots. Every figure is written as PNG and, on request,
 """
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ..figure_style import (coincide, is_log_spaced, panels_with_legend, pyplot,
-                            save, subtitle, thin_log_ticks, value_error)
+from ..figure_style import (
+    coincide,
+    is_log_spaced,
+    panels_with_legend,
+    pyplot,
+    save,
+    subtitle,
+    thin_log_ticks,
+    value_error,
+)
 
 #: colours and styles of the averaged curves
 CURVES = {"P_sample": ("C0", "-", "<P> sample"), "P_visible": ("C1", "--", "<P> visible")}
@@ -182,7 +191,6 @@ def _stage_panel(ax, series, stage: dict, stages: Sequence[dict], fit: dict | No
 
 
 def _stage_note(stage: dict, series, fit: dict | None = None) -> str:
-    import textwrap
     notes = []
     if stage.get("saturate", "none") != "none":
         jump = _saturation_jump(series, stage)

@@ -7,8 +7,8 @@ boundaries are marked).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -27,8 +27,8 @@ def plot_profile(profile: dict, path: str | Path, title: str = "",
     """The profile figure from {"time_s", "r_nm", "P"} (spindiff.io.results.read_profile);
     conditions: the sample and its conditions for the subtitle (summary.json)."""
     from matplotlib import colormaps
-    from matplotlib.colors import Normalize
     from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     t, r, P = profile["time_s"], profile["r_nm"], profile["P"]
     rows = list(rows) if rows is not None else chosen_rows(t)
     cmap = colormaps["viridis"]

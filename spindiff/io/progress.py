@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import resource
 import sys
 import time
 
@@ -81,7 +82,7 @@ class phase:
         self.stream = stream if stream is not None else sys.stderr
         self._live = self.active and self.stream.isatty()
 
-    def __enter__(self) -> "phase":
+    def __enter__(self) -> phase:
         self._t0 = time.perf_counter()
         if self._live:
             print(f"  {self.label} ...", end="", file=self.stream, flush=True)
@@ -103,5 +104,4 @@ class phase:
 
 def peak_resident_mb() -> float:
     """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
-    import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

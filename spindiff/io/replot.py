@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..errors import SpindiffError
+from ..figure_style import FORMATS
 from .folders import MARKER, read_marker
+from .profile_plots import plot_profile
+from .results import read_profile, read_timeseries
+from .sweep_plots import plot_sweep
 
 #: what `plot_results` can draw
 FIGURES = ("buildup", "profile", "sweep")
@@ -38,7 +42,6 @@ def plot_results(folder: str | Path, what: Sequence[str] | None = None,
                  formats: Iterable[str] = ("png",)) -> list[Path]:
     """Draw `what` (default: every figure the folder allows) in `formats`; returns the files.
     SpindiffError (one line) for a folder without results or a figure it cannot give."""
-    from ..figure_style import FORMATS
     folder = Path(folder)
     if not folder.is_dir():
         raise SpindiffError(f"{folder}: no such results folder")
@@ -79,14 +82,13 @@ def _summary(folder: Path) -> dict:
 
 
 def _stages(folder: Path, series) -> list[dict]:
-    from .plots import stages_from_series
+    from .plots import stages_from_series  # matplotlib only when a figure is drawn
     summary = _summary(folder) if (folder / "summary.json").is_file() else {}
     return summary.get("stages") or stages_from_series(series)
 
 
 def _buildup(folder: Path, formats) -> list[Path]:
     from .plots import plot_buildup
-    from .results import read_timeseries
     series = read_timeseries(folder)
     s = _summary(folder)
     return plot_buildup(series, folder / "buildup.png", title=s.get("case", folder.name),
@@ -96,8 +98,6 @@ def _buildup(folder: Path, formats) -> list[Path]:
 
 
 def _profile(folder: Path, formats) -> list[Path]:
-    from .profile_plots import plot_profile
-    from .results import read_profile, read_timeseries
     stages = _stages(folder, read_timeseries(folder)) if (folder / "timeseries.csv").is_file() \
         else None
     summary = _summary(folder) if (folder / "summary.json").is_file() else {}
@@ -107,8 +107,6 @@ def _profile(folder: Path, formats) -> list[Path]:
 
 
 def _sweep(folder: Path, formats) -> list[Path]:
-    from .results import read_timeseries
-    from .sweep_plots import plot_sweep
     with open(folder / "sweep.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     fixed = {"variant", "P_final", "P_visible_final", "enhancement", "buildup_stage",

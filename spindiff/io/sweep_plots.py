@@ -8,13 +8,12 @@ a parameter whose values are not numbers is shown by position.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..figure_style import (colours, figure, is_log_spaced, quantity_label,
-                            quantity_name, save, subtitle, thin_log_ticks)
+from ..figure_style import colours, figure, is_log_spaced, quantity_label, quantity_name, save, subtitle, thin_log_ticks
 
 _NUMBER_UNIT = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 LINESTYLES = ("-", "--", ":", "-.")

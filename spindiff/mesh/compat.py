@@ -11,18 +11,26 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from typing import Any, Callable, Sequence
-
-import numpy as np
-import ufl
-from mpi4py import MPI
-from petsc4py import PETSc
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import basix
 import dolfinx
-import dolfinx.graph
-from dolfinx import fem, mesh as dmesh
 import dolfinx.fem.petsc  # noqa: F401  (registers fem.petsc)
+import dolfinx.graph
+import numpy as np
+import ufl
+from dolfinx import cpp, fem, jit
+from dolfinx import mesh as dmesh
+from dolfinx.io import XDMFFile
+from dolfinx.io import utils as io_utils
+from mpi4py import MPI
+from petsc4py import PETSc
+
+from .periodic import match_faces
+from .serial_build import serial_mesh_builder
 
 # The JIT compiler (FFCx via setuptools) logs every compilation at INFO, partly on the root
 # logger; keep user output to what spindiff prints.
@@ -50,8 +58,6 @@ def import_gmsh():
     """The gmsh module, imported without letting it take Ctrl-C: Gmsh 4.8's Python API sets
     SIGINT to the default action when imported (until gmsh.finalize), which would end a run
     on Ctrl-C without its clean-up and message."""
-    import signal
-    import threading
     if threading.current_thread() is not threading.main_thread():
         import gmsh
         return gmsh
@@ -107,7 +113,6 @@ def _quadrature_space_by_cells(msh: Mesh, qe: Any, npts: int) -> fem.FunctionSpa
     builds a quadrature space's own dofmap by reordering a graph of all the points, a transient
     of about 100 bytes per cell (700 per dof of a P1 tetrahedral mesh), where the blocked space
     reorders one node per cell."""
-    from dolfinx import cpp, jit
     (ufcx_element, ufcx_q), module, _ = jit.ffcx_jit(msh.comm, qe)
     element = cpp.fem.FiniteElement(module.ffi.cast("uintptr_t", module.ffi.addressof(ufcx_element)))
     blocks = ufl.VectorElement("DG", msh.ufl_cell(), 0, dim=npts)
@@ -179,7 +184,6 @@ def eval_at_quadrature(expr: Any, msh: Mesh, degree: int) -> np.ndarray:
 
 
 def _expression_eval_takes_mesh() -> bool:
-    import inspect
     try:
         return "mesh" in inspect.signature(fem.Expression.eval).parameters
     except (TypeError, ValueError):  # pragma: no cover
@@ -283,7 +287,7 @@ def periodic_constraint(V: fem.FunctionSpace, lower: np.ndarray, period: np.ndar
     geometrical search builds a bounding-box tree over every cell (about 0.35 kB per cell).
     """
     import dolfinx_mpc
-    from .periodic import match_faces
+
     imap = V.dofmap.index_map
     pairs = match_faces(V.tabulate_dof_coordinates(), imap.size_local, imap.local_range[0],
                         lower, period, V.mesh.comm)
@@ -394,7 +398,6 @@ def tetrahedral_mesh(comm: MPI.Comm, arrays: list, order: int = 1):
     cells = np.ascontiguousarray(a.cells, dtype=np.int64).reshape(-1, nodes[0])
     ncells = len(cells)
     del a
-    from .serial_build import serial_mesh_builder
     build = serial_mesh_builder() if comm.size == 1 else None
     perm = None
     if build is not None:  # DOLFINx would reorder the cells; a space-filling curve does it here
@@ -482,15 +485,12 @@ def _serial_partitioner(comm: MPI.Comm, ncells: int) -> dict:
     partitioning (its default on one process)."""
     if comm.size > 1 or inspect.signature(dmesh.create_mesh).parameters["partitioner"].default is None:
         return {}
-    from dolfinx import cpp
     keep = cpp.graph.AdjacencyList_int32(np.zeros(ncells, dtype=np.int32))
     return {"partitioner": lambda *args: keep}
 
 
 def _tags_from_entities(msh: Mesh, dim: int, entities: np.ndarray, values: np.ndarray):
     """MeshTags of entities given by their input vertex indices on any rank."""
-    from dolfinx import cpp
-    from dolfinx.io import utils as io_utils
     values = np.asarray(values, dtype=np.int32)
     if msh.comm.allreduce(len(values), op=MPI.SUM) == 0:  # nothing tagged (DOLFINx would crash)
         empty = np.empty(0, dtype=np.int32)
@@ -589,7 +589,6 @@ class FieldWriter:
     """
 
     def __init__(self, comm: MPI.Comm, path: str, u: fem.Function, name: str = "P"):
-        from dolfinx.io import XDMFFile
         msh = u.function_space.mesh
         self.comm = comm
         self._u = u

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from ..physics.shapes import ParticleShape, Sphere
+from .neighbours import CentreNeighbours
 
 #: cell-tag values used by the built-in builders
 TAG_VISIBLE = 1      # r > r_h
@@ -54,13 +55,13 @@ class Domain:
     materials: dict[str, list[int]]
     barrier_tags: list[int] = field(default_factory=list)
     barrier_by_distance: bool = False
-    period: Optional[np.ndarray] = None
-    box_lower: Optional[np.ndarray] = None
+    period: np.ndarray | None = None
+    box_lower: np.ndarray | None = None
     exact_volume: float = float("nan")
     description: str = ""
     region_names: dict[int, str] = field(default_factory=dict)
     conforming_radii: list[float] = field(default_factory=list)
-    reduction: Optional[ParticleShape] = None
+    reduction: ParticleShape | None = None
     weight_scale: float = 1.0
 
     def facets(self) -> Any:
@@ -119,7 +120,6 @@ class Domain:
         """The centres in k-d trees (spindiff.mesh.neighbours): nearest distances and cut-off
         sums over centres at a cost per point independent of the number of centres. Rebuilt
         when `centres` is replaced."""
-        from .neighbours import CentreNeighbours
         key = (id(self.centres), np.shape(self.centres))
         cached = getattr(self, "_neighbours", None)
         if cached is None or cached[0] != key:

@@ -22,7 +22,7 @@ the sum over 125 periodic boxes).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -42,8 +42,8 @@ class CentreNeighbours:
     """The centres (N, 3) in nm of a domain, periodic with box lengths `period` and lower corner
     `lower` (or not periodic: period None), in k-d trees."""
 
-    def __init__(self, centres: np.ndarray, period: Optional[np.ndarray] = None,
-                 lower: Optional[np.ndarray] = None, cutoff: Optional[float] = None):
+    def __init__(self, centres: np.ndarray, period: np.ndarray | None = None,
+                 lower: np.ndarray | None = None, cutoff: float | None = None):
         self.centres = np.asarray(centres, dtype=float).reshape(-1, 3)
         self.period = None if period is None else np.asarray(period, dtype=float)
         self.lower = np.zeros(3) if lower is None else np.asarray(lower, dtype=float)

@@ -18,10 +18,11 @@ large run; refining its coarse mesh with numpy costs about 1 s and 60 bytes per 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 #: a vertex lies on a sphere when | |x - c| - rho | < SPHERE_TOL * rho
 SPHERE_TOL = 1e-6
@@ -134,7 +135,6 @@ def _project(midpoints: np.ndarray, edges: np.ndarray, n: int,
     tree), so the cost does not grow with surfaces x spheres."""
     if not len(spheres) or surfaces.size == 0:
         return
-    from scipy.spatial import cKDTree
     tri = np.asarray(surfaces, dtype=np.int64)
     centres = np.array([np.asarray(c, dtype=float) for c, _ in spheres])
     radii = np.array([float(r) for _, r in spheres])

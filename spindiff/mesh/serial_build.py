@@ -28,8 +28,8 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 SOURCE = Path(__file__).with_name("serial_mesh.cpp")
 MODULE = "spindiff_serial_mesh"

@@ -56,12 +56,14 @@ This module is pure numpy; matplotlib is imported lazily inside the plot functio
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
-from .constants import GAMMA_E, dipolar_prefactor, gamma_nucleus
+from .cells import sphere_cell_radius
+from .constants import GAMMA_E, MILLIMOLAR_IN_PER_NM3, dipolar_prefactor, gamma_nucleus
 
 ArrayLike = float | np.ndarray
 
@@ -156,7 +158,7 @@ class FlipFlopParams:
         g = gamma_nucleus(self.nucleus)
         return dipolar_prefactor(g, g) / self.a**3
 
-    def with_(self, **changes) -> "FlipFlopParams":
+    def with_(self, **changes) -> FlipFlopParams:
         """Copy with some fields changed."""
         return replace(self, **changes)
 
@@ -181,8 +183,6 @@ def chessari2023(**changes) -> PaperCase:
     r_MV = 1.99 nm (sphere of mean volume per centre at 50 mM).
 
     Keyword arguments override fields of FlipFlopParams (e.g. orientation="powder")."""
-    from .cells import sphere_cell_radius
-    from .constants import MILLIMOLAR_IN_PER_NM3
 
     params = FlipFlopParams(a=0.66, gamma2=11e3, gamma2_unit="Hz", tau_c=0.5e-6, nucleus="1H",
                             b0=7.05).with_(**changes)

@@ -8,8 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..figure_style import DPI, styled
-from .flipflop import (FlipFlopParams, breakdown_radius, diffusion_coefficient,
-                       suppression_factor)
+from .flipflop import FlipFlopParams, breakdown_radius, diffusion_coefficient, suppression_factor
 
 
 def _pbar_label(p: float) -> str:

@@ -22,9 +22,11 @@ then accepts its name as geometry.shape. Pure numpy and scipy.
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
+from scipy.special import i0e, i1e, jn_zeros
 
 
 class ParticleShape:
@@ -198,11 +200,9 @@ class Cylinder(ParticleShape):
         return math.pi * scale * (hi**2 - lo**2)
 
     def eigenvalues(self, nterms: int) -> np.ndarray:
-        from scipy.special import jn_zeros
         return jn_zeros(0, nterms)
 
     def steady_mean(self, x: float) -> float:
-        from scipy.special import i0e, i1e
         return 2 * i1e(x) / (x * i0e(x))
 
 

@@ -201,8 +201,8 @@ class SpinSample:
 
     def _pair_stage(self, stage: StageSpec):
         """Per-nucleus cross-effect rates of the electron pairs (spindiff.physics.spins.pairs)."""
-        from ..physics.spins.pairs import pair_rates
         from ..physics.quantum.agents import spin_params
+        from ..physics.spins.pairs import pair_rates
         from ..rates import agent_of, conditions_of, microwave_settings
         nu1, off = microwave_settings(self.case)[stage.name]
         if not stage.source_on:

@@ -98,7 +98,7 @@ class NucleiField:
 class NucleiEvents:
     """The protocol's field events (Simulation.field_events) on the nuclear polarizations."""
 
-    def __init__(self, field: NucleiField, sim: "SpinSimulation"):
+    def __init__(self, field: NucleiField, sim: SpinSimulation):
         self.field, self.sim = field, sim
 
     def saturate(self, region: str) -> None:

@@ -20,12 +20,20 @@ Layers (one job each):
 
 Pure numpy/scipy: never imports dolfinx, petsc4py or mpi4py.
 """
-from .agents import (PRESETS, Conditions, PolarizingAgent, central_transition_fraction,
-                     ee_distance, lineshape, preset, resolve_mechanism, spin_params)
-from .couplings import ee_dipolar_from_angle, en_prefactor, hyperfine_from_angle
-from .broadline import (BroadlineSettings, broadline_table, gaussian_line, solve_broadline,
-                        user_line)
+from .agents import (
+                     PRESETS,
+                     Conditions,
+                     PolarizingAgent,
+                     central_transition_fraction,
+                     ee_distance,
+                     lineshape,
+                     preset,
+                     resolve_mechanism,
+                     spin_params,
+)
+from .broadline import BroadlineSettings, broadline_table, gaussian_line, solve_broadline, user_line
 from .broadline_sweep import BroadlineSweep, broadline_sweep, cached_broadline_table
+from .couplings import ee_dipolar_from_angle, en_prefactor, hyperfine_from_angle
 from .effective import EffectiveResult, solve_effective
 from .mn import SweepProfile, matching_fraction, mismatch_scan, sweep_profile
 from .model import SpinBatch, SpinParams
@@ -34,8 +42,7 @@ from .plots import plot_rate_table, plot_sweep_profile
 from .powder import PowderGrid, fibonacci, gauss_legendre_cos, zcw
 from .solve import OnOff, solve_on_off
 from .steady import SteadyResult, solve_steady
-from .tables import (RateTable, cache_key, default_r_grid, fit_c6, load_table, rate_table,
-                     save_table)
+from .tables import RateTable, cache_key, default_r_grid, fit_c6, load_table, rate_table, save_table
 
 __all__ = [
     "PRESETS", "Conditions", "PolarizingAgent", "central_transition_fraction", "ee_distance",

@@ -61,7 +61,7 @@ class PolarizingAgent:
     mechanism: str = "auto"
     reference: str = ""
 
-    def with_(self, **kw) -> "PolarizingAgent":
+    def with_(self, **kw) -> PolarizingAgent:
         return replace(self, **kw)
 
     @property
@@ -104,7 +104,7 @@ class Conditions:
     t1e: float | None = None
     t2e: float | None = None
 
-    def with_(self, **kw) -> "Conditions":
+    def with_(self, **kw) -> Conditions:
         return replace(self, **kw)
 
     def to_dict(self) -> dict:

@@ -30,10 +30,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..constants import nuclear_larmor, nuclear_thermal_polarization
-from .agents import Conditions, PolarizingAgent, electron_reference_frequency, lineshape
+from .agents import Conditions, Lineshape, PolarizingAgent, electron_reference_frequency, lineshape
 from .couplings import en_prefactor
-from .spectral_diffusion import (DEFAULT_R0, DipolarBath, ElectronModel, ElectronState,
-                                 bloch_rate, dipolar_bath, electron_steady, packet_grid)
+from .spectral_diffusion import (
+    DEFAULT_R0,
+    DipolarBath,
+    ElectronModel,
+    ElectronState,
+    bloch_rate,
+    dipolar_bath,
+    electron_steady,
+    packet_grid,
+)
+from .tables import RateTable, default_r_grid, fit_c6
 
 TWO_PI = 2.0 * np.pi
 
@@ -244,7 +253,6 @@ def broadline_table(agent: PolarizingAgent, cond: Conditions, r: np.ndarray | No
     R1_para = Gamma_off <|B|^2>(r), k = (Gamma_on - Gamma_off) <|B|^2>(r),
     P_src = (Gamma_on P_on - Gamma_off P_off) / (Gamma_on - Gamma_off), as in `tables`. line:
     any continuous EPR line (default the agent's, `agents.lineshape`)."""
-    from .tables import RateTable, default_r_grid, fit_c6
     settings = settings or BroadlineSettings()
     res = result or solve_broadline(agent, cond, settings, line)
     r = default_r_grid(cond) if r is None else np.asarray(r, float)
@@ -275,7 +283,6 @@ def broadline_table(agent: PolarizingAgent, cond: Conditions, r: np.ndarray | No
 
 def user_line(eps: np.ndarray, density: np.ndarray):
     """A user-given EPR line: offsets eps (rad/s, uniform grid) and density (normalised here)."""
-    from .agents import Lineshape
     eps = np.asarray(eps, float)
     dens = np.maximum(np.asarray(density, float), 0.0)
     trapezoid = getattr(np, "trapezoid", None) or np.trapz  # renamed in numpy 2

@@ -11,6 +11,7 @@ import numpy as np
 from ..constants import nuclear_larmor, nuclear_thermal_polarization
 from .agents import Conditions, Lineshape, PolarizingAgent, lineshape
 from .broadline import BroadlineSettings, broadline_table, electron_state, nuclear_rates
+from .tables import RateTable, cache_key
 
 TWO_PI = 2.0 * np.pi
 SWEEP_VERSION = "1"
@@ -88,7 +89,6 @@ def cached_broadline_table(agent: PolarizingAgent, cond: Conditions,
                            settings: BroadlineSettings | None = None, r: np.ndarray | None = None,
                            cache_dir: str | Path | None = None):
     """`broadline.broadline_table`, loaded from / saved to cache_dir (keyed by every input)."""
-    from .tables import RateTable, cache_key
     settings = settings or BroadlineSettings()
     key = cache_key({"version": SWEEP_VERSION, "model": "broadline", "agent": agent.to_dict(),
                      "cond": cond.to_dict(), "settings": settings.to_dict(),

@@ -29,13 +29,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
-from .liouville import (build_hamiltonian, diag_index, gibbs_state, nuclear_axis_operator,
-                        real_basis, thermal_polarizations)
 from .affine import stationary_and_moments
+from .liouville import (
+    build_hamiltonian,
+    diag_index,
+    gibbs_state,
+    nuclear_axis_operator,
+    real_basis,
+    thermal_polarizations,
+)
 from .model import SpinBatch, SpinParams
 from .operators import SpinSystem
 
@@ -66,7 +72,7 @@ class EffectiveResult:
     extra: dict = field(default_factory=dict)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _jump_set(system: SpinSystem) -> tuple[np.ndarray, tuple[str, ...]]:
     """Local jump operators (K, N, N) and their labels: ('e+', j), ('e-', j), ('ez', j), ..."""
     ops, labels = [], []

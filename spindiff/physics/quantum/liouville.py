@@ -33,7 +33,7 @@ whole batch as one sparse product with a cached library of fixed term matrices.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,7 +59,7 @@ class RealBasis:
         return self.dim * self.dim
 
 
-@lru_cache(maxsize=None)
+@cache
 def real_basis(system: SpinSystem) -> RealBasis:
     """Real basis tables for `system` (diagonal part: products of 2 m_s over spin subsets;
     basis index of the subset {s...} is sum 2**(n-1-s))."""
@@ -155,7 +155,7 @@ class TermLibrary:
 DISSIPATOR_TERMS = ("T1e", "T2e", "T1n", "T2n")
 
 
-@lru_cache(maxsize=None)
+@cache
 def term_library(system: SpinSystem) -> TermLibrary:
     """Build (once per layout) the real-basis matrices of all Hamiltonian and dissipator terms.
 
@@ -193,7 +193,7 @@ def term_library(system: SpinSystem) -> TermLibrary:
     return TermLibrary(system, names, sp.csc_matrix(dense), mats)
 
 
-@lru_cache(maxsize=None)
+@cache
 def axis_operators(system: SpinSystem, k: int) -> tuple[tuple[tuple[int, ...], str, np.ndarray], ...]:
     """Operators O_p = prod_{j in T} (2 S_jz) I_k^alpha for every electron subset T and alpha in
     x, y, z, returned as ((T, alpha), matrix) pairs."""
@@ -323,7 +323,7 @@ def _hamiltonian(batch: SpinBatch, params: SpinParams, microwaves: bool = True) 
 build_hamiltonian = _hamiltonian
 
 
-@lru_cache(maxsize=None)
+@cache
 def hamiltonian_terms_cached(system: SpinSystem) -> dict[str, np.ndarray]:
     return hamiltonian_terms(system)
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .agents import (Conditions, PolarizingAgent, central_transition_fraction, flipflop_scale,
-                     lineshape, spin_params)
+from ..constants import nuclear_larmor, nuclear_thermal_polarization
+from .agents import Conditions, PolarizingAgent, central_transition_fraction, flipflop_scale, lineshape, spin_params
 from .couplings import ee_dipolar_from_angle, hyperfine_from_angle
 from .model import SpinBatch
 from .operators import SpinSystem
@@ -57,7 +57,6 @@ def feature_grid(agent: PolarizingAgent, cond: Conditions, half_window: float = 
                  step: float = TWO_PI * 1e6, n_background: int = 41) -> np.ndarray:
     """Microwave offsets (rad/s): dense windows around every EPR line and its solid-effect
     positions (line +- omega_n), plus a coarse background over the whole range."""
-    from ..constants import nuclear_larmor
     wn = nuclear_larmor(cond.nucleus, cond.b0)
     ls = lineshape(agent, cond)
     pos = np.array([l[0] for l in ls.lines]) if ls.density is None else np.array(ls.extent)
@@ -105,7 +104,6 @@ def sweep_profile(agent: PolarizingAgent, cond: Conditions, mw_offsets: np.ndarr
     probability for each electron. Orientations: Gauss-Legendre in cos(theta) of the e-n and
     e-e vectors (independent). Enhancement relative to the bulk thermal polarization.
     """
-    from ..constants import nuclear_thermal_polarization
     mw = feature_grid(agent, cond) if mw_offsets is None else np.asarray(mw_offsets, float)
     ls = lineshape(agent, cond)
     if ls.density is not None:
@@ -136,7 +134,6 @@ def mismatch_scan(agent: PolarizingAgent, cond: Conditions, deltas: np.ndarray,
     at Delta2 = omega_n + delta. Returns eps_een, eps_en (same electron alone) and
     eps_ce = eps_een - eps_en, orientation averaged.
     """
-    from ..constants import nuclear_thermal_polarization
     params = spin_params(agent, cond)
     deltas = np.asarray(deltas, float)
     pth = nuclear_thermal_polarization(cond.nucleus, cond.b0, cond.temperature)
@@ -172,7 +169,6 @@ def matching_fraction(agent: PolarizingAgent, cond: Conditions, tolerance: float
     the product (both electrons in the CT and on the outermost adjacent lines, one end) which is
     Livni's ~0.6 % estimate at 14.1 T / 100 K.
     """
-    from ..constants import nuclear_larmor
     ls = lineshape(agent, cond)
     if ls.density is not None:
         raise ValueError("matching_fraction needs discrete lines (e.g. MnII)")

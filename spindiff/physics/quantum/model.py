@@ -78,7 +78,7 @@ class SpinParams:
         """Pure-dephasing rate of the nuclear L(I_z) term: 1/T2n - 1/(2 T1n)."""
         return 1.0 / self.t2n - 0.5 / self.t1n
 
-    def with_(self, **kw) -> "SpinParams":
+    def with_(self, **kw) -> SpinParams:
         """Copy with some fields replaced (e.g. ``p.with_(omega1=0.0)``)."""
         return replace(self, **kw)
 
@@ -133,14 +133,14 @@ class SpinBatch:
     def __len__(self) -> int:
         return self.offsets.shape[0]
 
-    def subset(self, idx) -> "SpinBatch":
+    def subset(self, idx) -> SpinBatch:
         """Members selected by an index array or slice (weights are not renormalised)."""
         return SpinBatch(self.system, self.offsets[idx], self.a[idx], self.b[idx],
                          self.d_ee[idx], self.j_ee[idx], self.d_nn[idx], self.weights[idx],
                          None if self.omega1 is None else self.omega1[idx], dict(self.meta))
 
     @staticmethod
-    def concat(batches: list["SpinBatch"]) -> "SpinBatch":
+    def concat(batches: list[SpinBatch]) -> SpinBatch:
         """Concatenate batches of the same system."""
         s = batches[0].system
         cat = lambda name: np.concatenate([getattr(b, name) for b in batches])  # noqa: E731

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...figure_style import in_style
+from ...figure_style import DPI, in_style, pyplot
 
 
 def _plt():
     """pyplot on the Agg backend."""
-    from ...figure_style import pyplot
     return pyplot()
 
 
@@ -78,7 +77,6 @@ def _distance_ticks(axis, r: np.ndarray) -> None:
 
 
 def _save(plt, fig, path: str | Path) -> Path:
-    from ...figure_style import DPI
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

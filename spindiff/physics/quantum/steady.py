@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .liouville import (assemble, density_to_real, diag_index, gibbs_state, real_basis,
-                        term_library)
 from .affine import stationary_and_moments
+from .liouville import assemble, density_to_real, diag_index, gibbs_state, real_basis, term_library
 from .model import SpinBatch, SpinParams
 
 

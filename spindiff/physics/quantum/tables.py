@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import nuclear_thermal_polarization
-from .agents import (Conditions, PolarizingAgent, ee_distance, flipflop_scale, resolve_mechanism,
-                     spin_params)
+from .agents import Conditions, PolarizingAgent, ee_distance, flipflop_scale, resolve_mechanism, spin_params
 from .couplings import ee_dipolar_from_angle, ee_prefactor, hyperfine_from_angle
 from .effective import ETA1_MIN, GAMMA_R2_MAX, validity_warning
 from .ensembles import OffsetSet, pair_offsets, single_offsets
@@ -103,7 +102,7 @@ class RateTable:
         return json.loads(json.dumps(d, default=_jsonable))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RateTable":
+    def from_dict(cls, d: dict) -> RateTable:
         arr = ("r", "k", "p_src", "r1_para", "p0")
         kw = {k: (np.asarray(v, float) if k in arr else v) for k, v in d.items()}
         return cls(**kw)

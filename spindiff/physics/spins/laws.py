@@ -17,7 +17,7 @@ nucleus are summed (the laws fall as r^-6: farther centres add < 1e-4).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree

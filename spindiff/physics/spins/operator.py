@@ -18,8 +18,8 @@ not depend on how the rows are split between ranks.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp

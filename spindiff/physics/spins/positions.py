@@ -46,11 +46,11 @@ class Region:
     periodic: bool = False
 
     @staticmethod
-    def sphere(radius: float) -> "Region":
+    def sphere(radius: float) -> Region:
         return Region("sphere", radius=float(radius))
 
     @staticmethod
-    def box(sides, periodic: bool = True) -> "Region":
+    def box(sides, periodic: bool = True) -> Region:
         s = tuple(float(x) for x in np.broadcast_to(np.asarray(sides, float), (3,)))
         return Region("box", sides=s, periodic=bool(periodic))
 
