@@ -13,7 +13,7 @@
 # own column names. The data are SYNTHETIC (`cases/fit_example/data/make_spectrometer_data.py`:
 # the model for D0 = 5 nm^2/s, C6 = 4 nm^6/s, T1n = 200 s plus noise), so the fit can be
 # checked against the truth. The fit file, `cases/fit_example/fit_spectrometer.toml`, says
-# which file is which data set and which case keys are free (docs/fitting.md).
+# which file is which data set and which case keys are free (docs/guide/fitting.md).
 
 # %%
 import matplotlib.pyplot as plt

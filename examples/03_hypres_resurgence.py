@@ -8,7 +8,7 @@
 # # HypRes: the resurgence of the visible polarization
 #
 # `cases/hypres_tempol.toml`: 1H DNP with 50 mM TEMPOL at 7.05 T and 1.2 K, spin diffusion
-# controlled by the electron polarization near each radical, D(r; P_e) (docs/hypres.md).
+# controlled by the electron polarization near each radical, D(r; P_e) (docs/guide/hypres.md).
 # Microwaves build up the polarization for 640 s; after a 10 s wait the NMR-visible nuclei
 # (r > r_h = 0.9 nm) are saturated, and with the microwaves off the visible polarization
 # grows back from the hidden nuclei near the radicals, where diffusion is slow: the

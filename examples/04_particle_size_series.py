@@ -10,7 +10,7 @@
 # `cases/particle_size_series.toml`: protonated crystals (D_p = 300 nm^2/s, T1n = 1e6 s) in a
 # homogenized 20 mM radical glass, polarized only from the glass across their surface. Small
 # crystals follow the glass; large ones are limited by spin diffusion inside them, with
-# T_B -> T_D = R_p^2 / (pi^2 D_p) (docs/heterogeneous.md). `spindiff.particle_series.run_series`
+# T_B -> T_D = R_p^2 / (pi^2 D_p) (docs/reference/heterogeneous.md). `spindiff.particle_series.run_series`
 # runs the case at each size on the 1D reduction (what `spindiff particle-series` does); every
 # run lasts at least 6 T_D so that the large crystals reach their plateau.
 

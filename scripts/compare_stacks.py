@@ -11,7 +11,7 @@ out) and final polarization in summary.json. Exits 1 when any difference exceeds
 
 The stacks do not produce identical meshes (each Gmsh release places the vertices of the same
 geometry differently), so their results agree to the discretization error of the mesh, not to
-the solver tolerance: the tolerance is a bound on that (docs/install.md gives the measured
+the solver tolerance: the tolerance is a bound on that (docs/guide/install.md gives the measured
 differences).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 #: columns reported on their own line (when present), besides the overall maximum
 MAIN_COLUMNS = ("P_sample", "P_visible", "P_bulk")
-#: default bound on every relative difference (justified in docs/install.md)
+#: default bound on every relative difference (justified in docs/guide/install.md)
 TOLERANCE = 1e-3
 
 

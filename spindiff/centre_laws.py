@@ -1,6 +1,6 @@
 """Laws around a paramagnetic centre, as functions of the distance r (nm): source rate k(r) and
 target P_src(r), paramagnetic relaxation R1(r), suppression s_e(r) of spin diffusion
-(docs/physics.md sections 3.3 and 5). Each "centre physics" turns a protocol stage into the
+(docs/reference/physics.md sections 3.3 and 5). Each "centre physics" turns a protocol stage into the
 `StageLaws` that act during it: laws given in the case file (C6 / r^6, a region rate), laws
 controlled by the electron polarization (Chessari), or tables from the quantum rate module.
 """

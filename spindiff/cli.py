@@ -6,10 +6,10 @@
     spindiff plot-diffusion CASE    D(r; P_e) near a centre for the case's electron model
     spindiff rates CASE             k(r), P_src(r), R1(r) of the case's agent (quantum module)
     spindiff sweep CASE             the variants of the case's [sweep] table, in MPI groups
-    spindiff fit FIT.toml           fit case keys to measured curves (docs/fitting.md)
+    spindiff fit FIT.toml           fit case keys to measured curves (docs/guide/fitting.md)
     spindiff plot RESULTS_DIR       redraw a results folder's figures (--what, --format pdf)
-    spindiff particle-series CASE   T_B and enhancement against particle size (docs/heterogeneous.md)
-    spindiff derive CASE            D0 and barrier radius implied by individual nuclei (docs/spins.md)
+    spindiff particle-series CASE   T_B and enhancement against particle size (docs/reference/heterogeneous.md)
+    spindiff derive CASE            D0 and barrier radius implied by individual nuclei (docs/reference/spins.md)
 
 Each command imports what it needs when it runs, so that `spindiff --help` and `spindiff check`
 start without pydantic's models of the whole package, MPI or DOLFINx.

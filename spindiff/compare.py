@@ -1,4 +1,4 @@
-"""Corrected vs conventional spin diffusion on the same mesh (Takeda, docs/physics.md section 3.2).
+"""Corrected vs conventional spin diffusion on the same mesh (Takeda, docs/reference/physics.md section 3.2).
 
 `compare(case)` runs the case twice, with D = D0 (conventional) and D = D0 / sqrt(1 - P~^2)
 (corrected, with the case's choice of P~), on one mesh, and tabulates for each curve the

@@ -1,4 +1,4 @@
-"""The D(r; P_e) family near a centre for a case's [electron] model (docs/physics.md
+"""The D(r; P_e) family near a centre for a case's [electron] model (docs/reference/physics.md
 section 3.3): D for P_e = 0, 0.1, ..., 1 and for the P_e of each protocol stage, as a table,
 a CSV, a figure and the ratio that HypRes turns on (D at r_h with the microwaves on vs off).
 

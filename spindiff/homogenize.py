@@ -1,7 +1,7 @@
 """Homogenized matrix: effective source and relaxation rates per volume from the single-cell model.
 
 For particles much larger than the distance between centres the centres cannot be resolved.
-The matrix then gets uniform rates (docs/physics.md section 7) that reproduce the kinetics of its
+The matrix then gets uniform rates (docs/reference/physics.md section 7) that reproduce the kinetics of its
 own Wigner-Seitz cell, which are computed, not typed in: for each protocol stage the radial
 single-cell model of the matrix (same centres, barrier, source, relaxation, D0, n, T1n, diffusion
 model) is run on one process and reduced to

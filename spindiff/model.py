@@ -42,7 +42,7 @@ class MaterialProps:
 @dataclass(frozen=True)
 class DiffusionLaw:
     """Polarization dependence f(P~) of the spin-diffusion coefficient D = D0 s(x) f(P~)
-    (docs/physics.md section 3.2): conventional (f = 1) here; the corrected laws below.
+    (docs/reference/physics.md section 3.2): conventional (f = 1) here; the corrected laws below.
 
     model, polarization: the case's [diffusion] keys, as reported in summary.json; eps: the
     floor of 1 - P~^2 of the corrected laws (eps = 1e-4: f <= 100). The step equation the

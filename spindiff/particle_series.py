@@ -93,7 +93,7 @@ def surface_limited_mean(shape: str, size: float, D: float, T1: float,
 
 
 #: 3D element sizes (fractions of the particle size) where the case gives none: the interface
-#: layers resolve the nm scales across the surface (docs/heterogeneous.md)
+#: layers resolve the nm scales across the surface (docs/reference/heterogeneous.md)
 THREE_D_SIZES = {"size_bulk": 0.5, "size_particle": 0.2, "size_barrier": 0.2, "size_interface": 0.1}
 
 

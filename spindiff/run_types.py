@@ -23,7 +23,7 @@ class RunResult:
         series: the columns of timeseries.csv as arrays: time_s, P_sample, P_visible,
             P_<material> (with several materials), enhancement, stage.
         summary: the content of summary.json (fits, final values, mesh, solver, costs;
-            docs/results.md).
+            docs/reference/results.md).
         out_dir: the results folder, None without one.
         final_field: P at the end, one value per local dof (with ghosts), at `coordinates`.
         coordinates: the dof coordinates, shape (n, 3), nm (the 1D reductions have r in the

@@ -73,7 +73,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
 
     Args:
         case: a validated case (`load_case`, `Case.with_changes`).
-        out_dir: the results folder (docs/results.md), written as `out_dir`.partial and renamed
+        out_dir: the results folder (docs/reference/results.md), written as `out_dir`.partial and renamed
             when the run has finished; None: nothing is written.
         comm: the MPI communicator of the run (the 1D reductions run whole on every rank).
         mesh_model: "3d" or "radial" instead of case.mesh.model.
@@ -83,7 +83,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
         resume: continue the run of the same case in `out_dir`.partial from its checkpoint.
         overwrite: let the finished run replace an earlier results folder of spindiff's in
             `out_dir` (nothing else is ever replaced, see spindiff.io.folders).
-        observers: Observer objects told about the run (docs/architecture.md), beside those
+        observers: Observer objects told about the run (docs/reference/architecture.md), beside those
             of the results folder.
         resume_hint: the command that continues an interrupted run, for its STATUS note
             (default: the Python call).

@@ -48,7 +48,7 @@ class Simulation:
 
     Made of the transport model (`model`), the meshed `domain`, the `disc`retization with its
     `observables` and `field_events`, the stage `assembly`, the step `system` and the
-    `stepper` (docs/architecture.md); `rows` holds the output rows so far (`series`).
+    `stepper` (docs/reference/architecture.md); `rows` holds the output rows so far (`series`).
 
     Args:
         case: a validated case.

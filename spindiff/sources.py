@@ -1,6 +1,6 @@
 """Source laws: what each [source] model of a case means to the solver.
 
-    volume   rate k(r) = C6 / r^6 for r >= b in the volume (docs/physics.md section 5)
+    volume   rate k(r) = C6 / r^6 for r >= b in the volume (docs/reference/physics.md section 5)
     surface  flux -n D dP/dn = n kappa (P_src - P) through the barrier surface
     fixed    P = P_src on the barrier surface (an instantaneous source)
     region   rate k within `radius` of a centre and outside its barrier (Takeda; pulses act
@@ -14,7 +14,7 @@ every stage (spindiff.centre_laws). The solver (spindiff.fem) asks it; the name 
 file is read only here and in the case's rules.
 
 A new law is a `SourceLaw` subclass registered with `register_source_law`; the case file then
-accepts its name as source.model (docs/architecture.md). Pure Python and numpy.
+accepts its name as source.model (docs/reference/architecture.md). Pure Python and numpy.
 """
 from __future__ import annotations
 

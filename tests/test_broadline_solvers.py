@@ -3,7 +3,7 @@ grid of conditions, the electron steady state's starts, the Gaussian agent line,
 over any continuous line.
 
 The independent solution (`_spin_temperature_states`) writes the two balances of the fast-eSD
-limit from their definitions (docs/quantum.md, Eq. 94 of Wenckebach 2019): packets at one
+limit from their definitions (docs/reference/quantum.md, Eq. 94 of Wenckebach 2019): packets at one
 rotating-frame spin temperature, P_i = tanh((b beta_L delta_i + c) / 2), with
 
     flips:   sum_i f_i [-W_i (P_i - tanh(b beta_L delta_i / 2)) - R1e (P_i - P0_i)] = 0

@@ -1,5 +1,5 @@
 """With no source and no relaxation and zero-flux boundaries, int n P dx is constant
-(docs/physics.md section 2). The discrete scheme conserves it exactly: 1^T K = 0 and the BDF2
+(docs/reference/physics.md section 2). The discrete scheme conserves it exactly: 1^T K = 0 and the BDF2
 coefficients sum to zero, so only the linear-solver tolerance shows (asserted to 1e-10)."""
 from __future__ import annotations
 

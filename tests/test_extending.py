@@ -1,4 +1,4 @@
-"""The three recipes of docs/architecture.md, each followed from outside the package: a toy
+"""The three recipes of docs/reference/architecture.md, each followed from outside the package: a toy
 particle shape, a toy source law and a toy observer, registered through the public entry
 points (spindiff.physics.shapes.register_shape with spindiff.geometry.gmsh_tools.
 register_gmsh_shape, spindiff.sources.register_source_law, Simulation(observers=...)).

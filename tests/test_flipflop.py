@@ -1,4 +1,5 @@
-"""Unit tests of spindiff.physics.flipflop (Chessari et al. 2023, docs/physics.md section 3.3). Fast, no MPI."""
+"""Unit tests of spindiff.physics.flipflop (Chessari et al. 2023, docs/reference/physics.md section 3.3).
+Fast, no MPI."""
 from __future__ import annotations
 
 import math
@@ -304,7 +305,7 @@ def test_gamma1_value_and_flag(params):
 # --- the paper's numbers ---------------------------------------------------------------------
 def test_paper_ratio_at_r_h(paper):
     """D(r_h; 0.5)/D(r_h; 0.9993): 6.95 with the default conventions (the paper quotes ≈ 17;
-    see docs/diffusion_near_centre.md for why they differ)."""
+    see docs/reference/diffusion_near_centre.md for why they differ)."""
     def ratio(p):
         s = ff.suppression_factor(paper.r_h, np.array([paper.pbar_microwave, paper.pbar_thermal]), p)
         return s[0] / s[1]

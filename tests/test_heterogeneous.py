@@ -1,5 +1,5 @@
 """Heterogeneous samples: several materials, interfaces, many centres, homogenized matrices,
-user meshes (docs/physics.md sections 2 and 7)."""
+user meshes (docs/reference/physics.md sections 2 and 7)."""
 from __future__ import annotations
 
 import math

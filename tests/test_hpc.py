@@ -1,4 +1,4 @@
-"""Sweeps over MPI groups, kill -9 and resume, collective field output (docs/hpc.md)."""
+"""Sweeps over MPI groups, kill -9 and resume, collective field output (docs/guide/hpc.md)."""
 from __future__ import annotations
 
 import json

@@ -131,7 +131,7 @@ def test_refined_box_solution_matches_direct_mesh_and_two_ranks(tmp_path):
     """The 6-centre periodic box: Gmsh at twice the sizes refined once against Gmsh at the
     sizes, and 1 against 2 ranks (1e-8). The two meshes differ by discretization error: the
     0.15 / 0.6 nm mesh's own is 0.4 % of the final <P> and 1.1 % of T_B (refinement study in
-    docs/performance.md); measured 2.6e-4 (final) and 9.5e-4 (largest, early in the buildup;
+    docs/validation/performance.md); measured 2.6e-4 (final) and 9.5e-4 (largest, early in the buildup;
     1.0e-3 with Gmsh 4.13's meshes)."""
     case = CASES / "many_centres_box.toml"
     direct = run_cli(case, tmp_path / "direct")

@@ -122,7 +122,7 @@ def test_layered_film_matches_the_slab_reduction():
     the glass (6.1e-4 with Gmsh 4.13's meshes); the film's ~1e-3 stayed when radial_cells went
     200 -> 800 (8.3e-4, 9.7e-4) or the solver tolerance to 1e-6, and isotropic 1 nm cells gave
     2.4e-3: a difference between the 3D film and its slab reduction that the band's resolution
-    does not explain (docs/heterogeneous.md)."""
+    does not explain (docs/reference/heterogeneous.md)."""
     _, three, dev = _three_d_against_one_d({
         "geometry.shape": "slab", "geometry.particle_size": "20 nm", "geometry.side": "160 nm",
         "mesh.size_bulk": "20 nm", "mesh.size_particle": "10 nm", "mesh.size_barrier": "10 nm",

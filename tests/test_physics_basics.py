@@ -1,4 +1,4 @@
-"""Physics-layer checks against the numbers in docs/physics.md (no MPI, no dolfinx)."""
+"""Physics-layer checks against the numbers in docs/reference/physics.md (no MPI, no dolfinx)."""
 from __future__ import annotations
 
 import subprocess

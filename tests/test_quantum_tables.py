@@ -87,7 +87,7 @@ def test_mn_cross_effect_table_and_compare(tmp_path):
     assert t.validity["eta1_min"] > 10 and t.validity["gamma_over_r2_max"] < 0.1
     assert not t.validity["warnings"]
     # measured: ~10 % on k (dominated by the solid effect of the neighbouring line, T1e = 1 us),
-    # < 0.01 on P_src; see docs/quantum.md for the regime dependence
+    # < 0.01 on P_src; see docs/reference/quantum.md for the regime dependence
     assert t.errors["max_k"] < 0.15 and t.errors["max_p_src_abs"] < 0.01
     # a close partner (r_ee = 1.5 nm) makes e-e flip-flops coherent: the error is flagged
     with pytest.warns(UserWarning, match="Gamma/R2"):

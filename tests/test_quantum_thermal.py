@@ -1,4 +1,4 @@
-"""Thermal equilibrium of the small-system models (docs/physics.md section 1, 4, 6)."""
+"""Thermal equilibrium of the small-system models (docs/reference/physics.md section 1, 4, 6)."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""The results folder contract (docs/results.md): files, columns, summary keys, atomic finish."""
+"""The results folder contract (docs/reference/results.md): files, columns, summary keys, atomic finish."""
 from __future__ import annotations
 
 import json

@@ -6,7 +6,7 @@ commands the README shows for it (`compare`, `rates`, `plot-diffusion`), shorten
 (a shorter stage, fewer outputs, a coarser mesh, a smaller box) or, for fit files, in a copy
 with one optimiser step and a coarser radial mesh. A case file without a rule fails, naming
 the file. The commands run in this process (spindiff.cli.main) with the rate-table cache in a
-fresh folder, as on a clean machine; each must return 0 and leave the files docs/results.md
+fresh folder, as on a clean machine; each must return 0 and leave the files docs/reference/results.md
 promises (and no DIR.partial).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stage fits by DNP conventions (spindiff.analysis.fits, .stages; docs/results.md): buildups
+"""Stage fits by DNP conventions (spindiff.analysis.fits, .stages; docs/reference/results.md): buildups
 (mono, stretched, bi-exponential and the preferred one), decays (T1 toward P0 with the end
 fixed, and the initial T1), HypRes resurgences on the visible signal, stages too short to
 fit; the enhancement at the end of each stage in summary.json, sweeps and compare."""

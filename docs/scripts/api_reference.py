@@ -3,7 +3,7 @@
     .venv/bin/python docs/scripts/api_reference.py [OUT]     # default: docs/api
 
 The public API (`spindiff.load_case`, `Case.with_changes`, `spindiff.run`, `Simulation`,
-`RunResult`, `Observer`, `spindiff.fit`) and the extension points of docs/architecture.md
+`RunResult`, `Observer`, `spindiff.fit`) and the extension points of docs/reference/architecture.md
 (source laws, particle shapes and their Gmsh adapters, centre laws, the transport model).
 Docstrings are Google style (Args, Returns). pdoc is in the `docs` extra of pyproject.toml.
 """

@@ -1,4 +1,4 @@
-"""Figures of the broad-line model (docs/quantum.md, section "Broad-line radicals").
+"""Figures of the broad-line model (docs/reference/quantum.md, section "Broad-line radicals").
 
     .venv/bin/python docs/scripts/broadline_figures.py [profiles sweeps checks trends]  # ~3 min
 

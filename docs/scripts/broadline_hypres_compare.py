@@ -1,5 +1,5 @@
 """HypRes with the hand-typed source (cases/hypres_tempol.toml) and with the source computed by
-the broad-line model (cases/hypres_tempol_computed.toml): figure and table for docs/hypres.md.
+the broad-line model (cases/hypres_tempol_computed.toml): figure and table for docs/guide/hypres.md.
 
     .venv/bin/python docs/scripts/broadline_hypres_compare.py      # ~10 s (radial; the
                                                                    # broad-line table ~20 s once)

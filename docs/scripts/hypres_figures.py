@@ -1,4 +1,4 @@
-"""Figure and table for docs/hypres.md: HypRes resurgence at several microwave powers (the
+"""Figure and table for docs/guide/hypres.md: HypRes resurgence at several microwave powers (the
 D(r; P_e) family there is drawn by `spindiff plot-diffusion cases/hypres_tempol.toml`).
 
     .venv/bin/python docs/scripts/hypres_figures.py [--model radial|3d]   # ~5 s radial

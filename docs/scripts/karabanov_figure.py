@@ -8,7 +8,7 @@ the nuclear flip-flops (d != 0) and without them (d = 0, spins.flipflops = false
 total nuclear polarization relative to the electrons' thermal polarization p, kMC mean with
 its 95 % band; right: the protons (projected on the x-z plane, B0 along z) coloured by P/p at
 10 s and 220 s (rate equations), the two electrons in red. Writes
-docs/figures/karabanov_cross_effect.png and prints the numbers quoted in docs/spins.md.
+docs/figures/karabanov_cross_effect.png and prints the numbers quoted in docs/reference/spins.md.
 """
 from __future__ import annotations
 

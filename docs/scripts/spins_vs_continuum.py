@@ -1,4 +1,4 @@
-"""The same sample as individual nuclei and as a continuum (docs/spins.md).
+"""The same sample as individual nuclei and as a continuum (docs/reference/spins.md).
 
     .venv/bin/python docs/scripts/spins_vs_continuum.py [cell] [box]      # ~5 min
 

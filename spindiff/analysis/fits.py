@@ -1,4 +1,4 @@
-"""Fits of the averaged curves of one protocol stage, by DNP conventions (docs/results.md).
+"""Fits of the averaged curves of one protocol stage, by DNP conventions (docs/reference/results.md).
 
 t is measured from the stage start and P_start is the polarization there.
 

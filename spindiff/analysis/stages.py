@@ -1,4 +1,4 @@
-"""The fit of one protocol stage by its kind (spindiff.analysis.fits; docs/results.md):
+"""The fit of one protocol stage by its kind (spindiff.analysis.fits; docs/reference/results.md):
 
 - "buildup": the source acts: T_B and P_inf of <P>_sample (mono, stretched, bi-exponential,
   the preferred one);

@@ -21,7 +21,7 @@ def load_case(path: str | Path, overrides: dict[str, Any] | None = None) -> Case
     """Load and validate the TOML case file at `path`.
 
     Args:
-        path: the case file (TOML; docs/case_files.md gives every key).
+        path: the case file (TOML; docs/reference/case_files.md gives every key).
         overrides: dotted keys ("materials.matrix.D0") mapped to values, written as in a case
             file ("20 nm^2/s"), that replace the file's.
 

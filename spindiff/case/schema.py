@@ -284,7 +284,7 @@ class Material(Section):
 class Source(Section):
     """[source]: how the centre polarizes nuclei toward P_src while microwaves are on.
 
-    model = "volume": rate k(r) = C6 / r^6 for r >= b (docs/physics.md section 5);
+    model = "volume": rate k(r) = C6 / r^6 for r >= b (docs/reference/physics.md section 5);
     "surface": flux -n D dP/dn = n kappa (P_src - P) on the barrier surface (kappa in nm/s);
     "fixed": P = P_src on the barrier surface (instantaneous source);
     "region": exchange at `rate` (1/s) with the nuclei within `radius` of the centre (Takeda's
@@ -302,7 +302,7 @@ class Source(Section):
 
 
 class Diffusion(Section):
-    """[diffusion]: polarization dependence of D (docs/physics.md section 3.2).
+    """[diffusion]: polarization dependence of D (docs/reference/physics.md section 3.2).
 
     model = "conventional" (D = D0) or "corrected" (D = D0 / sqrt(1 - P~^2)); polarization:
     P~ = the "local" P (nonlinear PDE) or the material "mean" (D follows the average
@@ -368,7 +368,7 @@ class Agent(Section):
     method: "full" Lindblad master equation or the "effective" Zeeman-projected rates for
     isolated electron pairs, or "broadline": spin packets of the whole EPR line with electron
     spectral diffusion and triple spin flips (cross effect + thermal mixing, Wenckebach; radical
-    presets only, needs geometry.concentration; docs/quantum.md). For it: ee_min_distance,
+    presets only, needs geometry.concentration; docs/reference/quantum.md). For it: ee_min_distance,
     closest radical-radical distance (default 0.7 nm); spectral_diffusion_scale, factor on the
     computed eSD rate (default 1, 0 = none); T1D, relaxation time of the e-e interaction
     reservoir (default T1e / 2). microwave_nutation, microwave_offset: the microwave field
@@ -484,7 +484,7 @@ class Mesh(Section):
 
 
 class Spins(Section):
-    """[spins]: the individual-nucleus model (mesh.model = "spins", docs/spins.md).
+    """[spins]: the individual-nucleus model (mesh.model = "spins", docs/reference/spins.md).
 
     lattice: nuclear positions at the material's nuclear_density: "random" (random
     sequential addition, `seed`, at least `min_distance` apart; default 0.5 n^(-1/3)), "sc"
@@ -555,7 +555,7 @@ class Output(Section):
 
 
 class Sweep(Section):
-    """[sweep]: variants of this case for `spindiff sweep` (docs/hpc.md).
+    """[sweep]: variants of this case for `spindiff sweep` (docs/guide/hpc.md).
 
     parameters: dotted case keys -> lists of values, run as a grid (every combination);
     variants: a list of {key: value} tables, run as given (either or both: the grid is

@@ -1,6 +1,6 @@
 """Events that act on the polarization field during a protocol: saturation of a region
 (HypRes: the visible spins, conserving the hidden magnetization exactly) and the pulses of an
-intermittent source (docs/physics.md section 5), on the field P of a Discretization
+intermittent source (docs/reference/physics.md section 5), on the field P of a Discretization
 (spindiff.fem.operators).
 """
 from __future__ import annotations

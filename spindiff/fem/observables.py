@@ -1,6 +1,6 @@
 """Observables of a discretized polarization field: nuclear-density-weighted averages over the
 sample, the NMR-visible region and each material, and the radial profile around the centres
-(docs/physics.md section 8).
+(docs/reference/physics.md section 8).
 
     <P>_X = int_X n P w dx / int_X n w dx  =  (weights_X . P) / sum(weights_X)
 

@@ -61,7 +61,7 @@ class FitResult:
 def fit(spec: FitSpec | str | Path, out: str | Path | None = None, *,
         profile: list[str] | str | None = None, overwrite: bool = False, resume: bool = False,
         plots: bool = True, log: Callable[[str], None] | None = None, comm=None) -> FitResult:
-    """Fit the free case keys of a fit file to its data sets (docs/fitting.md): the global
+    """Fit the free case keys of a fit file to its data sets (docs/guide/fitting.md): the global
     stage, the local fits, the profiles asked for and those the verdicts need.
 
     Args:

@@ -46,7 +46,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def add_parser(sub) -> argparse.ArgumentParser:
     """The `fit` subcommand on the subparsers `sub` of spindiff's command line."""
     c = sub.add_parser("fit", help="fit case parameters to measured curves (a fit file)")
-    c.add_argument("case", metavar="FIT", help="fit file (TOML; see docs/fitting.md)")
+    c.add_argument("case", metavar="FIT", help="fit file (TOML; see docs/guide/fitting.md)")
     c.add_argument("--out", help="output folder (default results/<fit name>-fit)")
     c.add_argument("--overwrite", action="store_true",
                    help="replace an earlier spindiff fit folder at the output path "

@@ -1,4 +1,4 @@
-"""Measured curves from the files a spectrometer and its software write (docs/fitting.md,
+"""Measured curves from the files a spectrometer and its software write (docs/guide/fitting.md,
 "Data files"): the data set's `format`, or found from the file:
 
     "csv"      a CSV with a header: `time_s`, `value`[, `sigma`], a `columns` map, or columns

@@ -1,4 +1,4 @@
-"""Gmsh builder for many centres in a box (docs/physics.md section 7); the Gmsh helpers it
+"""Gmsh builder for many centres in a box (docs/reference/physics.md section 7); the Gmsh helpers it
 shares with the other builders are in gmsh_tools.py.
 
 The box is [0, L]^3 (nm). With `periodic`, opposite faces get identical surface meshes

@@ -1,4 +1,4 @@
-"""Positions of paramagnetic centres in a box (pure numpy; docs/physics.md section 7).
+"""Positions of paramagnetic centres in a box (pure numpy; docs/reference/physics.md section 7).
 
 Lengths are in nm, concentrations are number densities in nm^-3 (1 mM = 6.022e-4 nm^-3).
 

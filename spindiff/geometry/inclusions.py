@@ -1,4 +1,4 @@
-"""Gmsh builders for heterogeneous samples (docs/physics.md section 7): a particle or film of
+"""Gmsh builders for heterogeneous samples (docs/reference/physics.md section 7): a particle or film of
 material B in a matrix A (relayed DNP), layered films and two-domain blends.
 
 Every builder meshes a box [0, L]^3 (nm) with conforming material interfaces (OCC fragment),

@@ -1,5 +1,5 @@
 """3D particle-in-matrix meshes with boundary layers at the interface (relayed DNP,
-docs/heterogeneous.md).
+docs/reference/heterogeneous.md).
 
 The polarization varies across a particle's surface over a few nm (the depletion length
 sqrt(D T_B) of the matrix) but hardly along it, so the cells there are thin and wide: a band

@@ -1,4 +1,4 @@
-"""1D reductions of a particle or film in a matrix (relayed DNP; docs/heterogeneous.md).
+"""1D reductions of a particle or film in a matrix (relayed DNP; docs/reference/heterogeneous.md).
 
 A spherical particle of radius R_p in a spherical shell of matrix, a long cylinder (rod) of
 radius R_p in a cylindrical shell, or a slab (film) of half-thickness R_p between matrix

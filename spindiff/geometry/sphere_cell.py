@@ -1,4 +1,4 @@
-"""Gmsh builder for the single-centre spherical cell (docs/physics.md section 7).
+"""Gmsh builder for the single-centre spherical cell (docs/reference/physics.md section 7).
 
 The cell is a ball of radius R around one centre at the origin. The barrier ball r < b is cut
 out ("hole"), kept as its own volume ("kept"), or absent ("none"). Every other radius that

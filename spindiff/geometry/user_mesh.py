@@ -1,4 +1,4 @@
-"""User-supplied meshes (docs/physics.md section 7): Gmsh .msh files, or any format meshio reads
+"""User-supplied meshes (docs/reference/physics.md section 7): Gmsh .msh files, or any format meshio reads
 that carries integer cell tags.
 
 Every file goes through Gmsh on rank 0 and is distributed by DOLFINx

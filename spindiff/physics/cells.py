@@ -1,4 +1,4 @@
-"""Wigner-Seitz estimates of the volume per paramagnetic centre (docs/physics.md sections 6, 7).
+"""Wigner-Seitz estimates of the volume per paramagnetic centre (docs/reference/physics.md sections 6, 7).
 
 Concentrations are number densities in nm^-3 (1 mM = 6.022e-4 nm^-3, see
 `constants.MILLIMOLAR_IN_PER_NM3`).

@@ -1,6 +1,6 @@
 """Physical constants (CODATA via scipy.constants) and gyromagnetic ratios, in internal units.
 
-Gyromagnetic ratios are in rad/s/T (docs/physics.md section 1; nuclei: spindiff.physics.nuclei).
+Gyromagnetic ratios are in rad/s/T (docs/reference/physics.md section 1; nuclei: spindiff.physics.nuclei).
 Lengths are nm, so the dipolar prefactor mu0/(4 pi) * hbar is expressed with nm^3 (see `dipolar_prefactor`).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ MU0_OVER_4PI: float = _c.mu_0 / (4.0 * np.pi)  # T^2 m^3 / J
 N_A: float = _c.N_A  # 1 / mol
 G_FREE_ELECTRON: float = 2.0023
 
-#: magnitude of the free-electron gyromagnetic ratio, rad/s/T (docs/physics.md section 1)
+#: magnitude of the free-electron gyromagnetic ratio, rad/s/T (docs/reference/physics.md section 1)
 GAMMA_E: float = 1.76085963e11
 
 #: nuclear gyromagnetic ratios, rad/s/T (signed), for every nucleus of spindiff.physics.nuclei

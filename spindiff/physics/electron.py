@@ -1,6 +1,6 @@
 """Electron polarization: thermal (Boltzmann) and under continuous microwave irradiation.
 
-docs/physics.md section 4. One electron polarization P_e is used for all electrons of a centre
+docs/reference/physics.md section 4. One electron polarization P_e is used for all electrons of a centre
 (no spectral diffusion model); this is the documented default.
 Sign convention: P_e > 0 is the thermal-equilibrium sign (electron spins aligned with the
 field in the low-energy state); saturation drives P_e toward 0, never through it.
@@ -37,7 +37,7 @@ def saturation_factor(omega1: float | np.ndarray, t1e: float, t2e: float,
 def electron_polarization(b0: float, temperature: float, g: float = G_FREE_ELECTRON,
                           omega1: float = 0.0, t1e: float = 1e-3, t2e: float = 1e-6,
                           offset: float = 0.0) -> float:
-    """Electron polarization under microwaves: P_e = P_e0 * Z (docs/physics.md section 4).
+    """Electron polarization under microwaves: P_e = P_e0 * Z (docs/reference/physics.md section 4).
 
     With omega1 = 0 this is the thermal polarization.
     """

@@ -1,7 +1,7 @@
 """Electron-polarization-controlled nuclear flip-flops near a paramagnetic centre.
 
 Chessari, Cousin, Jannin, Stern, Phys. Rev. B 107, 224429 (2023), Eqs. 6 and 9-11;
-docs/physics.md section 3.3; the conventions are written out in docs/diffusion_near_centre.md.
+docs/reference/physics.md section 3.3; the conventions are written out in docs/reference/diffusion_near_centre.md.
 Figures of the model are in spindiff.physics.flipflop_plots.
 
 Longer than 400 lines: Eq. 9, its limits (Eqs. 10, 11), the paramagnetic Gamma_1 (Eq. 6), the
@@ -30,8 +30,8 @@ Units and conventions (internal: nm, s, rad/s):
   H_D = -½ D12 (σ+ + σ-), is the flip-flop part of the secular dipolar Hamiltonian and
   D12^2/(2 Γ2) is the golden-rule rate 2π |D12/2|^2 / (π Γ2).
 - A_z(r) = (μ0/4π) γe γn ħ / r^3 · (3cos²θ - 1) (no 1/2; the coefficient of S_z I_z), and
-  A_pm(r) = (μ0/4π) γe γn ħ / r^3 · 3 sinθ cosθ (the coefficient of S_z I_x), as docs/physics.md.
-  Delta enters Eq. 9 exactly as docs/physics.md writes it (`delta_scale = 1`); `delta_scale` lets one
+  A_pm(r) = (μ0/4π) γe γn ħ / r^3 · 3 sinθ cosθ (the coefficient of S_z I_x), as docs/reference/physics.md.
+  Delta enters Eq. 9 exactly as docs/reference/physics.md writes it (`delta_scale = 1`); `delta_scale` lets one
   rescale it (0.5 gives the |αβ>-|βα> splitting Δ P̄/2 of the secular Hamiltonian A S_z I_z with
   <S_z> = P̄/2, see the docs).
 - Orientations, `orientation=`:
@@ -99,7 +99,7 @@ class FlipFlopParams:
     2π). tau_c: electron correlation time (s), Γc = 1/tau_c. nucleus: "1H", "2H", ...
     b0: field (T), used only for ω0 in Γ1 (Eq. 6). include_gamma1: add Σ_i Γ1,i to Γ2.
     orientation, pair: see the module docstring. r_min: distance floor (nm).
-    delta_scale: multiplies Δ before Eq. 9 (1 = docs/physics.md/paper). gamma_e: electron
+    delta_scale: multiplies Δ before Eq. 9 (1 = docs/reference/physics.md/paper). gamma_e: electron
     gyromagnetic ratio (rad/s/T). n_panels, n_gauss: powder grid (see `powder_grid`).
     """
 
@@ -409,7 +409,7 @@ def diffusion_coefficient(r: ArrayLike, pbar: ArrayLike, params: FlipFlopParams,
     """Spin-diffusion coefficient near the centre.
 
     d0 None: absolute D = W a^2 in nm^2/s (Bloembergen). d0 given (any unit): D0 · W(r)/W(∞),
-    i.e. the bulk value of the material scaled by the suppression factor (docs/physics.md section 3)."""
+    i.e. the bulk value of the material scaled by the suppression factor (docs/reference/physics.md section 3)."""
     if d0 is None:
         return flipflop_rate(r, pbar, params, model) * params.a**2
     return d0 * suppression_factor(r, pbar, params, model)

@@ -1,7 +1,7 @@
 """Write the SYNTHETIC spectrometer files of the fit example from the synthetic CSVs beside
 this folder (../buildup_<c>mM.csv: buildup.toml's <P>_sample for D0 = 5 nm^2/s, C6 = 4 nm^6/s,
 T1n = 200 s, plus noise of 0.004; ../make_data.py): the same points in the four formats that
-`spindiff fit` reads (docs/fitting.md, "Data files"), as a spectrometer would write them:
+`spindiff fit` reads (docs/guide/fitting.md, "Data files"), as a spectrometer would write them:
 
   1mM_ct1t2.txt     TopSpin's T1/T2 export: Tau, Expt = SIGNAL_PER_P x P (Calc and
                     Difference from a mono-exponential fit, as TopSpin's own)

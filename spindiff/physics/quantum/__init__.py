@@ -1,7 +1,7 @@
 """Lightweight quantum rate module: small electron-nuclear spin systems -> PDE source terms.
 
 Layers (one job each):
-    operators   spin-1/2 operators, rotating-frame Hamiltonian terms (docs/physics.md section 6)
+    operators   spin-1/2 operators, rotating-frame Hamiltonian terms (docs/reference/physics.md section 6)
     model       parameter containers of the small-system problem (SpinParams, SpinBatch)
     couplings   dipolar A, B, d_ee from distances and angles
     liouville   Lindblad dissipators, Gibbs reference, real-basis Liouvillian (batched)

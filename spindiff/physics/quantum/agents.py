@@ -3,7 +3,7 @@
 Units are SI with angular frequencies in rad/s (a frequency f in Hz is 2 pi f rad/s, e.g.
 A_iso = 229 MHz -> 2 pi 229e6 rad/s), times in s, B0 in T, temperature in K, distances in nm.
 Preset values are approximate literature values meant as sensible defaults, not measurements of
-a particular sample: override them for quantitative work (see docs/quantum.md).
+a particular sample: override them for quantitative work (see docs/reference/quantum.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dipolar couplings of the small spin systems from distances and angles (docs/physics.md section 6).
+"""Dipolar couplings of the small spin systems from distances and angles (docs/reference/physics.md section 6).
 
 High-field secular / pseudo-secular parts, rad/s, distances in nm:
 

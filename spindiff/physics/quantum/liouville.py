@@ -1,6 +1,6 @@
 """Lindblad dissipators and the Liouvillian in a real Hermitian operator basis (batched).
 
-Master equation (rotating frame of the microwave, docs/physics.md section 6, Karabanov Eq. 1):
+Master equation (rotating frame of the microwave, docs/reference/physics.md section 6, Karabanov Eq. 1):
 
     d rho/dt = -i [H, rho] + D_K(rho - rho_G)
 

@@ -17,7 +17,7 @@ from .operators import SpinSystem
 
 @dataclass(frozen=True)
 class SpinParams:
-    """Batch-wide parameters of the rotating-frame Lindblad model (docs/physics.md section 6).
+    """Batch-wide parameters of the rotating-frame Lindblad model (docs/reference/physics.md section 6).
 
     Attributes:
         omega_n: nuclear Larmor angular frequency |gamma_n| B0 (rad/s, > 0).

@@ -1,9 +1,9 @@
-"""Spin-1/2 operators on small product spaces and the rotating-frame Hamiltonian (docs/physics.md section 6).
+"""Spin-1/2 operators on small product spaces and the rotating-frame Hamiltonian (docs/reference/physics.md section 6).
 
 Spin order in the product space: electrons first, then nuclei, ``[e1, (e2), n1, (n2)]``.
 Single-spin basis ``|0> = |m=+1/2>``, ``|1> = |m=-1/2>``.
 
-Model frame (sign convention, see docs/quantum.md): every spin has a Zeeman term ``+omega S_z``
+Model frame (sign convention, see docs/reference/quantum.md): every spin has a Zeeman term ``+omega S_z``
 with ``omega > 0`` (electrons: offset ``Delta_j`` in the microwave rotating frame; nucleus:
 ``omega_I = |gamma_n| B0`` in the lab frame), so every spin is "down" (``<2 S_z> = -p``) at
 thermal equilibrium. Polarizations are reported with the thermal-equilibrium sign positive:

@@ -33,7 +33,7 @@ import numpy as np
 from ..constants import HBAR, K_B, MILLIMOLAR_IN_PER_NM3
 from .couplings import ee_prefactor
 
-DEFAULT_R0 = 0.7  # nm, closest approach of two TEMPOL radicals (assumed, see docs/quantum.md)
+DEFAULT_R0 = 0.7  # nm, closest approach of two TEMPOL radicals (assumed, see docs/reference/quantum.md)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Source and relaxation terms of the transport PDE from the small-system quantum model.
 
-PDE (docs/physics.md section 2): n dP/dt = ... + n k(r) (P_src(r) - P) - n R1(r) (P - P0),
+PDE (docs/reference/physics.md section 2): n dP/dt = ... + n k(r) (P_src(r) - P) - n R1(r) (P - P0),
 R1 = 1/T1n + R1_para(r). For a nucleus at distance r from a centre, every ensemble member i
 (orientation, electron offset or pair, with weight w_i) gives, from the master equation,
 the nuclear rate and steady state with microwaves on (Gamma_on, P_on) and off

@@ -15,7 +15,7 @@ nucleus instead of per shell:
     k_j P_src,j = Gamma_on,j P_on,j - Gamma_off,j P_off,j
 
 so the nuclei see the electrons as a bath in their steady state (one nucleus does not change
-it; the back-action of many nuclei on two electrons is not modelled, see docs/spins.md). The
+it; the back-action of many nuclei on two electrons is not modelled, see docs/reference/spins.md). The
 electrons' own steady polarizations P_e1, P_e2 and their correlation rates
 Gamma_c = R1e + omega1^2 R2 / (R2^2 + Delta^2) (relaxation plus incoherent microwave
 saturation, the adiabatic elimination of Karabanov's Bloch equations) enter the nuclear

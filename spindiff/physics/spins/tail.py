@@ -32,7 +32,7 @@ from scipy.spatial import cKDTree
 ANGULAR_MOMENTS = np.array([math.pi * 16 / 21, math.pi * 16 / 21, 2 * math.pi * 88 / 105])
 #: int dOmega (3 cos^2 - 1)^2
 ANGULAR_RATE = 2 * math.pi * 1.6
-#: default cutoff in units of the mean spacing n^(-1/3) (see docs/physics.md: the bounds)
+#: default cutoff in units of the mean spacing n^(-1/3) (see docs/reference/spins.md, "The cutoff")
 DEFAULT_CUTOFF = 2.0
 
 
