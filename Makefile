@@ -65,7 +65,7 @@ test-quick: setup lint
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) -m "not slow" tests
 
 lint: setup
-	$(PY) -m ruff check spindiff tests benchmarks scripts
+	$(PY) -m ruff check spindiff tests benchmarks scripts examples docs/scripts
 
 test-serial: setup
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) tests

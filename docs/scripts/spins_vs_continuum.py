@@ -82,7 +82,7 @@ def figure_of(name: str, t, spins, profiles, runs: dict, numbers: dict) -> None:
             a.set_xscale("log")
             a.set_xlabel("t (s)")
             a.set_ylabel(r"$\langle P\rangle_{\rm sample}$" if col == "P_sample"
-                         else r"$\langle P\rangle_{\rm visible}$ (r > %.1f nm)" % R_H)
+                         else rf"$\langle P\rangle_{{\rm visible}}$ (r > {R_H:.1f} nm)")
         ax = axes[2]
         for r, p in profiles:
             ax.plot(r, p, "o", ms=2.5, color="C0", alpha=0.6)
