@@ -32,6 +32,7 @@ from ..physics.spins import positions as pos
 from ..physics.spins import tail as tails
 from ..physics.spins.couplings import ElectronField, Electrons, FlipFlopSettings
 from ..physics.spins.operator import RowBuilder
+from ..sources import source_law
 
 DEFAULT_GAMMA2_HZ = 11e3
 DEFAULT_TAU_C = 0.5e-6
@@ -51,13 +52,13 @@ class StageRates:
 
 def spin_model(case: Case, comm=None) -> TransportModel:
     """The transport model the spins model needs: electron pairs compute their rates per
-    nucleus (no rate tables); otherwise the case's (with rate tables for source.model =
-    "rates", computed on rank 0 of `comm` and cached)."""
+    nucleus (no rate tables); otherwise the case's (with rate tables where its source law needs
+    them, computed on rank 0 of `comm` and cached)."""
     from ..model import transport_model
     if case.spins is not None and case.spins.pair_distance is not None:
         return transport_model(case, rate_tables={})
     tables = None
-    if case.source.model == "rates":
+    if source_law(case).needs_rate_tables:
         from ..rates import tables_for_case
         tables = tables_for_case(case, comm)
     return transport_model(case, tables)
