@@ -116,3 +116,17 @@ def test_an_undetermined_fit_is_left_out(tmp_path, monkeypatch, capsys):
     _results(tmp_path / "debian" / "case", bi=bi | {"determined": True})
     assert _run(tmp_path, monkeypatch) == 1
     assert "FAILED case debian vs trixie: fits.buildup.bi.T_B_fast_stderr_s" in capsys.readouterr().out
+
+
+def test_a_fitted_time_within_a_tenth_of_its_error_agrees(tmp_path, monkeypatch, capsys):
+    """A bi-exponential's fast time 0.0750 s +- 0.004 s against 0.0752 s (2.7e-3 of itself,
+    a twentieth of its error) agrees; 0.0760 s (a quarter of its error) fails."""
+    bi = {"T_B_fast_s": 0.075, "T_B_fast_stderr_s": 0.004, "determined": True}
+    _results(tmp_path / "host" / "case", bi=bi)
+    _results(tmp_path / "sid" / "case", bi=bi | {"T_B_fast_s": 0.0752})
+    assert _run(tmp_path, monkeypatch) == 0
+    assert "fits.buildup.bi.T_B_fast_s 0.0e+00" in capsys.readouterr().out
+    _results(tmp_path / "trixie" / "case", bi=bi | {"T_B_fast_s": 0.076})
+    assert _run(tmp_path, monkeypatch) == 1
+    assert "FAILED case host vs trixie: fits.buildup.bi.T_B_fast_s differs by 1.33e-02" \
+        in capsys.readouterr().out
