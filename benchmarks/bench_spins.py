@@ -14,6 +14,10 @@ per nucleus-step against spindiff's.
 
     nice -n 10 python benchmarks/bench_spins.py                 # 10^6 nuclei
 
+--smoother-baseline runs the same system a second time with hypre's default smoother (hybrid
+Gauss-Seidel) in place of the Chebyshev smoother spindiff sets for the spins model
+(spindiff.spins.system.HYPRE_SPINS), and prints the two time loops side by side.
+
 Wall times on a shared machine are inflated by the other load: the CPU times (process_time)
 are printed beside them.
     python benchmarks/bench_spins.py --nuclei 100000 --baseline-s 120
@@ -29,7 +33,8 @@ import time
 AVOGADRO_PER_NM3_MM = 6.02214076e23 * 1e-27
 
 
-def bench_case(nuclei: float, centres: int, duration: float, seed: int):
+def bench_case(nuclei: float, centres: int, duration: float, seed: int,
+               petsc: dict | None = None):
     from spindiff.case import Case
     density = 60.0
     side = (nuclei / density) ** (1.0 / 3.0)
@@ -50,7 +55,8 @@ def bench_case(nuclei: float, centres: int, duration: float, seed: int):
                      "stages": [{"name": "buildup", "duration": f"{duration} s", "outputs": 30}]},
         "mesh": {"model": "spins"},
         "spins": {"lattice": "random", "seed": seed},
-        "solver": {"rtol": 1e-4, "atol": 1e-6, "dt_initial": "1 ms", "ksp_rtol": 1e-8},
+        "solver": {"rtol": 1e-4, "atol": 1e-6, "dt_initial": "1 ms", "ksp_rtol": 1e-8,
+                   **({"petsc_options": petsc} if petsc else {})},
         "output": {"plots": False},
     }
     return Case.from_dict(raw)
@@ -151,6 +157,8 @@ def main() -> None:
     ap.add_argument("--baseline-gb", type=float, default=8.0)
     ap.add_argument("--baseline-s", type=float, default=300.0)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--smoother-baseline", action="store_true",
+                    help="also run with hypre's default smoother (hybrid Gauss-Seidel)")
     args = ap.parse_args()
     case = bench_case(args.nuclei, args.centres, args.duration, args.seed)
     res = spindiff_run(case)
@@ -165,6 +173,14 @@ def main() -> None:
           f" = {res['bytes_per_nucleus']:.0f} bytes per nucleus; T_B = {res['T_B_s']} s, "
           f"final <P> = {res['P_final']:.5f}")
     print("RESULT " + json.dumps(res))
+    if args.smoother_baseline:
+        gs = spindiff_run(bench_case(args.nuclei, args.centres, args.duration, args.seed,
+                                     {"pc_hypre_boomeramg_relax_type_all": "symmetric-SOR/Jacobi"}))
+        print(f"  hypre's default smoother (hybrid symmetric Gauss-Seidel), same system: time "
+              f"loop {gs['loop_cpu_s']:.1f} s CPU against {res['loop_cpu_s']:.1f} s "
+              f"({gs['krylov_its']} against {res['krylov_its']} CG iterations, "
+              f"{gs['cpu_us_per_nucleus_step']:.3f} against {res['cpu_us_per_nucleus_step']:.3f}"
+              f" us CPU per nucleus-step); T_B {gs['T_B_s']:.6g} against {res['T_B_s']:.6g} s")
     if args.no_baseline:
         return
     span = args.baseline_span or args.duration / 100

@@ -238,6 +238,9 @@ CORPUS: list[Bad] = [
     Bad("petsc-print-statistics", {"solver.petsc_options": {"pc_hypre_boomeramg_print_statistics": 1}}),
     Bad("petsc-monitor-true-residual", {"solver.petsc_options": {"-ksp_monitor_true_residual": True}}),
     Bad("petsc-value-nan", {"solver.petsc_options": {"ksp_rtol": float("nan")}}),
+    Bad("petsc-slash-outside-relax-type", {"solver.petsc_options": {"pc_type": "SOR/Jacobi"}}),
+    Bad("petsc-relax-type-path", {"solver.petsc_options": {
+        "pc_hypre_boomeramg_relax_type_all": "/tmp/SOR/Jacobi"}}),
     Bad("petsc-value-path", {"solver.petsc_options": {"pc_type": "../../etc/passwd"}}),
     Bad("petsc-cli-view", petsc=["ksp_view=ascii:/tmp/spindiff-x.txt"], run=True),
 ]
@@ -377,6 +380,14 @@ def test_concentration_and_infinite_T1():
     assert units.parse("6.0e-3 nm^-3", "concentration") == pytest.approx(6e-3)
     assert units.parse("10 mM", "concentration") > 0
     assert make_case({"materials.m.T1n": "inf"}).materials["m"].T1n == float("inf")
+
+
+def test_hypre_smoother_names_with_a_slash_are_allowed():
+    """hypre's SOR/Jacobi smoothers are the one value with a slash that a case may set."""
+    from conftest import make_case
+    for name in ("symmetric-SOR/Jacobi", "SOR/Jacobi", "l1scaled-SOR/Jacobi", "Chebyshev"):
+        case = make_case({"solver.petsc_options": {"pc_hypre_boomeramg_relax_type_all": name}})
+        assert case.solver.petsc_options["pc_hypre_boomeramg_relax_type_all"] == name
 
 
 def test_protocol_events_bound_pulses():

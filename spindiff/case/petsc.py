@@ -20,6 +20,9 @@ PETSC_FORBIDDEN = ("view", "monitor", "log", "draw", "print", "history", "option
                    "help")
 _PETSC_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _PETSC_WORD = re.compile(r"[A-Za-z0-9_.+-]{0,64}")
+#: hypre's smoother names with a slash (pc_hypre_boomeramg_relax_type_*: "SOR/Jacobi",
+#: "symmetric-SOR/Jacobi", "l1scaled-SOR/Jacobi", ...), the one slash a value may hold
+_HYPRE_RELAX = re.compile(r"[A-Za-z0-9-]{0,32}SOR/Jacobi")
 #: MUMPS output streams and print level
 _PETSC_MUMPS_OUTPUT = re.compile(r"mat_mumps_icntl_[1-4]")
 MAX_PETSC_OPTIONS = 100
@@ -42,9 +45,12 @@ def check_petsc_options(case: Case, source: str | None = None) -> None:
             raise CaseError(key, value, f"not an allowed PETSc option; allowed: solver and "
                             f"preconditioner settings named {', '.join(p + '*' for p in PETSC_PREFIXES)}"
                             f" that do not view, monitor, log, print or write files", source)
-        if not _petsc_value_ok(value):
+        if not _petsc_value_ok(value) and not (
+                bare.startswith("pc_hypre_boomeramg_relax_type")
+                and isinstance(value, str) and _HYPRE_RELAX.fullmatch(value.strip())):
             raise CaseError(key, value, "allowed: a finite number, true/false or a word of letters, "
-                            "digits and _.+- (no file paths or viewers)", source)
+                            "digits and _.+- (no file paths or viewers; hypre's X-SOR/Jacobi "
+                            "smoothers for pc_hypre_boomeramg_relax_type_*)", source)
 
 
 def _petsc_value_ok(value: Any) -> bool:

@@ -25,6 +25,11 @@ from ..model import StageSpec
 from .sample import SpinSample, StageRates
 
 PC_REBUILD_RATIO = 3.0
+#: BoomerAMG for the flip-flop graph (34 neighbours per row at the default cutoff, against
+#: about 14 for a P1 tetrahedral mesh): hypre's Chebyshev smoother in place of its hybrid
+#: Gauss-Seidel halves the cost of a V-cycle for the same iteration count (measured on 10^5
+#: nuclei by benchmarks/bench_spins.py --smoother-baseline); the case's solver.petsc options override it.
+HYPRE_SPINS = {"pc_hypre_boomeramg_relax_type_all": "Chebyshev"}
 #: up to this many nuclei the "auto" solver is LU (MUMPS on several ranks); the flip-flop
 #: graph is three-dimensional with tens of neighbours per row, so LU fills in fast beyond it
 DIRECT_MAX = 400
@@ -47,7 +52,8 @@ class SpinStepSystem:
         n = sample.count
         self.lo, self.hi = ownership(n, comm)
         self.kind = ("direct" if n <= DIRECT_MAX else "iterative") if kind == "auto" else kind
-        self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, True, petsc_options, "spins")
+        options = (HYPRE_SPINS if self.kind == "iterative" else {}) | dict(petsc_options or {})
+        self.ksp = linear_solver.make_ksp(comm, self.kind, ksp_rtol, True, options, "spins")
         self.ksp_rtol = ksp_rtol
         self.A: PETSc.Mat | None = None
         self.s = PETSc.Vec().createMPI((self.hi - self.lo, n), comm=comm)
