@@ -18,9 +18,10 @@ side by side with:
 Printed per configuration: dofs, cells, wall time of meshing / set-up / time loop, peak
 resident memory after meshing and at the end, and MB per million dofs.
 
-    python benchmarks/bench_memory.py                    # ~500k dofs, 2 s of buildup (an hour)
+    python benchmarks/bench_memory.py                    # ~500k dofs, 2 s of buildup
     python benchmarks/bench_memory.py --scale 2          # coarser (quick check)
-    python benchmarks/bench_memory.py --configs "order 1, q2, refine 1" "curved, q4, refine 1"
+    python benchmarks/bench_memory.py --configs "order 1, q2, refine 1" "curved, q4, refine 1" \
+        "quadratic, curved, q4"                           # without refine 0: about 15 minutes
 """
 from __future__ import annotations
 
