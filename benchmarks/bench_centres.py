@@ -11,7 +11,7 @@ with Gmsh at twice the sizes followed by one uniform refinement (refine 1, mesh.
 on the same mesh in the same process, the baselines:
   floor: one CG + BoomerAMG solve of the same-size diffusion matrix with the preconditioner
       set up once and reused (the cost a time step cannot go below);
-  brute-force sum: the former set-up, every quadrature point against every centre and its
+  brute-force sum: the sum without a neighbour tree, every quadrature point against every centre and its
       26 periodic images, timed on a sample of points and scaled to all points.
 
     python benchmarks/bench_centres.py                       # 6, 50, 200, 1000 centres
@@ -64,7 +64,7 @@ def floor_solve(domain, case, dt: float, repeats: int = 4) -> dict:
 
 
 def brute_force_seconds(sim, sample: int = 20_000) -> float:
-    """The former O(points x centres x 27) sum of one law, timed on `sample` points per rank
+    """The O(points x centres x 27) sum of one law without a neighbour tree, timed on `sample` points per rank
     and scaled to every local point; max over ranks (s)."""
     import numpy as np
     from mpi4py import MPI

@@ -35,10 +35,14 @@ def main() -> None:
         over["mesh.size_barrier"] = f"{args.size} nm"
     base = load_case(args.case, over)
     domain = build_domain(base, comm)
-    models = [("conventional", "local"), ("corrected", "mean"), ("corrected", "local")]
+    # the conventional model takes no polarization dependence: its keys are removed (None)
+    models = [("conventional", None), ("corrected", "mean"), ("corrected", "local")]
     rows = []
     for model, pol in models:
-        case = load_case(args.case, {**over, "diffusion.model": model, "diffusion.polarization": pol})
+        changes = {"diffusion.model": model, "diffusion.polarization": pol}
+        if model == "conventional":
+            changes["diffusion.regularization"] = None
+        case = base.with_changes(changes)
         run(case, comm=comm, domain=domain, progress=False)  # warm-up (JIT, caches)
         res = run(case, comm=comm, domain=domain, progress=False)
         s = res.summary

@@ -1,7 +1,14 @@
-"""Peak memory per million dofs of the default sphere cell refined to about 500k dofs, for the
-shipped mesh settings (curved second-order cells, degree-4 quadrature, Gmsh at the final sizes:
-the baseline) and for first-order cells with the degree-2 rule meshed by Gmsh at twice the
-sizes and refined once (mesh.refine = 1), each in a fresh process, side by side with:
+"""Peak memory per million dofs of the default sphere cell refined to about 500k dofs, for four
+mesh configurations, each in a fresh process:
+
+  curved, q4, refine 0: curved second-order cells, degree-4 quadrature, Gmsh at the final sizes;
+  order 1, q2, refine 1: first-order cells, degree-2 quadrature, Gmsh at twice the sizes and
+      refined once (mesh.refine = 1);
+  curved, q4, refine 1: curved cells, degree-4 quadrature, refined once (the default case's
+      mesh settings);
+  quadratic, curved, q4: quadratic elements on the unrefined Gmsh mesh of the refined ones;
+
+side by side with:
 
   floor: a fresh process that builds the same mesh, assembles one diffusion matrix of the same
       elements and solves once with CG + BoomerAMG (the memory a solver of this mesh cannot go below);
@@ -13,6 +20,8 @@ resident memory after meshing and at the end, and MB per million dofs.
 
     python benchmarks/bench_memory.py                    # ~500k dofs, 2 s of buildup
     python benchmarks/bench_memory.py --scale 2          # coarser (quick check)
+    python benchmarks/bench_memory.py --configs "order 1, q2, refine 1" "curved, q4, refine 1" \
+        "quadratic, curved, q4"                           # without refine 0: about 15 minutes
 """
 from __future__ import annotations
 
@@ -30,7 +39,7 @@ CASE = ROOT / "cases" / "default.toml"
 #: here); the quadratic elements sit on the Gmsh mesh of the refined configurations, unrefined
 #: (the same nodes: its edge midpoints are the refined mesh's new vertices)
 CONFIGS = {
-    "curved, q4 (shipped)": (2, 4, 0, 0.028, 0.12, 1),
+    "curved, q4, refine 0": (2, 4, 0, 0.028, 0.12, 1),
     "order 1, q2, refine 1": (1, 2, 1, 0.029, 0.124, 1),
     "curved, q4, refine 1": (2, 4, 1, 0.029, 0.124, 1),
     "quadratic, curved, q4": (2, 4, 0, 0.058, 0.248, 2),

@@ -1,12 +1,18 @@
 """Timings of the quantum rate module (prints numbers, asserts nothing).
 
-Run from the repository root:  python benchmarks/bench_quantum.py
 1,000 orientations (ZCW) of the e-e-n cross-effect problem and of the e-n solid-effect problem:
 steady state + nuclear buildup rate, full master equation vs effective rate model, and the
-effective-vs-full errors on the same members.
+effective-vs-full errors on the same members. With --sweep-profile, also the wall time of the
+Mn(II):LTO sweep profile of cases/mn_lto_rates.toml (what `spindiff rates` draws: every
+microwave offset x every pair of EPR lines x the e-n and e-e orientations), with the full
+master equation and with the effective rates.
+
+    python benchmarks/bench_quantum.py                    # about 10 s
+    python benchmarks/bench_quantum.py --sweep-profile    # about 2 more minutes
 """
 from __future__ import annotations
 
+import argparse
 import time
 import warnings
 
@@ -47,7 +53,38 @@ def timeit(f, repeat: int = 3) -> float:
     return best
 
 
+def sweep_profile_timing() -> None:
+    """Wall time of the Mn(II):LTO sweep profile (cases/mn_lto_rates.toml), full and effective."""
+    from pathlib import Path
+
+    from spindiff.case import load_case
+    from spindiff.physics.quantum.agents import lineshape
+    from spindiff.physics.quantum.mn import feature_grid, sweep_profile
+    from spindiff.rates import agent_of, conditions_of, microwave_settings
+
+    case = load_case(Path(__file__).resolve().parents[1] / "cases" / "mn_lto_rates.toml")
+    agent = agent_of(case)
+    nu1, off = next(iter(microwave_settings(case).values()))
+    cond = conditions_of(case, nu1, off)
+    n_off, n_lines = len(feature_grid(agent, cond)), len(lineshape(agent, cond).lines)
+    n_theta, n_theta_ee = 4, 3  # sweep_profile's defaults
+    n_een = n_off * n_lines ** 2 * n_theta * n_theta_ee
+    print(f"\nsweep profile, mn_lto_rates.toml: {n_off} offsets x {n_lines ** 2} line pairs x "
+          f"{n_theta * n_theta_ee} orientations = {n_een:,} e-e-n problems "
+          f"(+ {n_off * n_lines * n_theta:,} e-n)")
+    for method in ("full", "effective"):
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sweep_profile(agent, cond, method=method)
+        print(f"  {method:<10}{time.perf_counter() - t:8.1f} s")
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sweep-profile", action="store_true",
+                    help="also time the Mn(II):LTO sweep profile (full and effective)")
+    args = ap.parse_args()
     een, en, p = batches()
     for s in (een.system, en.system):
         term_library(s)  # one-off cache (timed separately below)
@@ -78,6 +115,8 @@ def main() -> None:
         rg = (np.abs(e.gamma - f.gamma) / f.gamma).max()
         print(f"  omega1/2pi = {w1:8.0f} Hz  eta1_min = {e.eta1.min():9.3g}  "
               f"max |dP_n|/p_e = {dp / 0.99926:.2e}  max rel. err. Gamma = {rg:.2e}")
+    if args.sweep_profile:
+        sweep_profile_timing()
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ ways, each in a fresh process: on 1 rank (variants one after another), with `mpi
 group size 1 (two variants at a time), and with `mpirun -n 2` and group size 2 (each variant
 on both ranks), and prints wall time, variants per minute and the speed-up over 1 rank.
 
-    python benchmarks/bench_sweep.py
+    python benchmarks/bench_sweep.py      # about 2 minutes
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -23,6 +24,8 @@ CASE = ROOT / "cases" / "sweep_concentration.toml"
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     spindiff = str(Path(sys.executable).with_name("spindiff"))
     mpirun = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", "2"]
     runs = [("1 rank, one after another", [spindiff], 1),
