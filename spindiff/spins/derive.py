@@ -258,10 +258,27 @@ def _wigner_seitz(case: Case) -> Case:
     return Case.from_dict(raw, source_dir=case.source_dir)
 
 
-def derive(case: Case, seeds: int = SEEDS, equivalent: bool = True) -> Derived:
-    """D0 and barrier radii of a case (collective-free; pure numpy/scipy)."""
+def discrete_case(case: Case, D0: float) -> Case:
+    """The case the discrete runs of `derive` use when some of its keys are "derived": D0
+    (which the individual nuclei do not read) the nuclei's own, a barrier radius the
+    exclusion radius (no nucleus is closer, so every nucleus gets the case's laws at its own
+    distance; the continuum's hole b_eq is then fitted to these nuclei)."""
+    changes = {f"materials.{k.split('.')[1]}.D0": f"{D0!r} nm^2/s"
+               for k in case.derived_keys if k.endswith(".D0")}
+    if "centres.barrier_radius" in case.derived_keys:
+        changes["centres.barrier_radius"] = f"{float(spins_table(case).exclusion_radius)!r} nm"
+    return case.with_changes(changes) if changes else case
+
+
+def derive(case: Case, seeds: int = SEEDS, equivalent: bool = True,
+           bulk: dict | None = None) -> Derived:
+    """D0 and barrier radii of a case (collective-free; pure numpy/scipy). Keys of the case
+    that are themselves "derived" are not read (`discrete_case`). bulk: the
+    `bulk_diffusion(case, seeds)` of this case, if already computed."""
+    bulk = bulk_diffusion(case, seeds) if bulk is None else bulk
+    D0_case = float("nan") if next(iter(case.materials.values())).D0 == "derived" else None
+    case = discrete_case(case, bulk["D0"])
     model = spin_model(case)
-    bulk = bulk_diffusion(case, seeds)
     barrier = {}
     seen = {}
     for st in model.stages:
@@ -275,7 +292,8 @@ def derive(case: Case, seeds: int = SEEDS, equivalent: bool = True) -> Derived:
         barrier["equivalent_hole"] = equivalent_hole(
             case, float(np.mean(bulk["grating_run"])), seeds)
     return Derived(bulk["D"], bulk["D_err"], bulk["D0"], bulk["D0_err"], bulk["grating"],
-                   bulk["grating_err"], bulk["grating_run"], bulk["kept"], mat.D0, barrier,
+                   bulk["grating_err"], bulk["grating_run"], bulk["kept"],
+                   mat.D0 if D0_case is None else D0_case, barrier,
                    bulk["bounds"], validity(case, model),
                    {"cutoff_nm": bulk["cutoff_nm"], "boxes": bulk["boxes"],
                     "reference_cutoff_nm": bulk["reference_cutoff_nm"],
@@ -336,7 +354,8 @@ def format_derived(case: Case, d: Derived) -> str:
              f"{d.info['gamma2_rad_s']:.4g} rad/s (2 pi x {d.info['gamma2_rad_s'] / 2 / math.pi / 1e3:.3g} kHz)",
              f"  D0 = {d.D0:.4g} +- {d.D0_err:.2g} nm^2/s: the hydrodynamic D (a decaying grating, "
              f"rate equations, cutoff {d.info['reference_cutoff_nm']:.3g} nm), trace / 3; the "
-             f"case's continuum D0 = {d.D0_case:.4g} nm^2/s",
+             + (f"case's continuum D0 = {d.D0_case:.4g} nm^2/s" if math.isfinite(d.D0_case)
+                else "case's continuum uses it (D0 = \"derived\")"),
              "    D_xx, D_yy, D_zz = " + _vals(d.D_grating, d.D_grating_err)
              + f" nm^2/s (anisotropy D_zz / D_xx = {d.D_grating[2] / d.D_grating[0]:.3f})",
              f"    at the run's cutoff {d.info['cutoff_nm']:.3g} nm: "
