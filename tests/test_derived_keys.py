@@ -158,6 +158,16 @@ def test_a_value_that_cannot_be_derived_is_one_line(changes, key):
     assert f"{key} = 'derived': " in msg and "\n" not in msg
 
 
+@pytest.mark.slow
+def test_a_derived_radius_that_breaks_a_rule_names_its_value(small, resolved):
+    from spindiff.spins.resolve import resolve
+    with pytest.raises(CaseError) as err:
+        resolve(small.with_changes({"centres.visible_radius": "0.5 nm"}))
+    msg = str(err.value)
+    assert msg.startswith("centres.visible_radius = '0.5 nm': must be >= the barrier radius b = ")
+    assert "(with the derived materials.juice.D0 = " in msg and "\n" not in msg
+
+
 def test_a_misspelt_derived_names_the_word():
     with pytest.raises(CaseError) as err:
         load_case(CASE, {"materials.juice.D0": "derivd"})

@@ -213,7 +213,11 @@ def resolve(case: Case, comm=None, progress: bool = False) -> Case:
                                     f"{v['unit']}" for k, v in rec["values"].items())
             + (" (cache)" if rec["from_cache"] else ""))
     changes = {key: f"{float(v['value'])!r} {v['unit']}" for key, v in rec["values"].items()}
-    out = case.with_changes(changes)
+    try:
+        out = case.with_changes(changes)
+    except CaseError as exc:
+        used = ", ".join(f"{k} = {v['value']:.4g} {v['unit']}" for k, v in rec["values"].items())
+        raise CaseError(exc.key, exc.value, f"{exc.allowed} (with the derived {used})") from None
     out._derived = rec
     return out
 
