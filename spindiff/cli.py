@@ -307,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="png (default), pdf, svg")
     pl.set_defaults(func=cmd_plot)
     dv = _command(sub, "derive", cmd_derive, "D0 and barrier radius implied by individual nuclei")
-    dv.add_argument("--seeds", type=int, default=3, help="random samples per estimate (3)")
+    dv.add_argument("--seeds", type=int, default=3,
+                    help="random samples per estimate (3: test boxes and spheres; 10 x N "
+                         "Wigner-Seitz cells for b_eq)")
     dv.add_argument("--json", metavar="FILE", help="also write the values to a JSON file")
     from .fit.command import add_parser as add_fit_parser
     add_fit_parser(sub)

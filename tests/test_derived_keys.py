@@ -2,13 +2,15 @@
 run to the numbers of spindiff.spins.derive, cached on disk by exactly the inputs they depend
 on, printed by `spindiff check` and recorded in summary.json.
 
-The derive computation runs here with one sample and 8-spacing test boxes (SEEDS, BOX_SPACINGS
-patched for the module) so that it costs a few seconds; the cache folder is a fresh one.
+The derive computation runs here with one sample, 8-spacing test boxes and 3 cells (SEEDS,
+BOX_SPACINGS, CELLS_PER_SEED patched for the module) so that it costs a few seconds; the cache
+folder is a fresh one.
 """
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from mpi4py import MPI
 
@@ -30,6 +32,7 @@ def small(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(derive_module, "SEEDS", 1)
         mp.setattr(derive_module, "BOX_SPACINGS", 8)
+        mp.setattr(derive_module, "CELLS_PER_SEED", 3)
         mp.setenv("SPINDIFF_CACHE", root)
         yield load_case(CASE, SHORT)
 
@@ -178,3 +181,26 @@ def test_a_model_is_not_built_from_symbolic_values():
     from spindiff.model import transport_model
     with pytest.raises(CaseError, match="resolved to a number"):
         transport_model(load_case(CASE))
+
+
+@pytest.mark.slow
+def test_b_eq_matches_the_mean_buildup_rate_of_the_cells(small):
+    """b_eq: the radial continuum with the hole b_eq builds up at the mean rate 1/T_B of the
+    Wigner-Seitz cells of individual nuclei (T_B = 1 / mean(1 / T_B,i))."""
+    from spindiff.runner import run
+    from spindiff.spins.derive import discrete_case, equivalent_hole
+    from spindiff.spins.simulation import SpinSimulation
+    case = discrete_case(small, 20.0)
+    eq = equivalent_hole(case, 20.0, seeds=3)
+    tbs = [SpinSimulation(case.with_changes({"mesh.model": "spins", "spins.seed": s}),
+                          comm=MPI.COMM_SELF).run().summary["fits"]["buildup"]["mono"]["T_B_s"]
+           for s in (1, 2, 3)]
+    rates = 1 / np.asarray(tbs)
+    assert eq["T_B_spins_s"] == pytest.approx(1 / rates.mean(), rel=1e-12)
+    assert eq["T_B_spins_err"] == pytest.approx(eq["T_B_spins_s"] ** 2 * rates.std(ddof=1)
+                                                / np.sqrt(3), rel=1e-12)
+    b = eq["b_eq_nm"]
+    radial = case.with_changes({"centres.barrier_radius": f"{b!r} nm", "materials.juice.D0":
+                                "20 nm^2/s", "mesh.error_estimate": "off"})
+    tb = run(radial, progress=False, comm=MPI.COMM_SELF).summary["fits"]["buildup"]["mono"]
+    assert tb["T_B_s"] == pytest.approx(eq["T_B_spins_s"], rel=5e-3)

@@ -197,6 +197,30 @@ def test_box_holes_crossing_faces_are_cut_with_their_images(order):
 
 
 @pytest.mark.mpi
+def test_a_hole_half_out_of_a_periodic_box_is_cut_on_the_opposite_face():
+    """A centre 0.5 b from the face x = 0: the box loses exactly one ball, L^3 - (4/3) pi b^3,
+    and the part of the ball beyond the face is cut at x = L by its image: the barrier
+    surface there is the cap of height b / 2, area 2 pi b (b / 2)."""
+    import ufl
+
+    from spindiff.geometry.box import build_box
+    from spindiff.mesh import compat
+    from spindiff.mesh.domain import FACET_BARRIER
+    L, b = 4.0, 0.8
+    d = build_box(_comm(), L, [[0.5 * b, 2.1, 1.9]], b, "hole", size_barrier=0.12,
+                  size_bulk=0.6, order=2)
+    ball = 4 / 3 * np.pi * b**3
+    assert (volume(d) - (L**3 - ball)) / ball == pytest.approx(0.0, abs=1e-4)
+    ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facet_tags)
+    x = ufl.SpatialCoordinate(d.mesh)
+    far = ufl.conditional(ufl.gt(x[0], L / 2), 1.0, 0.0)
+    cap = compat.assemble_scalar(compat.form(far * ds(FACET_BARRIER)), d.comm)
+    whole = compat.assemble_scalar(compat.form(1.0 * ds(FACET_BARRIER)), d.comm)
+    assert cap == pytest.approx(2 * np.pi * b * (b / 2), rel=1e-3)
+    assert whole == pytest.approx(4 * np.pi * b**2, rel=1e-3)
+
+
+@pytest.mark.mpi
 def test_closed_box_with_holes_has_outer_and_barrier_facets():
     import ufl
     from dolfinx import fem

@@ -43,7 +43,7 @@ from .sample import flipflop_settings, spins_table
 derive_module = importlib.import_module(".derive", __package__)
 
 #: bump when what derive computes changes (stored values are then recomputed)
-DERIVE_VERSION = 1
+DERIVE_VERSION = 2
 #: top-level tables and [mesh] keys that derive does not read (a 3D mesh, names, outputs)
 NOT_READ = ("case", "output", "sweep")
 MESH_NOT_READ = ("model", "error_estimate", "size_barrier", "size_bulk", "size_particle",
@@ -75,7 +75,8 @@ def payload(case: Case, seeds: int, equivalent: bool) -> dict:
     for m in data["materials"].values():
         m.pop("D0", None)
     return {"version": DERIVE_VERSION, "case": data, "seeds": seeds, "equivalent": equivalent,
-            "boxes": derive_module.BOX_SPACINGS, "reference_cutoff": derive_module.REFERENCE_CUTOFF}
+            "boxes": derive_module.BOX_SPACINGS, "reference_cutoff": derive_module.REFERENCE_CUTOFF,
+            "cells": derive_module.CELLS_PER_SEED}
 
 
 def _plain(v):
