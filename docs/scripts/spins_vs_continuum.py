@@ -108,8 +108,7 @@ def figure_of(name: str, t, spins, profiles, runs: dict, numbers: dict) -> None:
         handles = [leg.plot([], [], color="C0", lw=2.0, marker="o", ms=3)[0]]
         nsamp = spins["P_sample"].shape[0]
         labels = [f"individual nuclei ({numbers['nuclei']}; " + (
-            f"{nsamp} samples: mean, band and bars = sd over samples)" if nsamp > 1
-            else "one sample)")]
+            f"{nsamp} samples: mean +- sd)" if nsamp > 1 else "one sample)")]
         for label, (c, ls) in zip(runs, styles):
             handles.append(leg.plot([], [], color=c, ls=ls)[0])
             labels.append(label)
