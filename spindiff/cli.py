@@ -66,11 +66,17 @@ def cmd_check(args) -> int:
         variants = sweep.expand(case, args.case)
     from .spins.command import check as check_spins
     mesh_note = _check_user_mesh(case, args.case) + check_spins(case)
+    derived = []
+    if case.derived_keys:  # computed once (about half a minute), then read from the cache
+        from .spins.resolve import format_record, resolve
+        derived = format_record(resolve(case, _world(), progress=True).derived_record)
     extra = f", {len(variants)} sweep variant(s)" if variants else ""
     say(f"{args.case}: ok ({case.case.name}: {case.geometry.kind}, R = {case.cell_radius:.4g} nm, "
         f"{len(case.protocol.stages)} stage(s), {case.end_time:g} s{extra}{mesh_note})")
     from .case.materials import material_lines
     for line in material_lines(case):
+        say(line)
+    for line in derived:
         say(line)
     return 0
 
@@ -301,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="png (default), pdf, svg")
     pl.set_defaults(func=cmd_plot)
     dv = _command(sub, "derive", cmd_derive, "D0 and barrier radius implied by individual nuclei")
-    dv.add_argument("--seeds", type=int, default=3, help="random samples per estimate (3)")
+    dv.add_argument("--seeds", type=int, default=3,
+                    help="random samples per estimate (3: test boxes and spheres; 10 x N "
+                         "Wigner-Seitz cells for b_eq)")
     dv.add_argument("--json", metavar="FILE", help="also write the values to a JSON file")
     from .fit.command import add_parser as add_fit_parser
     add_fit_parser(sub)

@@ -29,6 +29,7 @@ from .io.progress import phase
 from .io.results import dumps_json
 from .runner import run
 from .simulation import build_domain
+from .spins.resolve import resolve
 
 MODELS = ("conventional", "corrected")
 METRICS = ("T_B_s", "T_B_stderr_s", "T_B_stretched_s", "beta", "P_end_buildup",
@@ -97,6 +98,7 @@ def metrics(series: dict[str, np.ndarray], summary: dict, key: str = "P_sample")
 def compare(case: Case, comm: MPI.Comm = MPI.COMM_WORLD, mesh_model: str | None = None,
             progress: bool = False, label: str = "") -> Comparison:
     """Run both diffusion models on the same mesh and tabulate the differences."""
+    case = resolve(case, comm, progress)  # "derived" keys as numbers, before the mesh
 
     with phase(comm, "meshing (shared by both models)", progress):
         domain = build_domain(case, comm, mesh_model)

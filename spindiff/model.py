@@ -19,6 +19,7 @@ import numpy as np
 
 from .case.schema import Case
 from .centre_laws import ElectronControlledCentres, InverseSixthCentres, RateTableCentres, StageLaws
+from .errors import CaseError
 from .physics.electron import saturation_factor, thermal_electron_polarization
 from .physics.flipflop import FlipFlopParams, far_field_rate
 from .rates import tables_for_case
@@ -229,9 +230,14 @@ def transport_model(case: Case, rate_tables: dict | None = None,
     `spindiff.rates.tables_for_case` when not given); homogenized: {stage name:
     EffectiveRates} for centres.representation = "homogenized", which need runs of the single
     cell (`spindiff.homogenize.effective_rates`; `spindiff.runner.model_for_case` does both)."""
+    if case.derived_keys:
+        raise CaseError(case.derived_keys[0], "derived", "resolved to a number before a model "
+                        "is built: spindiff.run does it, or spindiff.spins.resolve.resolve(case)")
     b = case.barrier_radius
     params = flipflop_params(case)
     notes: dict[str, object] = {}
+    if case.derived_record is not None:
+        notes["derived"] = case.derived_record
     materials = {}
     for name, m in case.materials.items():
         D0 = m.D0

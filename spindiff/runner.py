@@ -36,6 +36,7 @@ from .observers import Checkpointer, FieldWriter, ProfileWriter, Progress, RowWr
 from .rates import tables_for_case
 from .simulation import Observer, RunResult, Simulation
 from .sources import source_law
+from .spins.resolve import resolve
 
 
 def model_for_case(case: Case, comm: MPI.Comm = MPI.COMM_WORLD,
@@ -100,6 +101,7 @@ def run(case: Case, out_dir: str | Path | None = None, comm: MPI.Comm = MPI.COMM
 
     wall0 = time.perf_counter()
     check_options(case)  # PETSc's own verdict on the case's options, before anything is made
+    case = resolve(case, comm, progress)  # "derived" keys: from individual nuclei (cached)
     if out_dir is None:
         sim = _simulation(case, comm, mesh_model, domain, wall0, progress, observers,
                           simulation_options)

@@ -34,6 +34,14 @@ def make_case(changes: dict | None = None, base: dict | None = None):
     return Case.from_dict(apply_changes(copy.deepcopy(base or BASE_CASE), changes or {}))
 
 
+@pytest.fixture(scope="session")
+def derived_cache(tmp_path_factory):
+    """A cache folder (SPINDIFF_CACHE) that the tests of shipped cases with "derived" keys
+    share, so that the costly bulk diffusion tensor of their material (spindiff.spins.resolve)
+    is computed once per session, in a folder that starts empty."""
+    return str(tmp_path_factory.mktemp("derived-cache"))
+
+
 @pytest.fixture
 def shared_tmp(tmp_path):
     """A temporary folder with the same path on every MPI rank (rank 0's)."""

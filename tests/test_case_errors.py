@@ -83,8 +83,10 @@ def test_cli_reports_toml_syntax_and_missing_file(tmp_path):
     assert proc.returncode == 2 and "no such file" in proc.stderr
 
 
-def test_shipped_cases_validate(capsys):
-    """Every shipped case loads, is named after its file, and `spindiff check` accepts it."""
+def test_shipped_cases_validate(capsys, monkeypatch, derived_cache):
+    """Every shipped case loads, is named after its file, and `spindiff check` accepts it
+    (and computes the "derived" values of a case that has them, in the session's cache)."""
+    monkeypatch.setenv("SPINDIFF_CACHE", derived_cache)
     from spindiff.case import Case, load_case
     from spindiff.cli import main
     paths = sorted(CASES.glob("*.toml"))

@@ -197,6 +197,48 @@ def test_box_holes_crossing_faces_are_cut_with_their_images(order):
 
 
 @pytest.mark.mpi
+def test_a_hole_half_out_of_a_periodic_box_is_cut_on_the_opposite_face():
+    """A centre 0.5 b from the face x = 0: the box loses exactly one ball, L^3 - (4/3) pi b^3,
+    and the part of the ball beyond the face is cut at x = L by its image: the barrier
+    surface there is the cap of height b / 2, area 2 pi b (b / 2)."""
+    import ufl
+
+    from spindiff.geometry.box import build_box
+    from spindiff.mesh import compat
+    from spindiff.mesh.domain import FACET_BARRIER
+    L, b = 4.0, 0.8
+    d = build_box(_comm(), L, [[0.5 * b, 2.1, 1.9]], b, "hole", size_barrier=0.12,
+                  size_bulk=0.6, order=2)
+    ball = 4 / 3 * np.pi * b**3
+    assert (volume(d) - (L**3 - ball)) / ball == pytest.approx(0.0, abs=1e-4)
+    ds = ufl.Measure("ds", domain=d.mesh, subdomain_data=d.facet_tags)
+    x = ufl.SpatialCoordinate(d.mesh)
+    far = ufl.conditional(ufl.gt(x[0], L / 2), 1.0, 0.0)
+    cap = compat.assemble_scalar(compat.form(far * ds(FACET_BARRIER)), d.comm)
+    whole = compat.assemble_scalar(compat.form(1.0 * ds(FACET_BARRIER)), d.comm)
+    assert cap == pytest.approx(2 * np.pi * b * (b / 2), rel=1e-3)
+    assert whole == pytest.approx(4 * np.pi * b**2, rel=1e-3)
+
+
+@pytest.mark.mpi
+def test_a_hole_piece_near_a_periodic_face_is_not_meshed_flat():
+    """A centre 0.22 b below the face y = L at size_barrier ~ b / 5: Gmsh's default surface
+    mesher meshes the piece of the image ball that enters at y = 0 (a cap of height 0.78 b) as
+    the flat disc of its rim, and the volume mesher fills the cap (a third of a ball, and
+    mesh nodes 0.3 nm from the centre); the surface is remeshed with Delaunay."""
+    from spindiff.geometry.box import build_box
+    from spindiff.geometry.centres import minimum_image
+    L, b = 8.0, 0.803
+    c = np.array([[4.0, L - 0.17660323, 4.0]])
+    d = build_box(_comm(), L, c, b, "hole", size_barrier=0.15, size_bulk=0.8, order=1)
+    ball = 4 / 3 * np.pi * b**3
+    assert 0 < (volume(d) - (L**3 - ball)) / ball < 0.03  # flat facets inscribed in the sphere
+    x = np.concatenate(_comm().allgather(d.mesh.geometry.x))
+    r = np.linalg.norm(minimum_image(x - c[0], np.full(3, L)), axis=1)
+    assert r.min() > 0.97 * b
+
+
+@pytest.mark.mpi
 def test_closed_box_with_holes_has_outer_and_barrier_facets():
     import ufl
     from dolfinx import fem

@@ -85,7 +85,13 @@ SHIPPED = sorted(p.relative_to(CASES).as_posix() for p in CASES.rglob("*.toml"))
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_cache(tmp_path_factory, monkeypatch):
+def fresh_rate_cache(tmp_path_factory, monkeypatch, derived_cache, request):
+    """A fresh cache folder per case; cases with "derived" keys share one per session
+    (conftest.derived_cache: their material's bulk diffusion tensor is computed once)."""
+    name = getattr(getattr(request.node, "callspec", None), "params", {}).get("name")
+    if name and '"derived"' in (CASES / name).read_text():
+        monkeypatch.setenv("SPINDIFF_CACHE", derived_cache)
+        return
     monkeypatch.setenv("SPINDIFF_CACHE", str(tmp_path_factory.mktemp("rates-cache")))
 
 

@@ -3,11 +3,11 @@
     .venv/bin/python docs/scripts/spins_vs_continuum.py [cell] [box]      # ~5 min
 
 cell: cases/default.toml (one centre in its 10 mM Wigner-Seitz sphere, 1H at 6.6 nm^-3) run
-    as "spins" (SEEDS random samples) and as "radial" twice: with the case's own D0 and
+    as "spins" (12 random samples) and as "radial" twice: with the case's own D0 and
     barrier, and with the D0 and barrier radius that `spindiff derive` finds (the hydrodynamic
     D at the run's cutoff, the buildup-equivalent hole b_eq), visible radius 1.4 nm in all.
 box: 24 random centres at 10 mM in a periodic box (the same centres in both models) as
-    "spins" and as "3d" with the derived D0 and barrier.
+    "spins" (3 samples of nuclei) and as "3d" with the derived D0 and barrier.
 Writes docs/figures/spins_vs_continuum_<name>.png and .json (the numbers quoted in the docs).
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from spindiff.analysis.fits import fit_buildup
 from spindiff.case import load_case
 from spindiff.io.figure_style import panels_with_legend, save
 from spindiff.runner import run
@@ -28,25 +29,29 @@ from spindiff.spins.simulation import SpinSimulation
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "figures"
-SEEDS = 3
+SEEDS = {"cell": 12, "box": 3}  # samples of nuclei (the box keeps its centres)
 R_H = 1.4
 
 
 def spins_runs(case, seeds: int):
-    series, profiles = [], []
+    series, profiles, tbs = [], [], []
     for seed in range(1, seeds + 1):
         c = case.with_changes({"spins.seed": seed})
         sim = SpinSimulation(c, comm=MPI.COMM_SELF, profile_bins=24)
         res = sim.run()
         series.append(res.series)
-        r = sim.sample.nearest
-        edges = np.linspace(0, r.max(), 25)
+        tbs.append(fit_tb(res.summary))
+        profiles.append((sim.sample.nearest.copy(), sim.P.array.copy()))
+    # every sample's nuclei in the same shells of the distance to the nearest electron
+    edges = np.linspace(0, max(r.max() for r, _ in profiles), 25)
+    shells = []
+    for r, p in profiles:
         idx = np.digitize(r, edges) - 1
-        p = sim.P.array
-        prof = np.array([p[idx == k].mean() if np.any(idx == k) else np.nan for k in range(24)])
-        profiles.append((0.5 * (edges[1:] + edges[:-1]), prof))
+        shells.append([p[idx == k].mean() if np.any(idx == k) else np.nan for k in range(24)])
+    profiles = (0.5 * (edges[1:] + edges[:-1]), np.array(shells))
     t = series[0]["time_s"]
     out = {k: np.array([s[k] for s in series]) for k in ("P_sample", "P_visible")}
+    res.summary["T_B_samples_s"] = tbs
     return t, out, profiles, res.summary
 
 
@@ -84,8 +89,10 @@ def figure_of(name: str, t, spins, profiles, runs: dict, numbers: dict) -> None:
             a.set_ylabel(r"$\langle P\rangle_{\rm sample}$" if col == "P_sample"
                          else rf"$\langle P\rangle_{{\rm visible}}$ (r > {R_H:.1f} nm)")
         ax = axes[2]
-        for r, p in profiles:
-            ax.plot(r, p, "o", ms=2.5, color="C0", alpha=0.6)
+        r, shells = profiles
+        m = np.nanmean(shells, 0)
+        sd = np.nanstd(shells, 0) if len(shells) > 1 else np.zeros_like(m)
+        ax.errorbar(r, m, yerr=sd, fmt="o", ms=3, color="C0", capsize=2, lw=1)
         for (_, r, p, _), (c, ls) in zip(runs.values(), styles):
             if name == "cell":  # 1D nodes
                 o = np.argsort(r)
@@ -101,7 +108,7 @@ def figure_of(name: str, t, spins, profiles, runs: dict, numbers: dict) -> None:
         handles = [leg.plot([], [], color="C0", lw=2.0, marker="o", ms=3)[0]]
         nsamp = spins["P_sample"].shape[0]
         labels = [f"individual nuclei ({numbers['nuclei']}; " + (
-            f"{nsamp} samples: mean, band = sd)" if nsamp > 1 else "one sample)")]
+            f"{nsamp} samples: mean +- sd)" if nsamp > 1 else "one sample)")]
         for label, (c, ls) in zip(runs, styles):
             handles.append(leg.plot([], [], color=c, ls=ls)[0])
             labels.append(label)
@@ -141,7 +148,7 @@ def main(which) -> None:
         d = derive(spins_case)
         D_run = float(np.mean(d.D_grating_run))
         b = d.barrier["equivalent_hole"]["b_eq_nm"]
-        t, spins, profiles, summary = spins_runs(spins_case, SEEDS if name == "cell" else 1)
+        t, spins, profiles, summary = spins_runs(spins_case, SEEDS[name])
         derived = case.with_changes({"materials.glass.D0": f"{D_run!r} nm^2/s",
                                      "centres.barrier_radius": f"{b!r} nm",
                                      "centres.visible_radius": f"{max(R_H, b)!r} nm"})
@@ -160,7 +167,8 @@ def main(which) -> None:
                    "spins": {"P_sample_final": float(spins["P_sample"][:, -1].mean()),
                              "P_sample_final_sd": float(spins["P_sample"][:, -1].std()),
                              "P_visible_final": float(spins["P_visible"][:, -1].mean()),
-                             "T_B_s": fit_tb(summary)},
+                             "T_B_s": fit_buildup(t, spins["P_sample"].mean(0))["mono"]["T_B_s"],
+                             "T_B_samples_s": summary["T_B_samples_s"]},
                    "continuum": {label: {"P_sample_final": float(s["P_sample"][-1]),
                                          "P_visible_final": float(s["P_visible"][-1]),
                                          "T_B_s": fit_tb(sm)}

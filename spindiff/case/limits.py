@@ -47,8 +47,11 @@ def estimated_cells(case: Case) -> tuple[float, float]:
     g, m = case.geometry, case.mesh
     if g.kind == "mesh" or m.model in ("radial", "spins"):
         return 0.0, 0.0
-    b = case.barrier_radius
-    radii = [b, case.visible_radius] + list(source_law(case).conforming_radii)
+    if case.centres.barrier_radius == "derived":  # checked again once it is a number
+        b, visible = 0.0, case.centres.visible_radius or 0.0
+    else:
+        b, visible = case.barrier_radius, case.visible_radius
+    radii = [b, visible] + list(source_law(case).conforming_radii)
     if g.kind == "sphere_cell":
         volume, centres = 4.0 / 3.0 * math.pi * case.cell_radius ** 3, 1
     elif g.kind == "periodic_cube":

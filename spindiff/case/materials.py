@@ -76,6 +76,7 @@ def material_lines(case) -> list[str]:
         out.append(f"materials.{name}: nuclear_density = {m.nuclear_density:.4g} nm^-3 of "
                    f"{nucleus}; {lines[0]}")
         out += ["  " + line for line in lines[1:]]
-        out.append(f"  (D0 = {m.D0:g} nm^2/s and the barrier radius are the case's own values: "
-                   "a composition gives spin densities only)")
+        if m.D0 != "derived":
+            out.append(f"  (D0 = {m.D0:g} nm^2/s is the case's own value: a composition gives "
+                       "spin densities; D0 = \"derived\" takes it from the individual nuclei)")
     return out

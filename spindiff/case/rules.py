@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CaseError
 from ..physics.constants import HBAR, MU_B
+from .derived import b_is_derived, check_derived
 from .geometry_kinds import BOXES, SINGLE_CELL
 from .limits import check_resources
 from .petsc import check_petsc_options
@@ -31,10 +32,10 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if g.kind in ("sphere_cell", "periodic_cube"):
         size = case.cell_radius if g.kind == "sphere_cell" else case.cube_side / 2
         what = "the cell radius R" if g.kind == "sphere_cell" else "half the cube side"
-        if case.barrier_radius >= size:
+        if not b_is_derived(case) and case.barrier_radius >= size:
             raise CaseError("centres.barrier_radius", f"{case.barrier_radius:g} nm",
                             f"must be smaller than {what} = {size:.4g} nm", source)
-        if case.visible_radius >= size:
+        if c.visible_radius is not None and c.visible_radius >= size:
             raise CaseError("centres.visible_radius", f"{case.visible_radius:g} nm",
                             f"must be smaller than {what} = {size:.4g} nm", source)
     if case.relaxation.P0 == "thermal" and case.conditions is None:
@@ -90,7 +91,7 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     if c.barrier == "none" and case.relaxation.C6 > 0:
         raise CaseError("relaxation.C6", f"{case.relaxation.C6:g} nm^6/s",
                         "must be 0 without a barrier (C6/r^6 diverges at r = 0)", source)
-    if src.model == "region" and src.radius <= case.barrier_radius:
+    if src.model == "region" and not b_is_derived(case) and src.radius <= case.barrier_radius:
         raise CaseError("source.radius", f"{src.radius:g} nm",
                         f"must exceed the barrier radius {case.barrier_radius:g} nm", source)
     if c.barrier == "physical" and case.electron is None:
@@ -129,11 +130,13 @@ def check_consistency(case: Case, source: str | None = None) -> None:
     names = [s.name for s in case.protocol.stages]
     if len(set(names)) != len(names):
         raise CaseError("protocol.stages.name", ", ".join(names), "stage names must be unique", source)
-    if c.visible_radius is not None and c.visible_radius < case.barrier_radius:
+    if c.visible_radius is not None and not b_is_derived(case) \
+            and c.visible_radius < case.barrier_radius:
         raise CaseError("centres.visible_radius", f"{c.visible_radius:g} nm",
                         f"must be >= the barrier radius b = {case.barrier_radius:g} nm", source)
     resolve_microwave_frequencies(case, source)
     _check_spins(case, source)
+    check_derived(case, source)
     _check_thermal(case, source)
     _check_positions(case, source)
     check_resources(case, source)

@@ -99,6 +99,29 @@ Concentration = Annotated[float, _quantity("concentration"), AfterValidator(_pos
 MagneticField = Annotated[float, _quantity("field"), AfterValidator(_positive)]
 Temperature = Annotated[float, _quantity("temperature"), AfterValidator(_positive)]
 Polarization = Annotated[float, AfterValidator(_polarization)]
+
+#: the value of a key computed from the individual-nucleus model before a run
+#: (spindiff.spins.resolve): materials.NAME.D0 and centres.barrier_radius
+DERIVED = "derived"
+
+
+def _or_derived(kind: str):
+    """A positive quantity of `kind`, or the word "derived" (kept as it is)."""
+    def convert(value: Any) -> float | str:
+        if isinstance(value, str) and value.strip().lower() == DERIVED:
+            return DERIVED
+        try:
+            v = units.parse(value, kind)
+        except units.UnitParseError as exc:
+            raise ValueError(f"{exc}, or \"derived\" (from the individual-nucleus model, "
+                             "spindiff derive)") from None
+        return _positive(v)
+    return BeforeValidator(convert)
+
+
+DerivedLiteral = Literal["derived"]
+LengthOrDerived = Annotated[float | DerivedLiteral, _or_derived("length")]
+DiffusivityOrDerived = Annotated[float | DerivedLiteral, _or_derived("diffusivity")]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -204,7 +227,9 @@ class Geometry(Section):
 class Centres(Section):
     """[centres]: the paramagnetic centre(s).
 
-    barrier_radius b: flip-flops are quenched for r < b. barrier = "hole" cuts the ball out of
+    barrier_radius b: flip-flops are quenched for r < b ("derived": the buildup-equivalent
+    hole b_eq of the individual-nucleus model, spindiff.spins.resolve, with barrier =
+    "hole"). barrier = "hole" cuts the ball out of
     the mesh (zero-flux surface); "kept" meshes it with D = barrier_diffusion * D0 inside and
     no source or paramagnetic relaxation there; "physical": meshed, with D = D0 s_e(r; P_e)
     everywhere from the [electron] model and the point-dipole source and relaxation laws cut
@@ -219,7 +244,7 @@ class Centres(Section):
     saturation_width: a "visible" saturation removes 0.5 (1 + tanh((r - r_h) / w)) of the
     polarization (0: a sharp edge at r_h).
     """
-    barrier_radius: Length | None = None
+    barrier_radius: LengthOrDerived | None = None
     barrier: Literal["hole", "kept", "physical", "none"] = "hole"
     saturation_width: LengthOrZero = 0.0
     placement: Literal["cell", "random", "lattice", "positions", "none"] = "cell"
@@ -256,7 +281,8 @@ Components = Annotated[dict[str, float], BeforeValidator(_component_table)]
 
 
 class Material(Section):
-    """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0, bulk T1n;
+    """[materials.NAME]: nuclear spin density n, spin-diffusion coefficient D0 (or "derived":
+    the hydrodynamic D of the individual-nucleus model, spindiff.spins.resolve), bulk T1n;
     regions: the physical groups (names or tags) of a user mesh made of this material;
     nucleus: the nucleus these values (and the case's source and relaxation rates) describe,
     default 1H; it must be the observed conditions.nucleus (spindiff.case.unused).
@@ -268,7 +294,7 @@ class Material(Section):
     conditions.nucleus (1H, 2H or 13C) follows from it (`Case` fills nuclear_density).
     """
     nuclear_density: Density | None = None
-    D0: Diffusivity
+    D0: DiffusivityOrDerived
     T1n: TimeOrInf = math.inf
     regions: list[str | int] | None = Field(default=None, max_length=MAX_ITEMS)
     nucleus: Nucleus | None = None
@@ -589,6 +615,8 @@ class Case(Section):
     #: the nested dict the case was validated from, and the folder of its case file
     _raw: dict | None = PrivateAttr(default=None)
     _source_dir: str | None = PrivateAttr(default=None)
+    #: what spindiff.spins.resolve put in place of "derived" keys (values, cache key)
+    _derived: dict | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _densities_from_compositions(self) -> Case:
@@ -646,6 +674,12 @@ class Case(Section):
         return copy.deepcopy(self._raw)
 
     @property
+    def derived_record(self) -> dict | None:
+        """The values that replaced this case's "derived" keys (spindiff.spins.resolve), or
+        None."""
+        return self._derived
+
+    @property
     def source_dir(self) -> str | None:
         """The folder of the case file (relative file names in the case are found there)."""
         return self._source_dir
@@ -688,9 +722,22 @@ class Case(Section):
         return cube_cell_side(self.geometry.concentration)
 
     @property
+    def derived_keys(self) -> list[str]:
+        """The dotted keys whose value is "derived" (computed by spindiff.spins.resolve)."""
+        keys = [f"materials.{name}.D0" for name, m in self.materials.items() if m.D0 == DERIVED]
+        if self.centres.barrier != "none" and self.centres.barrier_radius == DERIVED:
+            keys.append("centres.barrier_radius")
+        return keys
+
+    @property
     def barrier_radius(self) -> float:
-        """b (nm); 0 without a barrier."""
-        return 0.0 if self.centres.barrier == "none" else float(self.centres.barrier_radius)
+        """b (nm); 0 without a barrier. CaseError while it is "derived" and not resolved."""
+        if self.centres.barrier == "none":
+            return 0.0
+        if self.centres.barrier_radius == DERIVED:
+            raise CaseError("centres.barrier_radius", DERIVED, "resolved before a model is "
+                            "built: spindiff.run does it, or spindiff.spins.resolve(case)")
+        return float(self.centres.barrier_radius)
 
     @property
     def visible_radius(self) -> float:

@@ -123,9 +123,10 @@ class DatasetModel:
 
         from ..runner import model_for_case
         from ..simulation import Simulation
-        case = self.case_with(changes)
+        from ..spins.resolve import resolve
         t0 = time.perf_counter()
         comm = MPI.COMM_SELF if self.mesh_model == "radial" else MPI.COMM_WORLD
+        case = resolve(self.case_with(changes), comm)  # "derived" keys (cached)
         domain = None
         if self.mesh_model == "3d":
             # a 3D mesh is kept while the keys that shape it do not change

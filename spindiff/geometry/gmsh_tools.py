@@ -28,6 +28,11 @@ from .curved import relax_inverted, single_thread
 #: 3D mesher: Delaunay (1). HXT (10) is faster but not reproducible in Gmsh 4.8 (its vertex
 #: order follows memory addresses), which would make runs differ from one launch to the next.
 ALGORITHM_3D = 1
+#: 2D mesher for a surface whose default (Frontal-Delaunay) mesh misses its shape: Delaunay (5).
+#: Frontal-Delaunay can mesh a small spherical patch as the flat polygon of its boundary circle
+#: without a warning (the image piece of a hole 0.22 b from a periodic face, at size_barrier
+#: b / 5), and the 3D mesher then fills that piece of the hole.
+ALGORITHM_2D_RETRY = 5
 #: size_barrier applies within REFINE_INNER * b of a centre and grows linearly to size_bulk at
 #: REFINE_OUTER * b from the centre, or farther so that the size grows by at most GRADING nm
 #: per nm: Gmsh's Delaunay mesher only refines where the sizes of neighbouring vertices agree,
@@ -254,6 +259,27 @@ def restricted_size(gmsh, volumes: Sequence[int], formula: str) -> int:
     return restrict
 
 
+def misshapen_surfaces(gmsh, fraction: float = 0.7) -> list[int]:
+    """Surfaces whose triangles cover less than `fraction` of their area in the geometry: a
+    curved patch meshed as the flat polygon of its boundary curve (a spherical cap of height
+    h_c then keeps 1 - h_c / 2R of its area). An inscribed mesh of a sphere keeps more than
+    0.75 of it down to element sizes of the radius (an icosahedron: 0.76)."""
+    tags, xyz, _ = gmsh.model.mesh.getNodes()
+    where = np.zeros(int(tags.max()) + 1, dtype=np.int64) if len(tags) else np.zeros(1, int)
+    where[tags] = np.arange(len(tags))
+    x = xyz.reshape(-1, 3)
+    out = []
+    for _, s in gmsh.model.getEntities(2):
+        area = 0.0
+        for t, n in zip(*gmsh.model.mesh.getElements(2, s)[::2]):
+            tri = x[where[n.reshape(-1, gmsh.model.mesh.getElementProperties(t)[3])[:, :3]]]
+            area += 0.5 * float(np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0],
+                                                        tri[:, 2] - tri[:, 0]), axis=1).sum())
+        if area < fraction * gmsh.model.occ.getMass(2, s):
+            out.append(s)
+    return out
+
+
 def generate(gmsh, fields: Sequence[int], size_max: float, order: int) -> None:
     """Mesh in 3D with the minimum of `fields` as the size (nm), capped at size_max."""
     field = gmsh.model.mesh.field
@@ -270,6 +296,13 @@ def generate(gmsh, fields: Sequence[int], size_max: float, order: int) -> None:
     gmsh.option.setNumber("Mesh.MeshSizeMax", size_max)
     gmsh.option.setNumber("Mesh.Algorithm3D", ALGORITHM_3D)
     gmsh.option.setNumber("Mesh.RandomSeed", 1)
+    gmsh.model.mesh.generate(2)
+    bad = misshapen_surfaces(gmsh)
+    if bad:
+        gmsh.model.mesh.clear()
+        for s in bad:
+            gmsh.model.mesh.setAlgorithm(2, s, ALGORITHM_2D_RETRY)
+        gmsh.model.mesh.generate(2)  # (a mesh coarser than the surfaces' radii stays coarse)
     gmsh.model.mesh.generate(3)
     if order > 1:
         gmsh.option.setNumber("Mesh.HighOrderPeriodic", 1)

@@ -12,13 +12,16 @@ def command(args, overrides: dict, say) -> int:
 
     from ..case import load_case
     from ..errors import CaseError
-    from .derive import derive, format_derived
+    from .derive import format_derived
+    from .resolve import cached_derive
     case = load_case(args.case, overrides)
     if case.conditions is None:
         raise CaseError("conditions", "(missing)", "spindiff derive needs [conditions] (nucleus "
                         "and B0 give the dipolar couplings)", args.case)
-    d = derive(case, seeds=args.seeds)
+    d, info = cached_derive(case, seeds=args.seeds, say=say)
     say(format_derived(case, d))
+    if info["from_cache"]:
+        say(f"  (read from the cache: {info['cache_file']})")
     if args.json and MPI.COMM_WORLD.rank == 0:
         out = {"D0_nm2_s": d.D0, "D0_err_nm2_s": d.D0_err, "D_nm2_s": d.D_grating.tolist(),
                "D_err_nm2_s": d.D_grating_err.tolist(),

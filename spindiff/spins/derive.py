@@ -23,7 +23,9 @@ spheres around one electron (the case's density and placement) and their total f
 Gamma_j = sum_k W_jk (Eq. 9 with their own couplings), averaged in shells of the distance r to
 the electron and divided by its value without the electron; b_half is the radius where this
 ratio crosses 1/2 (spin diffusion half quenched), b_10 and b_90 where it crosses 0.1 and 0.9
-(the barrier's width), mean +- standard error over the spheres.
+(the barrier's width), mean +- standard error over the spheres. b_eq (equivalent_hole): the
+zero-flux hole with which the radial continuum builds up at the mean rate of CELLS_PER_SEED x
+SEEDS Wigner-Seitz cells of individual nuclei.
 """
 from __future__ import annotations
 
@@ -40,6 +42,10 @@ from ..physics.spins.operator import RowBuilder, laplacian
 from .sample import flipflop_settings, spin_model, spins_table, stage_electron
 
 SEEDS = 3
+#: Wigner-Seitz cells per seed for b_eq: the buildup time of one cell varies by about 15 %
+#: from sample to sample (the few nuclei closest to the electron, k ~ r^-6), so 30 cells
+#: give the mean rate to about 3 %
+CELLS_PER_SEED = 10
 BOX_SPACINGS = 12  # periodic test boxes of 12 mean spacings (about 1,700 nuclei)
 #: the converged hydrodynamic D is measured with this cutoff (units of n^(-1/3))
 REFERENCE_CUTOFF = 3.5
@@ -198,13 +204,15 @@ def _crossing(r: np.ndarray, ratio: np.ndarray, level: float) -> float:
     return float(r[k] + (level - y[k]) * (r[k + 1] - r[k]) / (y[k + 1] - y[k]))
 
 
-def equivalent_hole(case: Case, D0: float, seeds: int = SEEDS,
+def equivalent_hole(case: Case, D0: float, seeds: int = SEEDS * CELLS_PER_SEED,
                     stage: int = 0) -> dict:
     """The buildup-equivalent barrier: the radius b_eq of a zero-flux hole with which the 1D
     radial continuum (the case's laws acting for r >= b_eq, D0 given) has the buildup time
     T_B (mono-exponential fit of <P>_sample in `stage`) of the individual-nucleus model of the
-    case's Wigner-Seitz cell (mean over `seeds` samples). Needs a source acting in that stage.
-    """
+    case's Wigner-Seitz cell: T_B = 1 / the mean buildup rate 1/T_B of `seeds` random cells
+    (the cells of a sample exchange polarization faster than they build up, so a sample
+    builds up at their mean rate), +- its standard error. Needs a source acting in that
+    stage."""
     from mpi4py import MPI
     from scipy.optimize import brentq
 
@@ -217,7 +225,8 @@ def equivalent_hole(case: Case, D0: float, seeds: int = SEEDS,
         res = SpinSimulation(cell.with_changes({"mesh.model": "spins", "spins.seed": seed}),
                              comm=MPI.COMM_SELF).run()
         tbs.append(res.summary["fits"][name]["mono"]["T_B_s"])
-    target = float(np.mean(tbs))
+    rates = 1.0 / np.asarray(tbs)
+    target = float(1.0 / rates.mean())
     R = cell.cell_radius
 
     def tb(b: float) -> float:
@@ -232,7 +241,8 @@ def equivalent_hole(case: Case, D0: float, seeds: int = SEEDS,
         return {"b_eq_nm": float("nan"), "T_B_spins_s": target, "note":
                 "no hole radius in [0.1 nm, 0.6 R] gives the discrete T_B"}
     b = brentq(lambda x: tb(x) - target, lo, hi, xtol=2e-3)
-    err = float(np.std(tbs, ddof=1) / np.sqrt(len(tbs))) if len(tbs) > 1 else 0.0
+    # the standard error of the mean rate, as one of T_B = 1 / rate
+    err = float(target**2 * rates.std(ddof=1) / np.sqrt(len(tbs))) if len(tbs) > 1 else 0.0
     # the T_B uncertainty moves b_eq by (dT_B / db)^-1 dT_B
     slope = (tb(b * 1.05) - tb(b * 0.95)) / (0.1 * b)
     return {"b_eq_nm": float(b), "b_eq_err": abs(err / slope) if slope else float("nan"),
@@ -258,10 +268,27 @@ def _wigner_seitz(case: Case) -> Case:
     return Case.from_dict(raw, source_dir=case.source_dir)
 
 
-def derive(case: Case, seeds: int = SEEDS, equivalent: bool = True) -> Derived:
-    """D0 and barrier radii of a case (collective-free; pure numpy/scipy)."""
+def discrete_case(case: Case, D0: float) -> Case:
+    """The case the discrete runs of `derive` use when some of its keys are "derived": D0
+    (which the individual nuclei do not read) the nuclei's own, a barrier radius the
+    exclusion radius (no nucleus is closer, so every nucleus gets the case's laws at its own
+    distance; the continuum's hole b_eq is then fitted to these nuclei)."""
+    changes = {f"materials.{k.split('.')[1]}.D0": f"{D0!r} nm^2/s"
+               for k in case.derived_keys if k.endswith(".D0")}
+    if "centres.barrier_radius" in case.derived_keys:
+        changes["centres.barrier_radius"] = f"{float(spins_table(case).exclusion_radius)!r} nm"
+    return case.with_changes(changes) if changes else case
+
+
+def derive(case: Case, seeds: int = SEEDS, equivalent: bool = True,
+           bulk: dict | None = None) -> Derived:
+    """D0 and barrier radii of a case (collective-free; pure numpy/scipy). Keys of the case
+    that are themselves "derived" are not read (`discrete_case`). bulk: the
+    `bulk_diffusion(case, seeds)` of this case, if already computed."""
+    bulk = bulk_diffusion(case, seeds) if bulk is None else bulk
+    D0_case = float("nan") if next(iter(case.materials.values())).D0 == "derived" else None
+    case = discrete_case(case, bulk["D0"])
     model = spin_model(case)
-    bulk = bulk_diffusion(case, seeds)
     barrier = {}
     seen = {}
     for st in model.stages:
@@ -273,9 +300,10 @@ def derive(case: Case, seeds: int = SEEDS, equivalent: bool = True) -> Derived:
     pairs = case.spins is not None and case.spins.pair_distance is not None
     if equivalent and model.stages[0].source_on and not pairs:
         barrier["equivalent_hole"] = equivalent_hole(
-            case, float(np.mean(bulk["grating_run"])), seeds)
+            case, float(np.mean(bulk["grating_run"])), seeds * CELLS_PER_SEED)
     return Derived(bulk["D"], bulk["D_err"], bulk["D0"], bulk["D0_err"], bulk["grating"],
-                   bulk["grating_err"], bulk["grating_run"], bulk["kept"], mat.D0, barrier,
+                   bulk["grating_err"], bulk["grating_run"], bulk["kept"],
+                   mat.D0 if D0_case is None else D0_case, barrier,
                    bulk["bounds"], validity(case, model),
                    {"cutoff_nm": bulk["cutoff_nm"], "boxes": bulk["boxes"],
                     "reference_cutoff_nm": bulk["reference_cutoff_nm"],
@@ -336,7 +364,8 @@ def format_derived(case: Case, d: Derived) -> str:
              f"{d.info['gamma2_rad_s']:.4g} rad/s (2 pi x {d.info['gamma2_rad_s'] / 2 / math.pi / 1e3:.3g} kHz)",
              f"  D0 = {d.D0:.4g} +- {d.D0_err:.2g} nm^2/s: the hydrodynamic D (a decaying grating, "
              f"rate equations, cutoff {d.info['reference_cutoff_nm']:.3g} nm), trace / 3; the "
-             f"case's continuum D0 = {d.D0_case:.4g} nm^2/s",
+             + (f"case's continuum D0 = {d.D0_case:.4g} nm^2/s" if math.isfinite(d.D0_case)
+                else "case's continuum uses it (D0 = \"derived\")"),
              "    D_xx, D_yy, D_zz = " + _vals(d.D_grating, d.D_grating_err)
              + f" nm^2/s (anisotropy D_zz / D_xx = {d.D_grating[2] / d.D_grating[0]:.3f})",
              f"    at the run's cutoff {d.info['cutoff_nm']:.3g} nm: "
