@@ -271,10 +271,10 @@ duration = "1 s"
 @pytest.mark.slow
 def test_particle_3d_converges_to_the_1d_reduction():
     """Relayed DNP into a 20 nm crystal (microcrystal physics at 1/12.5 scale, same volume
-    fraction): 3D runs with isotropic cells at the interface refined to 3, 2 and 1.4 nm approach the 1D reduction
-    (sphere in a spherical shell) monotonically; the finest is within 1 % of it over the whole
-    buildup and the Richardson extrapolation of the crystal's T_B (measured order) within
-    0.5 %."""
+    fraction): 3D runs with isotropic cells at the interface refined to 3, 2, 1.4 and 1 nm
+    approach the 1D reduction (sphere in a spherical shell) monotonically; the finest is within
+    1 % of it over the whole buildup and the extrapolation of the crystal's T_B (T0 - C h^p,
+    fitted order) within 0.5 %."""
     from spindiff.case import load_case
     from spindiff.runner import model_for_case, run
     case = load_case(CASES / "microcrystal.toml", {
@@ -287,7 +287,8 @@ def test_particle_3d_converges_to_the_1d_reduction():
     assert one.summary["mesh"]["model"] == "radial"
     tb1 = one.summary["fits"]["buildup"]["materials"]["crystal"]["mono"]["T_B_s"]
     tbs, devs = [], []
-    for h in (3.0, 2.0, 1.4):
+    sizes = (3.0, 2.0, 1.4, 1.0)
+    for h in sizes:
         r = run(case.with_changes({"mesh.model": "3d", "mesh.size_interface": f"{h} nm"}),
                 model=model, progress=False)
         tbs.append(r.summary["fits"]["buildup"]["materials"]["crystal"]["mono"]["T_B_s"])
@@ -295,16 +296,16 @@ def test_particle_3d_converges_to_the_1d_reduction():
                         for k in ("P_crystal", "P_glass", "P_sample")))
         print(f"3D interface {h} nm: {r.summary['mesh']['dofs']} dofs, T_B crystal "
               f"{tbs[-1]:.4f} s (1D {tb1:.4f} s), max |<P>_3D - <P>_1D| {devs[-1]:.2%} of final")
-    assert devs[0] > devs[1] > devs[2] and devs[2] < 0.01
-    # T(h) = T0 + C h^p through the three runs: p from the ratio of the differences
-    from scipy.optimize import brentq
-    h = np.array([3.0, 2.0, 1.4])
-    ratio = (tbs[1] - tbs[0]) / (tbs[2] - tbs[1])
-    p = brentq(lambda q: (h[0]**q - h[1]**q) / (h[1]**q - h[2]**q) - ratio, 0.2, 4.0)
-    extrapolated = tbs[2] + (tbs[2] - tbs[1]) / ((h[1] / h[2])**p - 1)
+    assert all(a > b for a, b in zip(devs, devs[1:])) and devs[-1] < 0.01
+    # T(h) = T0 - C h^p fitted to the four runs by least squares: the meshes are not nested
+    # (each Gmsh mesh places its nodes anew), so three of them determine p and T0 only to
+    # their scatter (an exact fit through 3, 2, 1.4 nm gave T0 within 1e-4 on Gmsh 4.8 and
+    # 5.2e-3 off on Gmsh 4.15); the fourth averages it
+    from scipy.optimize import curve_fit
+    (extrapolated, _, p), _ = curve_fit(lambda h, T0, C, q: T0 - C * h**q, np.array(sizes),
+                                        np.array(tbs), p0=[tbs[-1], tbs[-1] - tbs[0], 1.5])
     print(f"measured order {p:.2f}, extrapolated T_B {extrapolated:.4f} s vs 1D {tb1:.4f} s")
-    # measured 2e-4 (order 1.42) on Gmsh 4.8 and 3.2e-3 (order 1.73) on Gmsh 4.13, whose
-    # meshes differ: three meshes short of the asymptotic range pin the limit to a few 1e-3
+    # measured -1.2e-3 (order 1.50) on Gmsh 4.8, -3.0e-3 (order 1.73) on Gmsh 4.15
     assert abs(extrapolated - tb1) < 5e-3 * tb1
 
 
