@@ -175,7 +175,7 @@ def baseline(case, method: str, span: float, limit_gb: float, limit_s: float) ->
             if stepping_since is not None and time.perf_counter() - stepping_since > limit_s + 60:
                 res = dict(res, status=f"stopped by the {limit_s:g} s wall-clock limit inside step "
                            f"{res.get('steps', 0) + 1} (at t = {res.get('t_reached_s', 0):.4g} s of "
-                           f"{span:g} s, {res.get('nlu', 0)} LU factorisations begun)")
+                           f"{span:g} s; {res.get('nlu', 0)} LU factorisations finished before that step)")
                 break
     wall = time.perf_counter() - t0
     if p.is_alive():
