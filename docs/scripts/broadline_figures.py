@@ -53,30 +53,30 @@ def fig_profiles():
     fig, ax = plt.subplots(figsize=(7.5, 4.3))
     ax2 = ax.twinx()
     ax2.fill_between(line.eps / MHZ, line.density * MHZ, color="0.88")
-    ax2.set_ylabel("EPR line g (1/MHz)", color="0.4")
+    ax2.set_ylabel(r"EPR line $g$ (1/MHz)", color="0.4")
     ax2.set_ylim(0, 1.15 * line.density.max() * MHZ)
     for scale, lab, col in ((0.0, "no eSD", "C0"), (1.0, "computed eSD (s = 1)", "C3")):
         st, model = electron_state(TEMPOL, cond, BroadlineSettings(esd_scale=scale), line)
         nr = nuclear_rates(st, model, nuclear_larmor("1H", 7.05), 0.006)
         ax.plot(st.grid.centres / MHZ, st.p, color=col, lw=1.5,
-                label=f"{lab}: beta_D/beta_L = {st.beta_d / model.beta_l:.0f}, P_n = {nr.p_stat:.3f}")
+                label=rf"{lab}: $\beta_D/\beta_L$ = {st.beta_d / model.beta_l:.0f}, $P_n$ = {nr.p_stat:.3f}")
         print(f"profile {lab}: mean P_e {np.sum(st.grid.f * st.p):.4f}, min {st.p.min():.4f}, "
               f"beta ratio {st.beta_d / model.beta_l:.1f}, P_n {nr.p_stat:.4f}, "
               f"{len(st.p)} packets, {st.info['iterations']} iterations")
         if scale == 1.0:
             fs = fast_sd_state(st.grid, model, cond.mw_offset)
             ax.plot(st.grid.centres / MHZ, fs.p, "k:", lw=1.2,
-                    label=f"infinitely fast eSD (Eq. 94): beta_D/beta_L = {fs.beta_d / model.beta_l:.0f}")
+                    label=rf"infinitely fast eSD (Eq. 94): $\beta_D/\beta_L$ = {fs.beta_d / model.beta_l:.0f}")
     ax.plot(st.grid.centres / MHZ, st.p0, "--", color="0.3", lw=0.8, label="thermal")
     ax.axvline(cond.mw_offset / MHZ, color="C2", lw=1.0, label="microwave")
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
-    ax.set_xlabel("electron offset eps (MHz)")
-    ax.set_ylabel("electron polarization P_e")
+    ax.set_xlabel(r"electron offset $\epsilon/2\pi$ (MHz)")
+    ax.set_ylabel(r"electron polarization $P_e$")
     ax.set_ylim(-1.05, 1.1)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7.5, loc="lower right")
-    ax.set_title("TEMPOL 50 mM, 7.05 T, 1.2 K, w1/2pi = 50 kHz, microwave at -200 MHz", fontsize=10)
+    ax.set_title(r"TEMPOL 50 mM, 7.05 T, 1.2 K, $\omega_1/2\pi$ = 50 kHz, microwave at -200 MHz", fontsize=10)
     fig.tight_layout()
     fig.savefig(OUT / "broadline_profile_tempol.png", dpi=130)
     plt.close(fig)
@@ -92,8 +92,8 @@ def fig_sweeps():
         dt = time.time() - t
         e = sw.extrema
         title = (f"TEMPOL {cond.concentration_mM:g} mM, {cond.b0:g} T, {cond.temperature:g} K, "
-                 f"w1/2pi = {cond.omega1 / TWO_PI / 1e3:g} kHz: extrema {e['separation'] / MHZ:.0f} MHz "
-                 f"apart (2 w_n/2pi = {2 * sw.omega_n / MHZ:.0f})")
+                 rf"$\omega_1/2\pi$ = {cond.omega1 / TWO_PI / 1e3:g} kHz: extrema {e['separation'] / MHZ:.0f} MHz "
+                 rf"apart ($2\omega_n/2\pi$ = {2 * sw.omega_n / MHZ:.0f} MHz)")
         plot_broadline_sweep(sw, lineshape(TEMPOL, cond), OUT / name, title)
         print(f"{name}: {len(sw.offsets)} offsets in {dt:.1f} s; max {e['max'][1]:.4f} "
               f"(eps {e['max'][1] / sw.p_thermal:.1f}) at {e['max'][0] / MHZ:.1f} MHz, min "
@@ -119,11 +119,11 @@ def fig_trends():
                 widths.append(line.width() / MHZ)
         ax.plot(fields, sep, "o-", color=col, label=f"extrema separation, {nuc}")
         ax.plot(fields, [2 * nuclear_larmor(nuc, b) / MHZ for b in fields], ":", color=col,
-                label=f"2 w_n/2pi ({nuc})")
+                label=rf"$2\omega_n/2\pi$ ({nuc})")
         print(f"separation {nuc}:", np.round(sep, 0))
     ax.plot(fields, widths, "k--", label="EPR line width (5-95 %)")
     print("line widths:", np.round(widths, 0))
-    ax.set_xlabel("B0 (T)")
+    ax.set_xlabel(r"$B_0$ (T)")
     ax.set_ylabel("MHz")
     ax.set_title("(a) sweep extrema follow the line width", fontsize=10)
     ax.legend(fontsize=7)
